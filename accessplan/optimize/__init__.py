@@ -1,0 +1,5 @@
+"""Location-allocation models: where to add clinics, robotic and digital units."""
+
+from accessplan.optimize.plan import Plan
+
+__all__ = ["Plan"]

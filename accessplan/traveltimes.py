@@ -1,0 +1,498 @@
+"""The `TravelTimes` object: origin × destination travel times in minutes, held sparse.
+
+A stored entry means *reachable*: its value is the travel time in minutes, and it may be
+exactly 0 (an origin at the facility's door). A missing entry means *not reachable* within
+the cutoff. Code that reads the matrix must therefore work on the stored entries
+(``matrix.data``, ``matrix.indices``, ``matrix.indptr``) and never treat an implicit zero as
+"0 minutes". Nothing in accessplan calls ``eliminate_zeros`` on a travel-time matrix.
+
+Every later stage (measures, optimisation, scenarios) takes a `TravelTimes`, so a matrix
+computed elsewhere (r5py, OSRM, a ministry's table) can enter the pipeline through
+:meth:`TravelTimes.from_long` or :meth:`TravelTimes.from_dense`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from accessplan.errors import InputError
+
+__all__ = ["TravelTimes", "align_values"]
+
+
+def _as_index(ids: Iterable[Hashable] | pd.Index, what: str) -> pd.Index:
+    index = pd.Index(ids)
+    if index.hasnans:
+        raise InputError(f"{what} contain a missing value (NaN/None); give every row an id.")
+    if not index.is_unique:
+        dup = index[index.duplicated()].unique()[:5].tolist()
+        raise InputError(f"{what} are not unique: {dup} repeat. Make the ids unique.")
+    return index
+
+
+class TravelTimes:
+    """Origin × destination travel times in minutes, sparse (missing = not reachable).
+
+    Parameters
+    ----------
+    matrix
+        Sparse matrix of shape (n_origins, n_destinations); stored entries are travel times in
+        minutes (finite, >= 0, zero allowed). Converted to CSR with sorted indices.
+    origin_ids, destination_ids
+        The user's ids of the rows and columns, unique, kept end to end.
+    cutoff
+        The largest travel time (minutes) that was searched, or None when the search was
+        unlimited. Pairs beyond the cutoff are absent, not "infinitely far".
+    diagnostics
+        Optional table (one row per input) of how many points and persons were snapped,
+        too far or unreachable, as made by :func:`accessplan.travel_times`.
+
+    Attributes
+    ----------
+    matrix : scipy.sparse.csr_array
+        Minutes, origins in rows, destinations in columns.
+    origin_ids, destination_ids : pandas.Index
+    cutoff : float or None
+    """
+
+    __slots__ = ("cutoff", "destination_ids", "diagnostics", "matrix", "origin_ids")
+
+    def __init__(
+        self,
+        matrix: sp.sparray | sp.spmatrix,
+        origin_ids: Iterable[Hashable],
+        destination_ids: Iterable[Hashable],
+        *,
+        cutoff: float | None = None,
+        diagnostics: pd.DataFrame | None = None,
+    ) -> None:
+        self.origin_ids = _as_index(origin_ids, "origin ids")
+        self.destination_ids = _as_index(destination_ids, "destination ids")
+        csr = sp.csr_array(matrix, dtype=np.float64)
+        if csr.shape != (len(self.origin_ids), len(self.destination_ids)):
+            raise InputError(
+                f"travel-time matrix has shape {csr.shape} but there are "
+                f"{len(self.origin_ids)} origin ids and {len(self.destination_ids)} destination "
+                "ids; give one id per row and per column."
+            )
+        if not csr.has_canonical_format:
+            csr.sum_duplicates()
+        if csr.data.size and not np.all(np.isfinite(csr.data)):
+            raise InputError(
+                "travel-time matrix holds NaN or infinite minutes as stored entries; leave "
+                "unreachable pairs out instead."
+            )
+        if csr.data.size and csr.data.min() < 0:
+            raise InputError("travel-time matrix holds negative minutes; times must be >= 0.")
+        if cutoff is not None:
+            cutoff = float(cutoff)
+            if not cutoff > 0:
+                raise InputError(f"cutoff must be a positive number of minutes, got {cutoff}.")
+            if csr.data.size and csr.data.max() > cutoff:
+                csr = _keep_entries(csr, csr.data <= cutoff)
+        self.matrix: sp.csr_array = csr
+        self.cutoff: float | None = cutoff
+        self.diagnostics = diagnostics
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_long(
+        cls,
+        df: pd.DataFrame,
+        *,
+        origin_col: str = "origin",
+        destination_col: str = "destination",
+        minutes_col: str = "minutes",
+        origin_ids: Iterable[Hashable] | None = None,
+        destination_ids: Iterable[Hashable] | None = None,
+        cutoff: float | None = None,
+    ) -> TravelTimes:
+        """Build from a long table with one row per origin–destination pair.
+
+        Parameters
+        ----------
+        df
+            Table with columns ``origin``, ``destination`` and ``minutes`` (names
+            configurable). Rows with NaN or infinite minutes mean "not reachable".
+        origin_ids, destination_ids
+            The full id lists, in order; default: the sorted unique ids found in ``df``.
+            Give them when some origins or destinations reach nothing.
+        cutoff
+            Keep only pairs within this many minutes.
+
+        Raises
+        ------
+        InputError
+            On a missing column, negative minutes, a repeated pair, or an id that is not in
+            the given id lists (the message names the row).
+        """
+        for col in (origin_col, destination_col, minutes_col):
+            if col not in df.columns:
+                raise InputError(
+                    f"travel-time table has no column {col!r} (columns: {list(df.columns)}); "
+                    f"rename the column or pass {col!r} through the *_col arguments."
+                )
+        minutes = pd.to_numeric(df[minutes_col], errors="coerce").to_numpy(dtype=np.float64)
+        neg = np.flatnonzero(minutes < 0)
+        if neg.size:
+            raise InputError(
+                f"travel-time table row {df.index[neg[0]]!r} has negative minutes "
+                f"({minutes[neg[0]]}); times must be >= 0."
+            )
+        o_index = (
+            _as_index(origin_ids, "origin ids")
+            if origin_ids is not None
+            else pd.Index(np.sort(pd.unique(df[origin_col])))
+        )
+        d_index = (
+            _as_index(destination_ids, "destination ids")
+            if destination_ids is not None
+            else pd.Index(np.sort(pd.unique(df[destination_col])))
+        )
+        rows = o_index.get_indexer(df[origin_col])
+        cols = d_index.get_indexer(df[destination_col])
+        for pos, what, col in ((rows, "origin", origin_col), (cols, "destination", destination_col)):
+            bad = np.flatnonzero(pos < 0)
+            if bad.size:
+                raise InputError(
+                    f"travel-time table row {df.index[bad[0]]!r}: {what} "
+                    f"{df[col].iloc[bad[0]]!r} is not among the given {what} ids."
+                )
+        keep = np.isfinite(minutes)
+        rows, cols, minutes = rows[keep], cols[keep], minutes[keep]
+        pair = rows.astype(np.int64) * max(len(d_index), 1) + cols
+        uniq, first = np.unique(pair, return_index=True)
+        if uniq.size != pair.size:
+            dup_mask = np.ones(pair.size, bool)
+            dup_mask[first] = False
+            at = np.flatnonzero(keep)[np.flatnonzero(dup_mask)[0]]
+            raise InputError(
+                f"travel-time table row {df.index[at]!r} repeats the pair "
+                f"({df[origin_col].iloc[at]!r}, {df[destination_col].iloc[at]!r}); give each "
+                "pair once."
+            )
+        matrix = sp.coo_array((minutes, (rows, cols)), shape=(len(o_index), len(d_index)))
+        return cls(matrix.tocsr(), o_index, d_index, cutoff=cutoff)
+
+    @classmethod
+    def from_dense(
+        cls,
+        minutes: np.ndarray | pd.DataFrame,
+        origin_ids: Iterable[Hashable] | None = None,
+        destination_ids: Iterable[Hashable] | None = None,
+        *,
+        cutoff: float | None = None,
+    ) -> TravelTimes:
+        """Build from a dense array of minutes; NaN or inf mean "not reachable".
+
+        A DataFrame's index and columns are used as the ids unless ids are given.
+        """
+        if isinstance(minutes, pd.DataFrame):
+            origin_ids = minutes.index if origin_ids is None else origin_ids
+            destination_ids = minutes.columns if destination_ids is None else destination_ids
+            minutes = minutes.to_numpy(dtype=np.float64)
+        arr = np.asarray(minutes, dtype=np.float64)
+        if arr.ndim != 2:
+            raise InputError(f"dense travel times must be 2-D, got shape {arr.shape}.")
+        origin_ids = range(arr.shape[0]) if origin_ids is None else origin_ids
+        destination_ids = range(arr.shape[1]) if destination_ids is None else destination_ids
+        finite = np.isfinite(arr)
+        if cutoff is not None:
+            finite &= arr <= cutoff
+        rows, cols = np.nonzero(finite)
+        matrix = sp.csr_array((arr[rows, cols], (rows, cols)), shape=arr.shape)
+        return cls(matrix, origin_ids, destination_ids, cutoff=cutoff)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(number of origins, number of destinations)."""
+        return (len(self.origin_ids), len(self.destination_ids))
+
+    @property
+    def nnz(self) -> int:
+        """Number of reachable origin–destination pairs."""
+        return int(self.matrix.nnz)
+
+    def to_long(self) -> pd.DataFrame:
+        """Reachable pairs as a table with columns ``origin``, ``destination``, ``minutes``."""
+        coo = self.matrix.tocoo()
+        return pd.DataFrame(
+            {
+                "origin": self.origin_ids[coo.row],
+                "destination": self.destination_ids[coo.col],
+                "minutes": coo.data,
+            }
+        )
+
+    def to_dense(self, fill: float = np.inf) -> np.ndarray:
+        """Dense array of minutes (origins × destinations); unreachable pairs get ``fill``."""
+        out = np.full(self.shape, fill, dtype=np.float64)
+        coo = self.matrix.tocoo()
+        out[coo.row, coo.col] = coo.data
+        return out
+
+    def to_frame(self, fill: float = np.inf) -> pd.DataFrame:
+        """Dense DataFrame of minutes indexed by origin id, with one column per destination id."""
+        return pd.DataFrame(self.to_dense(fill), index=self.origin_ids, columns=self.destination_ids)
+
+    def reachable(self) -> sp.csr_array:
+        """Boolean sparse matrix, True where the pair is reachable (zero minutes included)."""
+        m = self.matrix
+        return sp.csr_array(
+            (np.ones(m.nnz, dtype=bool), m.indices.copy(), m.indptr.copy()), shape=m.shape
+        )
+
+    # ------------------------------------------------------------------ derived objects
+    def within(self, minutes: float) -> TravelTimes:
+        """A copy keeping only the pairs reachable within ``minutes``."""
+        if not minutes > 0:
+            raise InputError(f"minutes must be positive, got {minutes}.")
+        kept = _keep_entries(self.matrix, self.matrix.data <= minutes)
+        cutoff = minutes if self.cutoff is None else min(minutes, self.cutoff)
+        return TravelTimes(kept, self.origin_ids, self.destination_ids, cutoff=cutoff)
+
+    def subset(
+        self,
+        origins: Iterable[Hashable] | None = None,
+        destinations: Iterable[Hashable] | None = None,
+    ) -> TravelTimes:
+        """A copy restricted to the given origin and/or destination ids (in the given order)."""
+        rows = slice(None) if origins is None else self._positions(origins, self.origin_ids, "origin")
+        cols = (
+            slice(None)
+            if destinations is None
+            else self._positions(destinations, self.destination_ids, "destination")
+        )
+        matrix = self.matrix[rows, :][:, cols]
+        o_ids = self.origin_ids if origins is None else self.origin_ids[rows]
+        d_ids = self.destination_ids if destinations is None else self.destination_ids[cols]
+        return TravelTimes(matrix, o_ids, d_ids, cutoff=self.cutoff)
+
+    def join_destinations(self, other: TravelTimes) -> TravelTimes:
+        """Destinations of ``self`` followed by those of ``other`` (same origins, same order).
+
+        Use it to add the travel times to new sites (a plan's clinics) to those of the
+        existing facilities.
+        """
+        if not self.origin_ids.equals(other.origin_ids):
+            raise InputError(
+                "cannot join travel times with different origins; compute both for the same "
+                "origin ids in the same order."
+            )
+        overlap = self.destination_ids.intersection(other.destination_ids)
+        if len(overlap):
+            raise InputError(
+                f"destination ids {overlap[:5].tolist()} appear in both travel-time tables; "
+                "rename the new sites."
+            )
+        cutoffs = [c for c in (self.cutoff, other.cutoff) if c is not None]
+        matrix = sp.hstack([self.matrix, other.matrix], format="csr")
+        return TravelTimes(
+            matrix,
+            self.origin_ids,
+            self.destination_ids.append(other.destination_ids),
+            cutoff=min(cutoffs) if cutoffs else None,
+        )
+
+    @staticmethod
+    def _positions(ids: Iterable[Hashable], index: pd.Index, what: str) -> np.ndarray:
+        wanted = pd.Index(ids)
+        pos = index.get_indexer(wanted)
+        if (pos < 0).any():
+            missing = wanted[pos < 0][:5].tolist()
+            raise InputError(f"{what} ids {missing} are not in this TravelTimes.")
+        return pos
+
+    # ------------------------------------------------------------------ comparison, display
+    def equals(self, other: TravelTimes, atol: float = 0.0) -> bool:
+        """True when ids, reachable pairs and minutes (to ``atol``) are the same."""
+        if not (
+            self.origin_ids.equals(other.origin_ids)
+            and self.destination_ids.equals(other.destination_ids)
+        ):
+            return False
+        a, b = self.matrix, other.matrix
+        if a.nnz != b.nnz:
+            return False
+        if not (np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)):
+            return False
+        return bool(np.allclose(a.data, b.data, rtol=0.0, atol=atol))
+
+    def __repr__(self) -> str:
+        cutoff = "none" if self.cutoff is None else f"{self.cutoff:g} min"
+        return (
+            f"TravelTimes({self.shape[0]} origins × {self.shape[1]} destinations, "
+            f"{self.nnz} reachable pairs, cutoff {cutoff})"
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write to ``.npz`` (compact, exact) or ``.parquet`` (long table, ids in metadata).
+
+        Returns the path written.
+        """
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".npz":
+            m = self.matrix
+            np.savez_compressed(
+                path,
+                data=m.data,
+                indices=m.indices,
+                indptr=m.indptr,
+                shape=np.asarray(m.shape),
+                origin_ids=_ids_to_array(self.origin_ids),
+                destination_ids=_ids_to_array(self.destination_ids),
+                cutoff=np.asarray(np.nan if self.cutoff is None else self.cutoff),
+            )
+        elif suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(self.to_long(), preserve_index=False)
+            meta = {
+                b"accessplan": json.dumps(
+                    {
+                        "origin_ids": _ids_to_json(self.origin_ids),
+                        "destination_ids": _ids_to_json(self.destination_ids),
+                        "cutoff": self.cutoff,
+                    }
+                ).encode()
+            }
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+            pq.write_table(table, path)
+        else:
+            raise InputError(f"cannot save travel times to {path}: use a .npz or .parquet name.")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> TravelTimes:
+        """Read a file written by :meth:`save`."""
+        path = Path(path)
+        if not path.exists():
+            raise InputError(f"travel-time file {path} does not exist.")
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".npz":
+                with np.load(path, allow_pickle=False) as z:
+                    matrix = sp.csr_array(
+                        (z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"])
+                    )
+                    cutoff = float(z["cutoff"])
+                    return cls(
+                        matrix,
+                        z["origin_ids"].tolist(),
+                        z["destination_ids"].tolist(),
+                        cutoff=None if np.isnan(cutoff) else cutoff,
+                    )
+            if suffix == ".parquet":
+                import pyarrow.parquet as pq
+
+                table = pq.read_table(path)
+                raw = (table.schema.metadata or {}).get(b"accessplan")
+                if raw is None:
+                    raise InputError(
+                        f"{path} has no accessplan metadata; read it with pandas and use "
+                        "TravelTimes.from_long instead."
+                    )
+                meta = json.loads(raw)
+                return cls.from_long(
+                    table.to_pandas(),
+                    origin_ids=meta["origin_ids"],
+                    destination_ids=meta["destination_ids"],
+                    cutoff=meta["cutoff"],
+                )
+        except InputError:
+            raise
+        except Exception as exc:  # a truncated or foreign file
+            raise InputError(
+                f"cannot read travel times from {path}: {exc}. The file may be truncated or "
+                "not written by TravelTimes.save."
+            ) from exc
+        raise InputError(f"cannot load travel times from {path}: use a .npz or .parquet file.")
+
+
+def _keep_entries(csr: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
+    """Copy of ``csr`` with only the stored entries where ``keep`` is True (zeros kept)."""
+    rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))[keep]
+    counts = np.bincount(rows, minlength=csr.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(csr.indptr.dtype)
+    return sp.csr_array((csr.data[keep], csr.indices[keep], indptr), shape=csr.shape)
+
+
+def _ids_to_array(ids: pd.Index) -> np.ndarray:
+    if pd.api.types.is_integer_dtype(ids.dtype):
+        return ids.to_numpy(dtype=np.int64)
+    return ids.astype(str).to_numpy(dtype=str)
+
+
+def _ids_to_json(ids: pd.Index) -> list[Any]:
+    if pd.api.types.is_integer_dtype(ids.dtype):
+        return [int(i) for i in ids]
+    return [str(i) for i in ids]
+
+
+def align_values(
+    values: pd.Series | float | int,
+    ids: pd.Index,
+    what: str,
+    *,
+    allow_missing: bool = False,
+    fill: float = 0.0,
+) -> np.ndarray:
+    """Values of a Series in the order of ``ids``, as floats, checked.
+
+    Parameters
+    ----------
+    values
+        A Series indexed by id (persons, capacity, shares...), or one number for every id.
+    ids
+        The order wanted (e.g. ``tt.origin_ids``).
+    what
+        Name used in error messages, e.g. ``"demand"`` or ``"supply"``.
+    allow_missing
+        If True, ids absent from ``values`` get ``fill``; otherwise they are an error.
+
+    Raises
+    ------
+    InputError
+        When an id of ``values`` is not in ``ids`` (or the reverse, unless ``allow_missing``),
+        or a value is NaN, infinite or negative.
+    """
+    if np.isscalar(values):
+        arr = np.full(len(ids), float(values))  # type: ignore[arg-type]
+    else:
+        series = pd.Series(values)
+        if not series.index.is_unique:
+            dup = series.index[series.index.duplicated()][:5].tolist()
+            raise InputError(f"{what} has repeated ids {dup}; give one value per id.")
+        extra = series.index.difference(ids)
+        if len(extra):
+            raise InputError(
+                f"{what} ids {extra[:5].tolist()} (of {len(extra)}) do not match any id of the "
+                "travel times; compute travel times for them or drop them."
+            )
+        missing = ids.difference(series.index)
+        if len(missing) and not allow_missing:
+            raise InputError(
+                f"{what} has no value for ids {missing[:5].tolist()} (of {len(missing)}); "
+                "give a value for every id of the travel times (0 if none)."
+            )
+        arr = pd.to_numeric(series.reindex(ids), errors="coerce").to_numpy(dtype=np.float64)
+        if len(missing):
+            arr[ids.get_indexer(missing)] = fill
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise InputError(f"{what} is NaN or infinite for id {ids[np.flatnonzero(bad)[0]]!r}.")
+    if (arr < 0).any():
+        at = np.flatnonzero(arr < 0)[0]
+        raise InputError(f"{what} is negative ({arr[at]}) for id {ids[at]!r}; it must be >= 0.")
+    return arr
