@@ -1,0 +1,97 @@
+"""Shared timing harness for the benchmark scripts.
+
+Each measured call runs in a fresh worker process (``spawn``), so the peak resident memory that
+the operating system reports for it (``ru_maxrss``) belongs to that call alone, and peers do not
+share warm caches. The worker runs the call ``repeats`` times and reports every duration; the
+table shows the median.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Measurement", "floor_line", "measure", "print_table"]
+
+
+@dataclass
+class Measurement:
+    """Durations (seconds), peak RSS (MiB) and the last return value of a measured call."""
+
+    seconds: list[float]
+    peak_mib: float
+    value: Any
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def _worker(fn: Callable[..., Any], args: tuple, repeats: int, conn: Any) -> None:
+    try:
+        times, value = [], None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            value = fn(*args)
+            times.append(time.perf_counter() - t0)
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        conn.send(("ok", times, peak_kib / 1024.0, value))
+    except BaseException as exc:  # reported to the parent, which prints it in the table
+        conn.send(("error", repr(exc), 0.0, None))
+    finally:
+        conn.close()
+
+
+def measure(fn: Callable[..., Any], *args: Any, repeats: int = 3, timeout: float = 3600) -> Measurement:
+    """Run ``fn(*args)`` ``repeats`` times in a fresh process; return times, peak RSS, value.
+
+    ``fn`` must be importable (a module-level function) and its value picklable.
+    """
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker, args=(fn, args, repeats, child))
+    proc.start()
+    child.close()
+    if not parent.poll(timeout):
+        proc.kill()
+        raise TimeoutError(f"{getattr(fn, '__name__', fn)} did not finish in {timeout} s")
+    status, times, peak, value = parent.recv()
+    proc.join()
+    if status != "ok":
+        raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed: {times}")
+    return Measurement(seconds=list(times), peak_mib=float(peak), value=value)
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Print rows as one aligned plain-text table (also valid Markdown)."""
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            if v != v:
+                return "—"
+            if abs(v) >= 1e5 or (abs(v) < 1e-3 and v != 0):
+                return f"{v:.3g}"
+            return f"{v:,.3f}" if abs(v) < 100 else f"{v:,.1f}"
+        return str(v)
+
+    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"
+    print(line)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells:
+        print("| " + " | ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) + " |")
+    sys.stdout.flush()
+
+
+def floor_line(name: str, measured: str, target: str, ok: bool) -> str:
+    """The closing line for one floor: ``floor <name>: <measured> (needs <target>) PASS|FAIL``."""
+    line = f"floor {name}: {measured} (needs {target}) {'PASS' if ok else 'FAIL'}"
+    print(line)
+    return line
