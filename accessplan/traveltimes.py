@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from accessplan.errors import InputError
 
-__all__ = ["TravelTimes", "align_values"]
+__all__ = ["TravelTimes", "align_values", "travel_times"]
 
 
 def _as_index(ids: Iterable[Hashable] | pd.Index, what: str) -> pd.Index:
@@ -158,7 +158,10 @@ class TravelTimes:
         )
         rows = o_index.get_indexer(df[origin_col])
         cols = d_index.get_indexer(df[destination_col])
-        for pos, what, col in ((rows, "origin", origin_col), (cols, "destination", destination_col)):
+        for pos, what, col in (
+            (rows, "origin", origin_col),
+            (cols, "destination", destination_col),
+        ):
             bad = np.flatnonzero(pos < 0)
             if bad.size:
                 raise InputError(
@@ -241,7 +244,9 @@ class TravelTimes:
 
     def to_frame(self, fill: float = np.inf) -> pd.DataFrame:
         """Dense DataFrame of minutes indexed by origin id, with one column per destination id."""
-        return pd.DataFrame(self.to_dense(fill), index=self.origin_ids, columns=self.destination_ids)
+        return pd.DataFrame(
+            self.to_dense(fill), index=self.origin_ids, columns=self.destination_ids
+        )
 
     def reachable(self) -> sp.csr_array:
         """Boolean sparse matrix, True where the pair is reachable (zero minutes included)."""
@@ -265,7 +270,9 @@ class TravelTimes:
         destinations: Iterable[Hashable] | None = None,
     ) -> TravelTimes:
         """A copy restricted to the given origin and/or destination ids (in the given order)."""
-        rows = slice(None) if origins is None else self._positions(origins, self.origin_ids, "origin")
+        rows = (
+            slice(None) if origins is None else self._positions(origins, self.origin_ids, "origin")
+        )
         cols = (
             slice(None)
             if destinations is None
@@ -496,3 +503,258 @@ def align_values(
         at = np.flatnonzero(arr < 0)[0]
         raise InputError(f"{what} is negative ({arr[at]}) for id {ids[at]!r}; it must be >= 0.")
     return arr
+
+
+# ---------------------------------------------------------------------------- the engine
+
+#: Bump when the engine's results change, so cached results are not reused.
+_ENGINE_VERSION = "1"
+
+
+def travel_times(
+    network: Any,
+    origins: Any,
+    destinations: Any,
+    *,
+    cutoff: float | None = None,
+    origin_id_col: str | None = "id",
+    destination_id_col: str | None = "id",
+    population_col: str | None = "population",
+    max_snap_m: float | None = None,
+    leg_speed_kph: float | None = None,
+    cache: bool = False,
+    cache_dir: str | Path | None = None,
+    chunk_mib: float = 256.0,
+    progress: bool = False,
+) -> TravelTimes:
+    """Origin × destination travel times (minutes) over a road network.
+
+    Each point is snapped to its nearest node (:mod:`accessplan.snapping`); the time of a pair
+    is ``leg(origin) + shortest path(node_o → node_d) + leg(destination)``. Shortest paths run
+    in compiled code (``scipy.sparse.csgraph.dijkstra`` with ``limit``), from whichever side has
+    fewer distinct nodes — from the destinations on the reversed graph when they are fewer —
+    in chunks that bound memory.
+
+    Parameters
+    ----------
+    network
+        A graph prepared by :func:`accessplan.prepare_network` (edges carry ``minutes``), or
+        its :class:`~accessplan.network.RoutingGraph`.
+    origins, destinations
+        Point GeoDataFrames with a CRS; ids from ``*_id_col`` (or the index).
+    cutoff
+        Largest travel time kept, minutes (total, legs included). None: no limit.
+    population_col
+        Column of persons used for the diagnostics (ignored where absent).
+    max_snap_m
+        Points farther than this from the network (metres, default 2,000) are not routed;
+        they keep their row/column (empty) and are counted in the diagnostics.
+    leg_speed_kph
+        Speed on the straight-line legs to and from the network, km/h (default 4.5).
+    cache, cache_dir
+        When ``cache`` is True, results are stored as ``.npz`` under ``cache_dir`` (default:
+        ``$ACCESSPLAN_CACHE_DIR`` or ``~/.cache/accessplan``), keyed by a hash of the network,
+        the points, their ids and every parameter; identical inputs reuse the stored result.
+    chunk_mib
+        Memory (MiB) of one block of shortest-path rows.
+    progress
+        Show a progress bar over the blocks.
+
+    Returns
+    -------
+    TravelTimes
+        Minutes, with ``diagnostics``: per input (origins, destinations), how many points and
+        persons were snapped, too far from the network, or reached nothing.
+    """
+    from accessplan.network import routing_graph
+    from accessplan.snapping import DEFAULT_LEG_SPEED_KPH, DEFAULT_MAX_SNAP_M, snap_points
+
+    max_snap_m = DEFAULT_MAX_SNAP_M if max_snap_m is None else float(max_snap_m)
+    leg_speed_kph = DEFAULT_LEG_SPEED_KPH if leg_speed_kph is None else float(leg_speed_kph)
+    if cutoff is not None and not float(cutoff) > 0:
+        raise InputError(f"cutoff must be a positive number of minutes, got {cutoff}.")
+    routing = routing_graph(network)
+    snap_kw = {"max_snap_m": max_snap_m, "leg_speed_kph": leg_speed_kph}
+    so = snap_points(
+        origins,
+        routing,
+        id_col=origin_id_col,
+        population_col=population_col,
+        what="origins",
+        **snap_kw,
+    )
+    sd = snap_points(
+        destinations,
+        routing,
+        id_col=destination_id_col,
+        population_col=population_col,
+        what="destinations",
+        **snap_kw,
+    )
+    key = None
+    if cache:
+        key = _cache_key(routing, so, sd, cutoff, snap_kw)
+        path = _cache_path(cache_dir, key)
+        if path.exists():
+            cached = TravelTimes.load(path)
+            cached.diagnostics = _diagnostics(cached, so, sd, max_snap_m)
+            return cached
+    matrix = _route(routing, so, sd, cutoff, chunk_mib=chunk_mib, progress=progress)
+    result = TravelTimes(matrix, so.ids, sd.ids, cutoff=cutoff)
+    result.diagnostics = _diagnostics(result, so, sd, max_snap_m)
+    if key is not None:
+        path = _cache_path(cache_dir, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        result.save(tmp)
+        tmp.replace(path)
+    return result
+
+
+def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + n)`` for each (s, n), vectorised."""
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
+
+
+def _node_times(
+    routing: Any,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    reverse: bool,
+    limit: float,
+    chunk_mib: float,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shortest-path minutes from each source node to each target node within ``limit``.
+
+    Returns (source index, target index, minutes) of the reachable pairs.
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    graph = routing.csr.T.tocsr() if reverse else routing.csr
+    per_chunk = max(1, int(chunk_mib * 2**20 // (8 * max(routing.n_nodes, 1))))
+    starts = range(0, sources.size, per_chunk)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="shortest paths", unit="block")
+    src_out, tgt_out, min_out = [], [], []
+    for start in starts:
+        block = sources[start : start + per_chunk]
+        dist = dijkstra(graph, directed=True, indices=block, limit=limit)[:, targets]
+        s_idx, t_idx = np.nonzero(np.isfinite(dist))
+        src_out.append(s_idx + start)
+        tgt_out.append(t_idx)
+        min_out.append(dist[s_idx, t_idx])
+    if not src_out:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0)
+    return np.concatenate(src_out), np.concatenate(tgt_out), np.concatenate(min_out)
+
+
+def _route(
+    routing: Any,
+    so: Any,
+    sd: Any,
+    cutoff: float | None,
+    *,
+    chunk_mib: float,
+    progress: bool,
+) -> sp.csr_array:
+    n_o, n_d = so.ids.size, sd.ids.size
+    o_ok = np.flatnonzero(~so.too_far)
+    d_ok = np.flatnonzero(~sd.too_far)
+    if o_ok.size == 0 or d_ok.size == 0:
+        return sp.csr_array((n_o, n_d), dtype=np.float64)
+    o_nodes, o_inv = np.unique(so.node[o_ok], return_inverse=True)
+    d_nodes, d_inv = np.unique(sd.node[d_ok], return_inverse=True)
+    limit = np.inf
+    if cutoff is not None:
+        limit = float(cutoff) - so.leg_minutes[o_ok].min() - sd.leg_minutes[d_ok].min()
+        if limit < 0:
+            return sp.csr_array((n_o, n_d), dtype=np.float64)
+    reverse = d_nodes.size <= o_nodes.size
+    if reverse:
+        d_idx, o_idx, minutes = _node_times(
+            routing, d_nodes, o_nodes, True, limit, chunk_mib, progress
+        )
+    else:
+        o_idx, d_idx, minutes = _node_times(
+            routing, o_nodes, d_nodes, False, limit, chunk_mib, progress
+        )
+    # Node-level pairs, grouped by origin node then destination node.
+    order = np.lexsort((d_idx, o_idx))
+    o_idx, d_idx, minutes = o_idx[order], d_idx[order], minutes[order]
+    node_ptr = np.searchsorted(o_idx, np.arange(o_nodes.size + 1))
+    # Expand origin nodes to origin points (rows), then destination nodes to points.
+    row_len = node_ptr[o_inv + 1] - node_ptr[o_inv]
+    entry = _ragged_arange(node_ptr[o_inv], row_len)
+    rows = np.repeat(o_ok, row_len)
+    dnode = d_idx[entry]
+    node_minutes = minutes[entry]
+    del entry
+    d_order = np.argsort(d_inv, kind="stable")
+    d_ptr = np.searchsorted(d_inv[d_order], np.arange(d_nodes.size + 1))
+    col_len = d_ptr[dnode + 1] - d_ptr[dnode]
+    pick = _ragged_arange(d_ptr[dnode], col_len)
+    cols = d_ok[d_order[pick]]
+    rows = np.repeat(rows, col_len)
+    total = np.repeat(node_minutes, col_len)
+    total = so.leg_minutes[rows] + total + sd.leg_minutes[cols]
+    if cutoff is not None:
+        keep = total <= cutoff
+        rows, cols, total = rows[keep], cols[keep], total[keep]
+    return sp.coo_array((total, (rows, cols)), shape=(n_o, n_d)).tocsr()
+
+
+def _diagnostics(tt: TravelTimes, so: Any, sd: Any, max_snap_m: float) -> pd.DataFrame:
+    """Per input: points and persons snapped, too far from the network, or reaching nothing."""
+    m = tt.matrix
+    row_reach = np.diff(m.indptr) > 0
+    col_reach = np.bincount(m.indices, minlength=m.shape[1]) > 0
+    records = {}
+    for name, snapped, reach in (("origins", so, row_reach), ("destinations", sd, col_reach)):
+        persons = (
+            snapped.persons if snapped.persons is not None else np.full(snapped.ids.size, np.nan)
+        )
+        ok = ~snapped.too_far
+        unreachable = ok & ~reach
+        records[name] = {
+            "points": snapped.ids.size,
+            "persons": float(np.nansum(persons)),
+            "snapped": int(ok.sum()),
+            "snapped_persons": float(np.nansum(persons[ok])),
+            "too_far": int(snapped.too_far.sum()),
+            "too_far_persons": float(np.nansum(persons[snapped.too_far])),
+            "unreachable": int(unreachable.sum()),
+            "unreachable_persons": float(np.nansum(persons[unreachable])),
+            "max_snap_distance_m": float(snapped.distance_m.max()) if snapped.ids.size else 0.0,
+            "mean_leg_minutes": float(snapped.leg_minutes.mean()) if snapped.ids.size else 0.0,
+            "max_snap_m": max_snap_m,
+        }
+    return pd.DataFrame.from_dict(records, orient="index")
+
+
+def _cache_key(routing: Any, so: Any, sd: Any, cutoff: float | None, params: dict) -> str:
+    import hashlib
+
+    h = hashlib.sha256(_ENGINE_VERSION.encode())
+    for arr in (routing.csr.indptr, routing.csr.indices, routing.csr.data, routing.xy):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    for snapped in (so, sd):
+        h.update(np.ascontiguousarray(snapped.node).tobytes())
+        h.update(np.ascontiguousarray(snapped.distance_m).tobytes())
+        h.update(json.dumps(_ids_to_json(snapped.ids)).encode())
+    h.update(json.dumps({"cutoff": cutoff, **params}, sort_keys=True).encode())
+    return h.hexdigest()[:32]
+
+
+def _cache_path(cache_dir: str | Path | None, key: str) -> Path:
+    import os
+
+    root = (
+        cache_dir or os.environ.get("ACCESSPLAN_CACHE_DIR") or Path.home() / ".cache" / "accessplan"
+    )
+    return Path(root) / "traveltimes" / f"{key}.npz"

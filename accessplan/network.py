@@ -1,0 +1,301 @@
+"""Routable road networks per travel mode: projection, speeds, edge minutes, largest component.
+
+The functions here take the graphs produced by :mod:`accessplan.io` (OSM-style
+``networkx.MultiDiGraph`` with ``length`` in metres and ``highway`` tags) and return a graph
+whose every edge carries ``minutes`` (travel time) and ``speed_kph``, in a metric CRS, reduced to
+its largest strongly connected component, so that every node can reach every other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+import pyproj
+
+from accessplan.errors import InputError, NetworkError
+
+__all__ = [
+    "DEFAULT_DRIVE_SPEEDS_KPH",
+    "DEFAULT_MODE_SPEEDS_KPH",
+    "MODES",
+    "RoutingGraph",
+    "prepare_network",
+    "routing_graph",
+]
+
+Mode = Literal["walk", "bike", "drive"]
+MODES: tuple[str, ...] = ("walk", "bike", "drive")
+
+#: Constant speeds (km/h) of the non-motorised modes.
+DEFAULT_MODE_SPEEDS_KPH: dict[str, float] = {"walk": 4.5, "bike": 12.0}
+
+#: Free-flow driving speeds (km/h) by OSM ``highway`` class, used where an edge has no
+#: ``maxspeed`` tag. Deliberately modest: they describe rural roads of mixed quality, not
+#: motorways at their limit; override them with ``speeds=`` for a better local figure.
+DEFAULT_DRIVE_SPEEDS_KPH: dict[str, float] = {
+    "motorway": 90.0,
+    "motorway_link": 50.0,
+    "trunk": 70.0,
+    "trunk_link": 40.0,
+    "primary": 55.0,
+    "primary_link": 35.0,
+    "secondary": 45.0,
+    "secondary_link": 30.0,
+    "tertiary": 35.0,
+    "tertiary_link": 25.0,
+    "unclassified": 30.0,
+    "residential": 25.0,
+    "living_street": 10.0,
+    "service": 15.0,
+    "road": 25.0,
+    "track": 15.0,
+}
+_DRIVE_FALLBACK_KPH = 20.0
+
+
+def prepare_network(
+    G: nx.MultiDiGraph,
+    mode: Mode = "drive",
+    *,
+    speeds: float | Mapping[str, float] | None = None,
+    crs: Any | None = None,
+    largest_component: bool = True,
+) -> nx.MultiDiGraph:
+    """Make a road graph routable for one travel mode.
+
+    Parameters
+    ----------
+    G
+        Graph with ``G.graph["crs"]``, node ``x``/``y`` and edge ``length`` (metres) and
+        ``highway`` (OSM class), as returned by :func:`accessplan.io.read_roads` or
+        :func:`accessplan.regions.synthetic_region`. Not modified.
+    mode
+        ``"walk"``, ``"bike"`` or ``"drive"``.
+    speeds
+        Walk/bike: one speed in km/h (default 4.5 and 12). Drive: a mapping from ``highway``
+        class to km/h that overrides :data:`DEFAULT_DRIVE_SPEEDS_KPH` where an edge has no
+        usable ``maxspeed`` tag (a ``"_fallback"`` key sets the speed of unknown classes); or
+        one number for every edge.
+    crs
+        Metric CRS to project to. Default: keep the graph's CRS if it is already projected,
+        otherwise the UTM zone of the graph's centre (pyproj).
+    largest_component
+        Keep only the largest strongly connected component (default), so that every origin
+        can reach every destination. The nodes removed are counted in
+        ``G.graph["accessplan"]["nodes_removed"]``.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        A new graph in a metric CRS whose edges carry ``speed_kph`` and ``minutes``.
+
+    Raises
+    ------
+    NetworkError
+        If the graph has no CRS, no nodes or edges, or nothing is left after filtering.
+    InputError
+        If the mode or a speed is invalid.
+    """
+    if mode not in MODES:
+        raise InputError(f"unknown travel mode {mode!r}; use one of {list(MODES)}.")
+    _check_graph(G)
+    H = _project(G, crs)
+    _add_speeds(H, mode, speeds)
+    _add_minutes(H)
+    n_before = H.number_of_nodes()
+    if largest_component:
+        H = _largest_strong_component(H)
+    if H.number_of_edges() == 0:
+        raise NetworkError(
+            f"the {mode} network is empty after keeping its largest connected component; "
+            "check the road file covers the study area and the mode's road filter."
+        )
+    H.graph["mode"] = mode
+    H.graph["accessplan"] = {
+        "mode": mode,
+        "nodes_removed": n_before - H.number_of_nodes(),
+        "nodes": H.number_of_nodes(),
+        "edges": H.number_of_edges(),
+    }
+    return H
+
+
+def _check_graph(G: nx.MultiDiGraph) -> None:
+    if not isinstance(G, nx.MultiDiGraph):
+        raise NetworkError(
+            f"expected a networkx.MultiDiGraph road graph, got {type(G).__name__}; load roads "
+            "with accessplan.read_roads."
+        )
+    if G.number_of_nodes() == 0 or G.number_of_edges() == 0:
+        raise NetworkError(
+            "the road network has no nodes or no edges; check the road file and the area or "
+            "mode filter used to read it."
+        )
+    if G.graph.get("crs") is None:
+        raise NetworkError(
+            "the road network has no CRS (G.graph['crs']); set it, e.g. "
+            "G.graph['crs'] = 'EPSG:4326' for OSM longitude/latitude."
+        )
+    missing = [(u, v) for u, v, d in G.edges(data=True) if "length" not in d or "highway" not in d]
+    if missing:
+        raise NetworkError(
+            f"{len(missing)} road edges lack 'length' (metres) or 'highway', e.g. edge "
+            f"{missing[0]}; read roads with accessplan.read_roads or add these attributes."
+        )
+
+
+def _project(G: nx.MultiDiGraph, crs: Any | None) -> nx.MultiDiGraph:
+    import osmnx as ox
+
+    try:
+        source = pyproj.CRS.from_user_input(G.graph["crs"])
+    except pyproj.exceptions.CRSError as exc:
+        raise NetworkError(f"the road network's CRS {G.graph['crs']!r} is unknown: {exc}") from exc
+    if crs is None and source.is_projected:
+        return G.copy()
+    if crs is not None:
+        target = pyproj.CRS.from_user_input(crs)
+        if not target.is_projected:
+            raise InputError(f"crs {crs!r} is not a projected (metric) CRS; give e.g. a UTM zone.")
+        if target == source:
+            return G.copy()
+        return ox.projection.project_graph(G, to_crs=target)
+    return ox.projection.project_graph(G)
+
+
+def _add_speeds(G: nx.MultiDiGraph, mode: str, speeds: float | Mapping[str, float] | None) -> None:
+    if mode in DEFAULT_MODE_SPEEDS_KPH or isinstance(speeds, int | float):
+        value = float(speeds) if speeds is not None else DEFAULT_MODE_SPEEDS_KPH[mode]
+        if isinstance(speeds, Mapping):
+            raise InputError(f"speeds for mode {mode!r} must be one number in km/h.")
+        if not value > 0:
+            raise InputError(f"speed must be a positive number of km/h, got {value}.")
+        nx.set_edge_attributes(G, value, "speed_kph")
+        return
+    import osmnx as ox
+
+    table = dict(DEFAULT_DRIVE_SPEEDS_KPH)
+    fallback = _DRIVE_FALLBACK_KPH
+    if speeds is not None:
+        table.update({k: float(v) for k, v in speeds.items() if k != "_fallback"})
+        fallback = float(speeds.get("_fallback", fallback))
+    bad = {k: v for k, v in table.items() if not v > 0}
+    if bad or not fallback > 0:
+        raise InputError(f"driving speeds must be positive km/h; got {bad or fallback}.")
+    highway_types = {_first(d["highway"]) for _, _, d in G.edges(data=True)}
+    hwy_speeds = {h: table.get(h, fallback) for h in highway_types}
+    has_maxspeed = any(d.get("maxspeed") not in (None, "") for _, _, d in G.edges(data=True))
+    if has_maxspeed:
+        ox.routing.add_edge_speeds(G, hwy_speeds=hwy_speeds, fallback=fallback)
+    else:
+        for _, _, d in G.edges(data=True):
+            d["speed_kph"] = hwy_speeds[_first(d["highway"])]
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _add_minutes(G: nx.MultiDiGraph) -> None:
+    for u, v, k, d in G.edges(keys=True, data=True):
+        length = float(d["length"])
+        speed = float(d["speed_kph"])
+        if not np.isfinite(length) or length < 0:
+            raise NetworkError(f"edge ({u}, {v}, {k}) has an invalid length {length} m.")
+        if not (np.isfinite(speed) and speed > 0):
+            raise NetworkError(f"edge ({u}, {v}, {k}) has an invalid speed {speed} km/h.")
+        d["minutes"] = length / (speed * 1000.0 / 60.0)
+
+
+def _largest_strong_component(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    largest = max(nx.strongly_connected_components(G), key=len)
+    if len(largest) == G.number_of_nodes():
+        return G
+    return G.subgraph(largest).copy()
+
+
+class RoutingGraph:
+    """Compact arrays of a prepared network for compiled shortest paths.
+
+    Attributes
+    ----------
+    csr : scipy.sparse.csr_array
+        Node × node matrix of edge minutes (the fastest of parallel edges).
+    node_ids : numpy.ndarray
+        OSM (or synthetic) node id of each row/column.
+    xy : numpy.ndarray
+        (n_nodes, 2) node coordinates in metres, in ``crs``.
+    crs : pyproj.CRS
+        The network's metric CRS.
+    """
+
+    __slots__ = ("__weakref__", "crs", "csr", "node_ids", "xy")
+
+    def __init__(self, csr: Any, node_ids: np.ndarray, xy: np.ndarray, crs: pyproj.CRS) -> None:
+        self.csr = csr
+        self.node_ids = node_ids
+        self.xy = xy
+        self.crs = crs
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(self.node_ids.size)
+
+
+_ROUTING_CACHE: dict[int, tuple[Any, RoutingGraph]] = {}
+
+
+def routing_graph(G: nx.MultiDiGraph | RoutingGraph, weight: str = "minutes") -> RoutingGraph:
+    """The :class:`RoutingGraph` of a prepared network (cached per graph object and size).
+
+    Raises
+    ------
+    NetworkError
+        If the graph has not been prepared (no ``minutes`` on its edges, or no metric CRS).
+    """
+    import scipy.sparse as sp
+
+    if isinstance(G, RoutingGraph):
+        return G
+    key = id(G)
+    stamp = (G.number_of_nodes(), G.number_of_edges(), weight)
+    hit = _ROUTING_CACHE.get(key)
+    if hit is not None and hit[0] == (stamp, G):
+        return hit[1]
+    crs = pyproj.CRS.from_user_input(G.graph.get("crs")) if G.graph.get("crs") else None
+    if crs is None or not crs.is_projected:
+        raise NetworkError(
+            "the network is not in a metric CRS; call accessplan.prepare_network(G, mode) first."
+        )
+    nodes = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
+    position = {n: i for i, n in enumerate(nodes.tolist())}
+    xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], dtype=np.float64)
+    m = G.number_of_edges()
+    rows = np.empty(m, dtype=np.int64)
+    cols = np.empty(m, dtype=np.int64)
+    minutes = np.empty(m, dtype=np.float64)
+    for i, (u, v, w) in enumerate(G.edges(data=weight)):
+        if w is None:
+            raise NetworkError(
+                f"edge ({u}, {v}) has no {weight!r}; call accessplan.prepare_network(G, mode) "
+                "first."
+            )
+        rows[i], cols[i], minutes[i] = position[u], position[v], w
+    # Keep the fastest of parallel edges; self-loops never shorten a path.
+    order = np.lexsort((minutes, cols, rows))
+    rows, cols, minutes = rows[order], cols[order], minutes[order]
+    first = np.ones(m, dtype=bool)
+    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    first &= rows != cols
+    rows, cols, minutes = rows[first], cols[first], minutes[first]
+    # A zero-minute edge would vanish from a sparse graph; a tiny positive time keeps it.
+    minutes = np.maximum(minutes, 1e-12)
+    csr = sp.csr_array((minutes, (rows, cols)), shape=(nodes.size, nodes.size))
+    routing = RoutingGraph(csr, nodes, xy, crs)
+    _ROUTING_CACHE.clear()
+    _ROUTING_CACHE[key] = ((stamp, G), routing)
+    return routing

@@ -1,0 +1,163 @@
+"""Snapping points to the road network: nearest node, off-network leg, diagnostics.
+
+Every origin and destination is attached to its nearest network node (a k-d tree on node
+coordinates in the network's metric CRS). The straight-line distance to that node is walked
+at ``leg_speed_kph`` and added to the travel time. Points farther than ``max_snap_m`` are
+flagged *too far*: they stay in the results (their rows or columns are empty) and are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+from scipy.spatial import cKDTree
+
+from accessplan.errors import InputError
+from accessplan.network import RoutingGraph
+
+__all__ = ["DEFAULT_LEG_SPEED_KPH", "DEFAULT_MAX_SNAP_M", "Snapped", "snap_points"]
+
+#: Walking speed (km/h) on the straight-line leg between a point and its nearest node.
+DEFAULT_LEG_SPEED_KPH = 4.5
+#: Largest distance (metres) from a point to the network that still counts as snapped.
+DEFAULT_MAX_SNAP_M = 2_000.0
+
+
+@dataclass(frozen=True)
+class Snapped:
+    """Points attached to a network.
+
+    Attributes
+    ----------
+    ids : pandas.Index
+        The points' ids, in input order.
+    node : numpy.ndarray
+        Position (row of the routing graph) of each point's nearest node.
+    distance_m : numpy.ndarray
+        Straight-line distance to that node, metres.
+    leg_minutes : numpy.ndarray
+        Time to walk that distance, minutes.
+    too_far : numpy.ndarray
+        True where ``distance_m > max_snap_m``: the point is not routed.
+    persons : numpy.ndarray or None
+        Population of each point when the input had a population column.
+    """
+
+    ids: pd.Index
+    node: np.ndarray
+    distance_m: np.ndarray
+    leg_minutes: np.ndarray
+    too_far: np.ndarray
+    persons: np.ndarray | None = None
+
+    def table(self) -> pd.DataFrame:
+        """One row per point: node position, distance (m), leg (min), too_far, persons."""
+        out = pd.DataFrame(
+            {
+                "node": self.node,
+                "distance_m": self.distance_m,
+                "leg_minutes": self.leg_minutes,
+                "too_far": self.too_far,
+            },
+            index=self.ids,
+        )
+        if self.persons is not None:
+            out["persons"] = self.persons
+        return out
+
+
+def point_ids(points: gpd.GeoDataFrame, id_col: str | None, what: str) -> pd.Index:
+    """The ids of ``points``: column ``id_col`` when present, else the index."""
+    if id_col is not None and id_col in points.columns:
+        ids = pd.Index(points[id_col])
+    elif id_col is not None and id_col != "id":
+        raise InputError(
+            f"{what} have no column {id_col!r} (columns: {list(points.columns)}); pass id_col."
+        )
+    else:
+        ids = pd.Index(points.index)
+    if ids.hasnans:
+        raise InputError(f"{what} have a missing id; give every row an id.")
+    if not ids.is_unique:
+        dup = ids[ids.duplicated()][:5].tolist()
+        raise InputError(f"{what} ids are not unique: {dup} repeat. Make them unique.")
+    return ids
+
+
+def projected_xy(points: gpd.GeoDataFrame, crs: pyproj.CRS, what: str) -> np.ndarray:
+    """(n, 2) coordinates of point geometries in ``crs`` (metres)."""
+    if not isinstance(points, gpd.GeoDataFrame):
+        raise InputError(f"{what} must be a GeoDataFrame of points, got {type(points).__name__}.")
+    if points.crs is None:
+        raise InputError(
+            f"{what} have no CRS; set it with .set_crs('EPSG:4326') (or the CRS of the data)."
+        )
+    geom = points.geometry
+    empty = geom.isna() | geom.is_empty
+    if empty.any():
+        raise InputError(
+            f"{what} row {points.index[empty.to_numpy()][0]!r} has an empty geometry; give it a "
+            "point or remove the row."
+        )
+    not_point = geom.geom_type != "Point"
+    if not_point.any():
+        at = points.index[not_point.to_numpy()][0]
+        raise InputError(
+            f"{what} row {at!r} is a {geom.geom_type[at]}, not a point; convert with "
+            ".representative_point() or .centroid (in a projected CRS) first."
+        )
+    moved = geom.to_crs(crs)
+    xy = np.column_stack([moved.x.to_numpy(), moved.y.to_numpy()])
+    if not np.isfinite(xy).all():
+        at = points.index[~np.isfinite(xy).all(axis=1)][0]
+        raise InputError(f"{what} row {at!r} has coordinates that cannot be projected.")
+    return xy
+
+
+def snap_points(
+    points: gpd.GeoDataFrame,
+    routing: RoutingGraph,
+    *,
+    id_col: str | None = "id",
+    population_col: str | None = "population",
+    max_snap_m: float = DEFAULT_MAX_SNAP_M,
+    leg_speed_kph: float = DEFAULT_LEG_SPEED_KPH,
+    what: str = "points",
+) -> Snapped:
+    """Attach each point to its nearest node of ``routing``.
+
+    Parameters
+    ----------
+    points
+        Point GeoDataFrame with a CRS; ids from column ``id_col`` (or the index).
+    routing
+        The network, from :func:`accessplan.network.routing_graph`.
+    population_col
+        Column of persons, used only for diagnostics (ignored if absent).
+    max_snap_m
+        Points farther than this (metres) from every node are flagged ``too_far``.
+    leg_speed_kph
+        Speed of the straight-line leg to the node, km/h.
+    """
+    if not max_snap_m > 0:
+        raise InputError(f"max_snap_m must be a positive distance in metres, got {max_snap_m}.")
+    if not leg_speed_kph > 0:
+        raise InputError(f"leg_speed_kph must be positive, got {leg_speed_kph}.")
+    ids = point_ids(points, id_col, what)
+    xy = projected_xy(points, routing.crs, what)
+    distance, node = cKDTree(routing.xy).query(xy, k=1)
+    persons = None
+    if population_col is not None and population_col in points.columns:
+        persons = pd.to_numeric(points[population_col], errors="coerce").to_numpy(float)
+    return Snapped(
+        ids=ids,
+        node=np.asarray(node, dtype=np.int64),
+        distance_m=np.asarray(distance, dtype=np.float64),
+        leg_minutes=np.asarray(distance, dtype=np.float64) / (leg_speed_kph * 1000.0 / 60.0),
+        too_far=np.asarray(distance > max_snap_m),
+        persons=persons,
+    )
