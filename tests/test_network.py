@@ -1,0 +1,107 @@
+"""Network preparation: speeds per mode, minutes, projection, largest component, errors."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pyproj
+import pytest
+
+from accessplan.errors import InputError, NetworkError
+from accessplan.network import DEFAULT_DRIVE_SPEEDS_KPH, prepare_network, routing_graph
+
+
+def line_graph(crs: str = "EPSG:32738", highway: str = "primary", **edge_attrs) -> nx.MultiDiGraph:
+    G = nx.MultiDiGraph(crs=crs)
+    G.add_node(1, x=0.0, y=0.0)
+    G.add_node(2, x=1000.0, y=0.0)
+    G.add_edge(1, 2, length=1000.0, highway=highway, **edge_attrs)
+    G.add_edge(2, 1, length=1000.0, highway=highway, **edge_attrs)
+    return G
+
+
+def edge_minutes(G: nx.MultiDiGraph) -> list[float]:
+    return sorted(d["minutes"] for _, _, d in G.edges(data=True))
+
+
+def test_walk_and_bike_use_constant_speeds():
+    assert edge_minutes(prepare_network(line_graph(), "walk")) == pytest.approx([1000 / 75] * 2)
+    assert edge_minutes(prepare_network(line_graph(), "bike", speeds=15)) == pytest.approx(
+        [4.0] * 2
+    )
+
+
+def test_drive_uses_highway_class_defaults_and_overrides():
+    G = prepare_network(line_graph(highway="primary"), "drive")
+    expected = 1000 / (DEFAULT_DRIVE_SPEEDS_KPH["primary"] * 1000 / 60)
+    assert edge_minutes(G) == pytest.approx([expected] * 2)
+    G2 = prepare_network(line_graph(highway="primary"), "drive", speeds={"primary": 60})
+    assert edge_minutes(G2) == pytest.approx([1.0, 1.0])
+    G3 = prepare_network(line_graph(highway="footway_like"), "drive", speeds={"_fallback": 30})
+    assert edge_minutes(G3) == pytest.approx([2.0, 2.0])
+
+
+def test_drive_prefers_maxspeed_tag_over_class_default():
+    G = line_graph(highway="residential", maxspeed="60")
+    H = prepare_network(G, "drive")
+    assert edge_minutes(H) == pytest.approx([1.0, 1.0])
+
+
+def test_geographic_graph_is_projected_to_utm():
+    G = nx.MultiDiGraph(crs="EPSG:4326")
+    G.add_node(1, x=43.25, y=-11.70)
+    G.add_node(2, x=43.26, y=-11.70)
+    for u, v in ((1, 2), (2, 1)):
+        G.add_edge(u, v, length=1090.0, highway="primary")
+    H = prepare_network(G, "walk")
+    crs = pyproj.CRS.from_user_input(H.graph["crs"])
+    assert crs.is_projected and "UTM zone 38S" in crs.name
+    xs = sorted(d["x"] for _, d in H.nodes(data=True))
+    assert xs[1] - xs[0] == pytest.approx(1090, rel=0.01)
+
+
+def test_largest_strong_component_is_kept_and_counted():
+    G = line_graph()
+    G.add_node(3, x=5000.0, y=0.0)
+    G.add_edge(2, 3, length=10.0, highway="primary")  # 3 can be reached but not left
+    H = prepare_network(G, "walk")
+    assert set(H.nodes) == {1, 2}
+    assert H.graph["accessplan"]["nodes_removed"] == 1
+
+
+def test_routing_graph_keeps_fastest_parallel_edge():
+    G = line_graph()
+    G.add_edge(1, 2, length=500.0, highway="primary")
+    R = routing_graph(prepare_network(G, "walk", speeds=6.0))
+    assert R.csr.nnz == 2
+    assert sorted(R.csr.data.tolist()) == pytest.approx([5.0, 10.0])
+
+
+@pytest.mark.parametrize(
+    ("graph", "error", "message"),
+    [
+        (nx.MultiDiGraph(crs="EPSG:4326"), NetworkError, "no nodes"),
+        (line_graph(crs=None), NetworkError, "no CRS"),
+        (nx.DiGraph(), NetworkError, "MultiDiGraph"),
+    ],
+)
+def test_bad_networks_are_rejected(graph, error, message):
+    with pytest.raises(error, match=message):
+        prepare_network(graph, "walk")
+
+
+def test_edges_without_length_or_class_are_rejected():
+    G = line_graph()
+    del G.edges[1, 2, 0]["length"]
+    with pytest.raises(NetworkError, match="lack 'length'"):
+        prepare_network(G, "walk")
+
+
+def test_bad_mode_and_speeds_are_rejected():
+    with pytest.raises(InputError, match="unknown travel mode"):
+        prepare_network(line_graph(), "fly")
+    with pytest.raises(InputError, match="positive"):
+        prepare_network(line_graph(), "walk", speeds=0)
+    with pytest.raises(InputError, match="positive"):
+        prepare_network(line_graph(), "drive", speeds={"primary": -5})
+    with pytest.raises(InputError, match="not a projected"):
+        prepare_network(line_graph(), "walk", crs="EPSG:4326")

@@ -1,0 +1,283 @@
+"""TravelTimes object and the travel-time engine: analytic grids, networkx agreement, errors."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from accessplan.errors import InputError, NetworkError
+from accessplan.network import prepare_network, routing_graph
+from accessplan.snapping import snap_points
+from accessplan.traveltimes import TravelTimes, align_values, travel_times
+
+UTM = "EPSG:32738"
+
+
+def grid_graph(n: int = 5, spacing: float = 100.0, highway: str = "residential") -> nx.MultiDiGraph:
+    """An n × n two-way street grid in metres; node id = row * n + col."""
+    G = nx.MultiDiGraph(crs=UTM)
+    for r in range(n):
+        for c in range(n):
+            G.add_node(r * n + c, x=c * spacing, y=r * spacing)
+    for r in range(n):
+        for c in range(n):
+            for dr, dc in ((0, 1), (1, 0)):
+                r2, c2 = r + dr, c + dc
+                if r2 < n and c2 < n:
+                    a, b = r * n + c, r2 * n + c2
+                    G.add_edge(a, b, length=spacing, highway=highway)
+                    G.add_edge(b, a, length=spacing, highway=highway)
+    return G
+
+
+def points(xy: list[tuple[float, float]], ids: list, population: list | None = None):
+    data = {"id": ids}
+    if population is not None:
+        data["population"] = population
+    return gpd.GeoDataFrame(
+        data, geometry=gpd.points_from_xy([p[0] for p in xy], [p[1] for p in xy]), crs=UTM
+    )
+
+
+@pytest.fixture
+def walk_grid() -> nx.MultiDiGraph:
+    # 6 km/h = 100 m/min: each 100 m block takes exactly one minute.
+    return prepare_network(grid_graph(), "walk", speeds=6.0)
+
+
+# ------------------------------------------------------------------------ the object
+def test_from_long_keeps_zero_minutes_and_unreachable_pairs_absent():
+    df = pd.DataFrame(
+        {"origin": ["a", "a", "b"], "destination": [1, 2, 1], "minutes": [0.0, 5.0, np.inf]}
+    )
+    tt = TravelTimes.from_long(df, origin_ids=["a", "b", "c"])
+    assert tt.shape == (3, 2)
+    assert tt.nnz == 2
+    dense = tt.to_dense()
+    assert dense[0, 0] == 0.0 and dense[0, 1] == 5.0
+    assert np.isinf(dense[1]).all() and np.isinf(dense[2]).all()
+    assert tt.reachable().toarray().tolist() == [[True, True], [False, False], [False, False]]
+
+
+def test_to_long_round_trips_through_from_long():
+    rng = np.random.default_rng(1)
+    arr = rng.uniform(0, 50, (7, 4))
+    arr[arr > 40] = np.inf
+    arr[0, 0] = 0.0
+    tt = TravelTimes.from_dense(arr, list("abcdefg"), [10, 20, 30, 40])
+    back = TravelTimes.from_long(
+        tt.to_long(), origin_ids=tt.origin_ids, destination_ids=tt.destination_ids
+    )
+    assert back.equals(tt)
+    np.testing.assert_array_equal(back.to_dense(), arr)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".parquet"])
+def test_save_load_round_trip_keeps_ids_zeros_and_cutoff(tmp_path, suffix):
+    arr = np.array([[0.0, 12.5, np.inf], [3.0, np.inf, np.inf]])
+    tt = TravelTimes.from_dense(arr, ["o1", "o2"], ["d1", "d2", "d3"], cutoff=30)
+    loaded = TravelTimes.load(tt.save(tmp_path / f"tt{suffix}"))
+    assert loaded.equals(tt)
+    assert loaded.cutoff == 30
+    assert list(loaded.destination_ids) == ["d1", "d2", "d3"]
+
+
+def test_load_truncated_file_names_the_file(tmp_path):
+    tt = TravelTimes.from_dense(np.ones((3, 3)), [1, 2, 3], [1, 2, 3])
+    path = tt.save(tmp_path / "tt.npz")
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(InputError, match=r"tt\.npz"):
+        TravelTimes.load(path)
+
+
+def test_cutoff_drops_longer_pairs_and_within_narrows():
+    tt = TravelTimes.from_dense(np.array([[5.0, 25.0, 45.0]]), ["o"], ["a", "b", "c"], cutoff=30)
+    assert tt.nnz == 2
+    assert tt.within(10).to_long()["destination"].tolist() == ["a"]
+    assert tt.within(10).cutoff == 10
+
+
+def test_subset_and_join_destinations():
+    tt = TravelTimes.from_dense(np.array([[1.0, 2.0], [3.0, 4.0]]), ["x", "y"], ["a", "b"])
+    sub = tt.subset(origins=["y"], destinations=["b"])
+    assert sub.to_dense().tolist() == [[4.0]]
+    new = TravelTimes.from_dense(np.array([[9.0], [0.0]]), ["x", "y"], ["new"])
+    joined = tt.join_destinations(new)
+    assert list(joined.destination_ids) == ["a", "b", "new"]
+    assert joined.to_dense()[1, 2] == 0.0
+    with pytest.raises(InputError, match="appear in both"):
+        tt.join_destinations(tt)
+
+
+@pytest.mark.parametrize(
+    ("df", "message"),
+    [
+        (pd.DataFrame({"origin": [1], "destination": [1]}), "no column 'minutes'"),
+        (pd.DataFrame({"origin": [1], "destination": [1], "minutes": [-2.0]}), "negative"),
+        (
+            pd.DataFrame({"origin": [1, 1], "destination": [2, 2], "minutes": [1.0, 2.0]}),
+            "repeats the pair",
+        ),
+    ],
+)
+def test_from_long_rejects_bad_tables(df, message):
+    with pytest.raises(InputError, match=message):
+        TravelTimes.from_long(df)
+
+
+def test_from_long_rejects_ids_outside_the_given_lists():
+    df = pd.DataFrame({"origin": ["a", "zz"], "destination": [1, 1], "minutes": [1.0, 2.0]})
+    with pytest.raises(InputError, match="'zz' is not among the given origin ids"):
+        TravelTimes.from_long(df, origin_ids=["a", "b"])
+
+
+def test_duplicate_ids_and_shape_mismatch_are_rejected():
+    with pytest.raises(InputError, match="not unique"):
+        TravelTimes(sp.csr_array((2, 1)), ["a", "a"], ["d"])
+    with pytest.raises(InputError, match="shape"):
+        TravelTimes(sp.csr_array((2, 2)), ["a", "b"], ["d"])
+
+
+def test_align_values_checks_ids_and_values():
+    ids = pd.Index(["a", "b"])
+    np.testing.assert_array_equal(align_values(pd.Series({"b": 2, "a": 1}), ids, "demand"), [1, 2])
+    with pytest.raises(InputError, match="demand ids \\['c'\\]"):
+        align_values(pd.Series({"a": 1, "b": 2, "c": 3}), ids, "demand")
+    with pytest.raises(InputError, match="no value for ids \\['b'\\]"):
+        align_values(pd.Series({"a": 1}), ids, "demand")
+    with pytest.raises(InputError, match="negative"):
+        align_values(pd.Series({"a": 1, "b": -1}), ids, "supply")
+    with pytest.raises(InputError, match="NaN"):
+        align_values(pd.Series({"a": 1, "b": np.nan}), ids, "supply")
+
+
+# ------------------------------------------------------------------------ the engine
+def test_grid_times_equal_manhattan_blocks(walk_grid):
+    # Points exactly on nodes: time = number of blocks (1 minute each).
+    origins = points([(0, 0), (200, 100), (400, 400)], ["o1", "o2", "o3"])
+    dests = points([(0, 0), (400, 0)], ["d1", "d2"])
+    tt = travel_times(walk_grid, origins, dests)
+    expected = np.array([[0.0, 4.0], [3.0, 3.0], [8.0, 4.0]])
+    np.testing.assert_allclose(tt.to_dense(), expected, atol=1e-9)
+    assert tt.to_dense()[0, 0] == pytest.approx(0.0, abs=1e-9)
+    assert tt.nnz == 6
+
+
+def test_off_network_leg_is_walked_at_leg_speed(walk_grid):
+    # 60 m off the network at 4.5 km/h (75 m/min) adds 0.8 minutes on top of the route.
+    origins = points([(0, -60)], ["o"])
+    dests = points([(200, 0)], ["d"])
+    tt = travel_times(walk_grid, origins, dests, leg_speed_kph=4.5)
+    assert tt.to_dense()[0, 0] == pytest.approx(2.0 + 0.8, abs=1e-9)
+
+
+def test_cutoff_applies_to_the_total_including_legs(walk_grid):
+    origins = points([(0, -75)], ["o"])  # one-minute leg at 4.5 km/h
+    dests = points([(200, 0), (300, 0)], ["near", "far"])
+    tt = travel_times(walk_grid, origins, dests, cutoff=3.5)
+    assert tt.to_long()["destination"].tolist() == ["near"]
+    assert tt.to_long()["minutes"].iloc[0] == pytest.approx(3.0)
+
+
+def test_points_too_far_are_kept_empty_and_counted(walk_grid):
+    origins = points([(0, 0), (0, -5_000)], ["near", "sea"], population=[10, 25])
+    dests = points([(100, 0)], ["d"])
+    tt = travel_times(walk_grid, origins, dests, max_snap_m=500)
+    assert list(tt.origin_ids) == ["near", "sea"]
+    assert tt.to_dense()[1, 0] == np.inf
+    diag = tt.diagnostics.loc["origins"]
+    assert diag["too_far"] == 1 and diag["too_far_persons"] == 25
+    assert diag["snapped"] == 1 and diag["snapped_persons"] == 10
+
+
+def test_unreachable_within_cutoff_is_counted(walk_grid):
+    origins = points([(0, 0), (400, 400)], ["a", "b"], population=[1, 7])
+    dests = points([(0, 0)], ["d"])
+    tt = travel_times(walk_grid, origins, dests, cutoff=5)
+    diag = tt.diagnostics.loc["origins"]
+    assert diag["unreachable"] == 1 and diag["unreachable_persons"] == 7
+
+
+def test_oneway_edges_are_respected():
+    G = grid_graph(n=2)
+    G.remove_edge(1, 0)  # 0 -> 1 only; the way back goes round the block
+    H = prepare_network(G, "walk", speeds=6.0)
+    o = points([(100, 0)], ["at1"])
+    d = points([(0, 0)], ["at0"])
+    assert travel_times(H, o, d).to_dense()[0, 0] == pytest.approx(3.0)
+    assert travel_times(H, d, o).to_dense()[0, 0] == pytest.approx(1.0)
+
+
+def test_search_direction_does_not_change_results(walk_grid):
+    rng = np.random.default_rng(3)
+    many = points([tuple(p) for p in rng.uniform(-30, 430, (40, 2))], list(range(40)))
+    few = points([tuple(p) for p in rng.uniform(-30, 430, (3, 2))], ["x", "y", "z"])
+    forward = travel_times(walk_grid, few, many)  # fewer origins: forward search
+    backward = travel_times(walk_grid, many, few)  # fewer destinations: reversed graph
+    np.testing.assert_allclose(forward.to_dense(), backward.to_dense().T, atol=1e-9)
+
+
+def test_engine_agrees_with_networkx_dijkstra_on_random_graph():
+    rng = np.random.default_rng(7)
+    G = nx.gnm_random_graph(300, 1200, seed=7, directed=True)
+    H = nx.MultiDiGraph(crs=UTM)
+    for n in G.nodes:
+        H.add_node(n, x=float(rng.uniform(0, 5000)), y=float(rng.uniform(0, 5000)))
+    for u, v in G.edges:
+        H.add_edge(u, v, length=float(rng.uniform(50, 900)), highway="tertiary")
+    R = prepare_network(H, "drive")
+    origins = points([tuple(p) for p in rng.uniform(0, 5000, (60, 2))], list(range(60)))
+    dests = points([tuple(p) for p in rng.uniform(0, 5000, (9, 2))], list("abcdefghi"))
+    tt = travel_times(R, origins, dests, cutoff=12.0)
+    routing = routing_graph(R)
+    so, sd = snap_points(origins, routing), snap_points(dests, routing)
+    rev = R.reverse(copy=False)
+    expected = np.full(tt.shape, np.inf)
+    for j in range(len(dests)):
+        lengths = nx.single_source_dijkstra_path_length(
+            rev, routing.node_ids[sd.node[j]], weight="minutes"
+        )
+        for i in range(len(origins)):
+            net = lengths.get(routing.node_ids[so.node[i]], np.inf)
+            total = so.leg_minutes[i] + net + sd.leg_minutes[j]
+            if total <= 12.0:
+                expected[i, j] = total
+    got = tt.to_dense()
+    assert np.array_equal(np.isfinite(got), np.isfinite(expected))
+    finite = np.isfinite(expected)
+    assert np.abs(got[finite] - expected[finite]).max() < 1e-6
+
+
+def test_cache_reuses_identical_inputs(walk_grid, tmp_path):
+    o = points([(0, 0), (100, 100)], ["a", "b"])
+    d = points([(400, 400)], ["d"])
+    first = travel_times(walk_grid, o, d, cache=True, cache_dir=tmp_path)
+    files = list((tmp_path / "traveltimes").glob("*.npz"))
+    assert len(files) == 1
+    second = travel_times(walk_grid, o, d, cache=True, cache_dir=tmp_path)
+    assert second.equals(first)
+    third = travel_times(walk_grid, o, d, cutoff=5, cache=True, cache_dir=tmp_path)
+    assert len(list((tmp_path / "traveltimes").glob("*.npz"))) == 2
+    assert third.nnz == 0
+
+
+def test_engine_rejects_unprepared_network_and_bad_points(walk_grid):
+    raw = grid_graph()
+    o = points([(0, 0)], ["a"])
+    with pytest.raises(NetworkError, match="prepare_network"):
+        travel_times(raw, o, o)
+    no_crs = gpd.GeoDataFrame({"id": [1]}, geometry=gpd.points_from_xy([0], [0]))
+    with pytest.raises(InputError, match="no CRS"):
+        travel_times(walk_grid, no_crs, o)
+    poly = gpd.GeoDataFrame({"id": [1]}, geometry=[o.geometry[0].buffer(5)], crs=UTM)
+    with pytest.raises(InputError, match="not a point"):
+        travel_times(walk_grid, poly, o)
+    dup = points([(0, 0), (1, 1)], ["a", "a"])
+    with pytest.raises(InputError, match="not unique"):
+        travel_times(walk_grid, dup, o)
+    with pytest.raises(InputError, match="cutoff"):
+        travel_times(walk_grid, o, o, cutoff=0)
