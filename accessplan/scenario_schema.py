@@ -1,0 +1,338 @@
+"""The scenario file: its keys, their types and defaults, and validation with clear messages.
+
+A scenario is a TOML file with the sections below; every key is optional except where noted,
+and every unknown key is an error with a "did you mean" suggestion. Relative paths are read
+relative to the scenario file's folder.
+
+.. code-block:: toml
+
+    [scenario]
+    name = "Ngazidja: clinics, robotic and digital units under a budget"
+    seed = 0
+
+    [inputs]
+    region = "ngazidja"          # the embedded region, or give the files below instead
+    # roads = "roads.osm.pbf"    # .osm.pbf, .osm, .graphml
+    # population = "pop.tif"     # GeoTIFF, or a vector/CSV file with population_col
+    # facilities = "facilities.csv"
+
+    [network]
+    mode = "drive"
+    cutoff = 90                  # minutes
+
+    [access]
+    measure = "two_step_fca"
+    catchment = 30               # minutes
+
+    [supply.clinic]
+    cost = 1.0
+    capacity = 10_000
+
+    [plan]
+    model = "budget"
+    budget = 5.0
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from accessplan.errors import ScenarioError
+
+__all__ = ["SCHEMA", "Key", "read_scenario_file", "validate_scenario_dict"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One scenario key: accepted Python types, default, choices, and what it means."""
+
+    types: tuple[type, ...]
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    is_path: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+_NUM = (int, float)
+_MEASURES = (
+    "two_step_fca",
+    "enhanced_two_step_fca",
+    "three_step_fca",
+    "gravity",
+    "cumulative",
+    "nearest",
+)
+_MODELS = ("budget", "p_median", "mclp", "lscp", "p_center")
+_TYPES = ("clinic", "robotic", "digital")
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "scenario": {
+        "name": Key((str,), "accessplan scenario", "Title used in the report and map."),
+        "seed": Key((int,), 0, "Seed of every random step (candidate generation, heuristics)."),
+        "description": Key((str,), "", "Free text shown in the report."),
+    },
+    "inputs": {
+        "region": Key(
+            (str,),
+            None,
+            "Embedded region name ('ngazidja') or 'synthetic'; used when files are not given.",
+            choices=("ngazidja", "synthetic"),
+        ),
+        "roads": Key((str,), None, "Road file: .osm.pbf, .osm or .graphml.", is_path=True),
+        "population": Key((str,), None, "Population: GeoTIFF or vector/CSV file.", is_path=True),
+        "population_col": Key((str,), "population", "Population column of a vector file."),
+        "aggregate": Key((int,), 5, "Sum k×k raster cells into one (5: 100 m → 500 m).", minimum=1),
+        "facilities": Key((str,), None, "Existing facilities (points, CSV lon/lat).", is_path=True),
+        "facility_id_col": Key((str,), "id", "Facility id column."),
+        "facility_name_col": Key((str,), "name", "Facility name column."),
+        "facility_type_col": Key((str,), None, "Facility type column (clinic/robotic/digital)."),
+        "facility_capacity_col": Key((str,), None, "Facility capacity column."),
+        "default_capacity": Key(
+            _NUM, 10_000.0, "Capacity (persons) of facilities without one.", minimum=0
+        ),
+        "candidates": Key((str,), None, "Candidate sites file; default: generated.", is_path=True),
+        "synthetic_nodes": Key((int,), 2_500, "Road nodes of the synthetic region.", minimum=4),
+        "synthetic_origins": Key(
+            (int,), 1_000, "Population points of the synthetic region.", minimum=1
+        ),
+        "synthetic_facilities": Key((int,), 8, "Facilities of the synthetic region.", minimum=1),
+    },
+    "network": {
+        "mode": Key((str,), "drive", "Travel mode.", choices=("walk", "bike", "drive")),
+        "speed_kph": Key(
+            _NUM, None, "One speed (km/h) for every edge (walk/bike, or drive).", minimum=0.1
+        ),
+        "cutoff": Key(_NUM, 120.0, "Largest travel time computed, minutes.", minimum=1),
+        "max_snap_m": Key(
+            _NUM, 2_000.0, "Largest distance to the road network, metres.", minimum=1
+        ),
+        "leg_speed_kph": Key(_NUM, 4.5, "Walking speed to and from the road, km/h.", minimum=0.1),
+    },
+    "access": {
+        "measure": Key((str,), "two_step_fca", "Accessibility measure.", choices=_MEASURES),
+        "catchment": Key(_NUM, 30.0, "Catchment / service standard, minutes.", minimum=0.1),
+        "within": Key(
+            _NUM, 30.0, "Threshold for 'persons within T minutes', minutes.", minimum=0.1
+        ),
+        "digital_access": Key(
+            _NUM,
+            0.3,
+            "Share of each cell's population that can use digital care.",
+            minimum=0,
+            maximum=1,
+        ),
+        "effectiveness": Key(
+            _NUM, 0.6, "Share of needs that a digital consultation resolves.", minimum=0, maximum=1
+        ),
+    },
+    "plan": {
+        "model": Key((str,), "budget", "Location model.", choices=_MODELS),
+        "objective": Key(
+            (str,), "coverage", "Budget model objective.", choices=("coverage", "median")
+        ),
+        "budget": Key(_NUM, 5.0, "Budget for new sites, cost units.", minimum=0),
+        "p": Key((int,), 5, "Number of new sites (p-median, MCLP, p-center).", minimum=1),
+        "standard": Key(_NUM, 30.0, "Service standard for coverage models, minutes.", minimum=0.1),
+        "types": Key((list,), list(_TYPES), "Supply types that may be added."),
+        "candidates": Key(
+            (str,), "kmeans", "How to generate candidates.", choices=("kmeans", "cells", "nodes")
+        ),
+        "n_candidates": Key((int,), 60, "Number of generated candidate sites.", minimum=1),
+        "min_distance_m": Key(
+            _NUM,
+            1_000.0,
+            "No candidate closer than this to an existing facility, metres.",
+            minimum=0,
+        ),
+        "solver": Key((str,), "highs", "Solver.", choices=("highs", "cbc")),
+        "time_limit": Key(_NUM, 120.0, "Solver time limit, seconds.", minimum=0.1),
+        "gap": Key(_NUM, 0.0, "Relative MIP gap tolerance.", minimum=0, maximum=1),
+    },
+    "equity": {
+        "zones": Key(
+            (str,), None, "Zones file (polygons) for per-zone tables and constraints.", is_path=True
+        ),
+        "zone_col": Key((str,), "zone", "Zone name column of the zones file."),
+        "min_zone_coverage": Key(
+            _NUM, None, "Minimum covered share in every zone, 0–1.", minimum=0, maximum=1
+        ),
+        "max_minutes": Key(
+            _NUM, None, "Cap on the travel time of any served person, minutes.", minimum=0.1
+        ),
+        "gamma": Key(
+            _NUM,
+            None,
+            "Largest spread of unmet-demand shares between zones, 0–1.",
+            minimum=0,
+            maximum=1,
+        ),
+        "maximin": Key((bool,), False, "Maximise the smallest zone coverage instead."),
+    },
+    "outputs": {
+        "map": Key((bool,), True, "Write map.html."),
+        "report": Key((bool,), True, "Write report.html."),
+        "figures": Key((bool,), True, "Write PNG figures."),
+    },
+}
+
+#: Keys of one ``[supply.<type>]`` table.
+SUPPLY_KEYS: dict[str, Key] = {
+    "cost": Key(_NUM, None, "Cost of one new unit, cost units.", minimum=0),
+    "capacity": Key(_NUM, None, "Persons one unit can serve.", minimum=0),
+    "standard": Key(_NUM, None, "Service standard, minutes (physical types).", minimum=0.1),
+    "digital_access": Key(
+        _NUM, None, "Connected share of the population (digital).", minimum=0, maximum=1
+    ),
+    "effectiveness": Key(_NUM, None, "Share of needs resolved (digital).", minimum=0, maximum=1),
+}
+
+#: Default supply options: a clinic, a cheaper robotic unit with a smaller capacity, a digital hub.
+DEFAULT_SUPPLY: dict[str, dict[str, float]] = {
+    "clinic": {"cost": 1.0, "capacity": 15_000.0, "standard": 30.0},
+    "robotic": {"cost": 0.35, "capacity": 5_000.0, "standard": 30.0},
+    "digital": {"cost": 0.25, "capacity": 20_000.0},
+}
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else f" Known keys: {', '.join(options)}."
+
+
+def _check_value(where: str, name: str, value: Any, key: Key, base: Path | None) -> Any:
+    if (key.types == _NUM and isinstance(value, bool)) or not isinstance(value, key.types):
+        wanted = " or ".join(t.__name__ for t in key.types)
+        raise ScenarioError(
+            f"{where}: {name} must be {wanted}, got {type(value).__name__} {value!r}."
+        )
+    if key.choices is not None and value not in key.choices:
+        raise ScenarioError(
+            f"{where}: {name} = {value!r} is not one of {list(key.choices)}."
+            + _suggest(str(value), list(key.choices)).replace("Known keys", "Choices")
+        )
+    if key.minimum is not None and value < key.minimum:
+        raise ScenarioError(f"{where}: {name} = {value!r} must be >= {key.minimum}.")
+    if key.maximum is not None and value > key.maximum:
+        raise ScenarioError(f"{where}: {name} = {value!r} must be <= {key.maximum}.")
+    if key.is_path:
+        path = Path(value)
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        if not path.exists():
+            raise ScenarioError(f"{where}: {name} file {str(path)!r} does not exist.")
+        return str(path)
+    return value
+
+
+def validate_scenario_dict(
+    raw: dict[str, Any], *, source: str = "scenario", base: Path | None = None
+) -> dict[str, dict[str, Any]]:
+    """Check a parsed scenario and fill in defaults.
+
+    Parameters
+    ----------
+    raw
+        The parsed TOML (or an equivalent dict built in code).
+    source
+        Name used in messages (the file path).
+    base
+        Folder that relative paths are read from.
+
+    Returns
+    -------
+    dict
+        One dict per section with every key present (defaults filled), plus ``supply``: a dict
+        type → {cost, capacity, standard, digital_access, effectiveness}.
+
+    Raises
+    ------
+    ScenarioError
+        For an unknown section or key (with a suggestion), a wrong type, a value out of range,
+        a missing file (with its path), or inconsistent choices.
+    """
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{source}: a scenario must be a table of sections.")
+    sections = [*SCHEMA, "supply"]
+    out: dict[str, dict[str, Any]] = {}
+    for section in raw:
+        if section not in sections:
+            raise ScenarioError(
+                f"{source}: unknown section [{section}].{_suggest(section, sections)}"
+            )
+    for section, keys in SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ScenarioError(f"{source}: [{section}] must be a table, got {given!r}.")
+        values = {}
+        for name, value in given.items():
+            if name not in keys:
+                raise ScenarioError(
+                    f"{source}: unknown key {name!r} in [{section}].{_suggest(name, list(keys))}"
+                )
+            values[name] = _check_value(f"{source} [{section}]", name, value, keys[name], base)
+        out[section] = {name: values.get(name, key.default) for name, key in keys.items()}
+    out["supply"] = _validate_supply(raw.get("supply", {}), source)
+    _check_consistency(out, source)
+    return out
+
+
+def _validate_supply(given: Any, source: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(given, dict):
+        raise ScenarioError(f"{source}: [supply] must hold tables such as [supply.clinic].")
+    supply = {t: dict(v) for t, v in DEFAULT_SUPPLY.items()}
+    for type_name, table in given.items():
+        if type_name not in _TYPES:
+            raise ScenarioError(
+                f"{source}: unknown supply type [supply.{type_name}]."
+                + _suggest(type_name, list(_TYPES))
+            )
+        if not isinstance(table, dict):
+            raise ScenarioError(f"{source}: [supply.{type_name}] must be a table.")
+        for name, value in table.items():
+            if name not in SUPPLY_KEYS:
+                raise ScenarioError(
+                    f"{source}: unknown key {name!r} in [supply.{type_name}]."
+                    + _suggest(name, list(SUPPLY_KEYS))
+                )
+            supply[type_name][name] = _check_value(
+                f"{source} [supply.{type_name}]", name, value, SUPPLY_KEYS[name], None
+            )
+    return supply
+
+
+def _check_consistency(out: dict[str, dict[str, Any]], source: str) -> None:
+    inputs = out["inputs"]
+    files = [inputs[k] for k in ("roads", "population")]
+    if any(files) and not all(files):
+        raise ScenarioError(
+            f"{source} [inputs]: give both roads and population files (or neither, to use a "
+            "region)."
+        )
+    if not any(files) and inputs["region"] is None:
+        inputs["region"] = "ngazidja"
+    for t in out["plan"]["types"]:
+        if t not in _TYPES:
+            raise ScenarioError(
+                f"{source} [plan]: types lists {t!r}; use any of {list(_TYPES)}."
+                + _suggest(str(t), list(_TYPES)).replace("Known keys", "Choices")
+            )
+    if not out["plan"]["types"]:
+        raise ScenarioError(f"{source} [plan]: types is empty; list at least one supply type.")
+
+
+def read_scenario_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read and validate a TOML scenario file (see :data:`SCHEMA`)."""
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(f"scenario file {str(path)!r} does not exist.")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid TOML: {exc}.") from exc
+    return validate_scenario_dict(raw, source=str(path), base=path.parent)
