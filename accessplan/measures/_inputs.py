@@ -1,0 +1,189 @@
+"""Checked inputs shared by the measures: supply by type, demand, digital shares, pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from accessplan.errors import InputError
+from accessplan.supply import check_supply_types
+from accessplan.traveltimes import TravelTimes, align_values
+
+PHYSICAL_COLUMNS: tuple[str, ...] = ("clinic", "robotic")
+TYPED_COLUMNS: tuple[str, ...] = ("total", "clinic", "robotic", "digital")
+
+SupplyLike = pd.Series | pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Supply:
+    """Supply split by type, aligned to the travel-time destinations.
+
+    Attributes
+    ----------
+    physical
+        (n_destinations, 2) capacity of clinics (column 0) and robotic units (column 1).
+    digital
+        Capacity of each digital facility (no travel-time column needed).
+    typed
+        True when a facilities table (id/type/capacity) was given: results are DataFrames with
+        ``total`` and per-type columns; False for a plain capacity Series: results are Series.
+    """
+
+    physical: np.ndarray
+    digital: np.ndarray
+    typed: bool
+
+    @property
+    def digital_total(self) -> float:
+        return float(self.digital.sum())
+
+    @property
+    def physical_total(self) -> np.ndarray:
+        return self.physical.sum(axis=1)
+
+
+def facility_table(supply: SupplyLike, what: str = "supply") -> pd.DataFrame:
+    """Facilities as a table indexed by id with columns ``type`` and ``capacity`` (checked).
+
+    A Series (capacity by destination id) becomes a table of clinics.
+    """
+    if isinstance(supply, pd.DataFrame):
+        missing = [c for c in ("type", "capacity") if c not in supply.columns]
+        if missing:
+            raise InputError(
+                f"{what} table has no column(s) {missing} (columns: {list(supply.columns)}); "
+                "give one row per facility with columns id, type and capacity."
+            )
+        ids = pd.Index(supply["id"]) if "id" in supply.columns else supply.index
+        types = pd.Series(supply["type"].to_numpy(), index=ids)
+        capacity = pd.to_numeric(
+            pd.Series(supply["capacity"].to_numpy(), index=ids), errors="coerce"
+        )
+    elif isinstance(supply, pd.Series):
+        ids = supply.index
+        capacity = pd.to_numeric(supply, errors="coerce")
+        types = pd.Series("clinic", index=ids)
+    else:
+        raise InputError(
+            f"{what} must be a pandas Series of capacity indexed by destination id, or a "
+            f"facilities DataFrame with columns id, type, capacity; got {type(supply).__name__}."
+        )
+    if ids.hasnans:
+        raise InputError(f"{what} has a facility without id; give every facility an id.")
+    if not ids.is_unique:
+        dup = ids[ids.duplicated()].unique()[:5].tolist()
+        raise InputError(f"{what} ids {dup} repeat; give each facility one row.")
+    check_supply_types(types, what)
+    cap = capacity.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(cap) | (cap < 0)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{what}: facility {ids[at]!r} has capacity {capacity.iloc[at]!r}; capacity must be "
+            "a finite number >= 0."
+        )
+    return pd.DataFrame({"type": types.to_numpy(), "capacity": cap}, index=ids)
+
+
+def parse_supply(tt: TravelTimes, supply: SupplyLike, what: str = "supply") -> Supply:
+    """Align ``supply`` (capacity Series or facilities table) to the destinations of ``tt``.
+
+    Physical facilities must be destinations of ``tt``; destinations without a facility have
+    capacity 0. Digital facilities may be absent from ``tt`` (their travel times are not used).
+    """
+    typed = isinstance(supply, pd.DataFrame)
+    table = facility_table(supply, what)
+    physical = np.zeros((len(tt.destination_ids), len(PHYSICAL_COLUMNS)))
+    is_digital = (table["type"] == "digital").to_numpy()
+    phys = table[~is_digital]
+    pos = tt.destination_ids.get_indexer(phys.index)
+    if (pos < 0).any():
+        missing = phys.index[pos < 0]
+        raise InputError(
+            f"{what} ids {missing[:5].tolist()} (of {len(missing)}) are not destinations of the "
+            "travel times; compute travel times to these facilities or drop them."
+        )
+    for k, kind in enumerate(PHYSICAL_COLUMNS):
+        mask = (phys["type"] == kind).to_numpy()
+        physical[pos[mask], k] = phys["capacity"].to_numpy()[mask]
+    return Supply(physical, table.loc[is_digital, "capacity"].to_numpy(), typed)
+
+
+def demand_values(tt: TravelTimes, demand: pd.Series | float) -> np.ndarray:
+    """Persons per origin, in the order of ``tt.origin_ids`` (every origin needs a value)."""
+    return align_values(demand, tt.origin_ids, "demand")
+
+
+def digital_shares(
+    tt: TravelTimes, digital_access: pd.Series | float, effectiveness: float
+) -> tuple[np.ndarray, float]:
+    """Connected share a_i per origin (0–1) and the effectiveness e (0–1), checked."""
+    a = align_values(digital_access, tt.origin_ids, "digital_access")
+    if (a > 1).any():
+        at = int(np.flatnonzero(a > 1)[0])
+        raise InputError(
+            f"digital_access is {a[at]} for origin {tt.origin_ids[at]!r}; it is a share of the "
+            "population and must lie in [0, 1]."
+        )
+    e = float(effectiveness)
+    if not (np.isfinite(e) and 0 <= e <= 1):
+        raise InputError(f"effectiveness must lie in [0, 1], got {effectiveness!r}.")
+    return a, e
+
+
+def check_minutes(value: float | None, name: str, *, allow_none: bool = False) -> float | None:
+    """A positive, finite number of minutes (or None when allowed)."""
+    if value is None:
+        if allow_none:
+            return None
+        raise InputError(f"{name} is required: give a positive number of minutes.")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a positive number of minutes, got {value!r}.") from None
+    if not (np.isfinite(v) and v > 0):
+        raise InputError(f"{name} must be a positive number of minutes, got {value!r}.")
+    return v
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Reachable pairs as flat arrays: origin row, destination column, minutes."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    minutes: np.ndarray
+
+
+def pairs(tt: TravelTimes, within: float | None = None) -> Pairs:
+    """Stored pairs of ``tt`` (zero minutes included), optionally only those ``≤ within``."""
+    m = tt.matrix
+    rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+    cols, minutes = m.indices, m.data
+    if within is not None and minutes.size and minutes.max() > within:
+        keep = minutes <= within
+        rows, cols, minutes = rows[keep], cols[keep], minutes[keep]
+    return Pairs(rows, cols.astype(np.int64, copy=False), minutes)
+
+
+def per_origin_sum(p: Pairs, values: np.ndarray, n: int) -> np.ndarray:
+    """Σ over each origin's pairs of ``values`` (one value per pair)."""
+    return np.bincount(p.rows, weights=values, minlength=n)
+
+
+def assemble(
+    tt: TravelTimes, supply: Supply, physical: np.ndarray, digital: np.ndarray, name: str
+) -> pd.Series | pd.DataFrame:
+    """Result per origin: a Series (plain supply) or total + per-type columns (facilities)."""
+    if not supply.typed:
+        return pd.Series(physical[:, 0], index=tt.origin_ids, name=name)
+    out = pd.DataFrame(
+        {"clinic": physical[:, 0], "robotic": physical[:, 1], "digital": digital},
+        index=tt.origin_ids,
+    )
+    out.insert(0, "total", physical[:, 0] + physical[:, 1] + digital)
+    out.columns.name = name
+    return out

@@ -1,0 +1,248 @@
+"""Measures without competition: nearest facility, cumulative opportunities, gravity, coverage.
+
+How digital supply enters (``a_i`` = connected share of origin ``i``, ``e`` = effectiveness,
+``S_d`` = digital capacity; see :mod:`accessplan.supply`):
+
+* cumulative and gravity count the effective digital capacity reachable by a person of origin
+  ``i`` without travel, with the weight of supply at the door (1):
+  ``A_i^dig = a_i · e · Σ_d S_d``;
+* coverage counts the persons whose needs digital supply can resolve, ``e · a_i · P_i``, for an
+  origin that no physical facility covers (a physically covered person is not counted twice);
+* nearest reports travel times only, so digital supply does not enter it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+
+import numpy as np
+import pandas as pd
+
+from accessplan.errors import InputError
+from accessplan.measures._inputs import (
+    PHYSICAL_COLUMNS,
+    SupplyLike,
+    assemble,
+    check_minutes,
+    demand_values,
+    digital_shares,
+    pairs,
+    parse_supply,
+    per_origin_sum,
+)
+from accessplan.measures.decay import Decay, as_decay, evaluate
+from accessplan.traveltimes import TravelTimes
+
+__all__ = ["coverage", "cumulative", "gravity", "nearest"]
+
+
+def _kth_smallest(rows: np.ndarray, minutes: np.ndarray, n: int, k: int) -> np.ndarray:
+    """The k-th smallest of each origin's minutes (NaN where fewer than k are reachable)."""
+    order = np.lexsort((minutes, rows))
+    counts = np.bincount(rows, minlength=n)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    out = np.full(n, np.nan)
+    has = counts >= k
+    out[has] = minutes[order][starts[has] + k - 1]
+    return out
+
+
+def nearest(
+    tt: TravelTimes,
+    k: int = 1,
+    *,
+    supply: SupplyLike | None = None,
+    destinations: Iterable[Hashable] | None = None,
+) -> pd.Series | pd.DataFrame:
+    """Travel time (minutes) from each origin to its k-th nearest destination.
+
+    ``t_i^(k)`` = the k-th smallest stored travel time of origin ``i``; NaN when fewer than
+    ``k`` destinations are reachable within the matrix's cutoff.
+
+    Parameters
+    ----------
+    tt
+        Travel times (minutes).
+    k
+        1 for the nearest, 2 for the second nearest...
+    supply
+        Optional capacity Series or facilities table: only destinations with a physical
+        capacity > 0 count. With a facilities table the result has columns ``total`` (any
+        physical type), ``clinic`` and ``robotic``; digital supply involves no travel and is
+        left out.
+    destinations
+        Optional destination ids to consider (e.g. only the existing facilities).
+
+    Returns
+    -------
+    Series (minutes) indexed by origin id, or a DataFrame with one column per type.
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise InputError(f"k must be a whole number >= 1, got {k!r}.")
+    allowed = np.ones(len(tt.destination_ids), dtype=bool)
+    if destinations is not None:
+        pos = tt._positions(destinations, tt.destination_ids, "destination")
+        allowed[:] = False
+        allowed[pos] = True
+    p = pairs(tt)
+    n = len(tt.origin_ids)
+    if supply is None:
+        keep = allowed[p.cols]
+        return pd.Series(
+            _kth_smallest(p.rows[keep], p.minutes[keep], n, k), index=tt.origin_ids, name="minutes"
+        )
+    sup = parse_supply(tt, supply)
+    columns = {}
+    for name, cap in (
+        ("total", sup.physical_total),
+        *zip(PHYSICAL_COLUMNS, sup.physical.T, strict=True),
+    ):
+        keep = (allowed & (cap > 0))[p.cols]
+        columns[name] = _kth_smallest(p.rows[keep], p.minutes[keep], n, k)
+    if not sup.typed:
+        return pd.Series(columns["total"], index=tt.origin_ids, name="minutes")
+    return pd.DataFrame(columns, index=tt.origin_ids)
+
+
+def _digital_opportunities(
+    tt: TravelTimes, digital_total: float, digital_access: pd.Series | float, effectiveness: float
+) -> np.ndarray:
+    a, e = digital_shares(tt, digital_access, effectiveness)
+    return a * e * digital_total
+
+
+def cumulative(
+    tt: TravelTimes,
+    supply: SupplyLike,
+    within: float,
+    *,
+    digital_access: pd.Series | float = 1.0,
+    effectiveness: float = 1.0,
+) -> pd.Series | pd.DataFrame:
+    """Cumulative opportunities: supply reachable within ``within`` minutes.
+
+    ``A_i = Σ_j S_j · [t_ij ≤ T]`` (Wachs & Kumagai 1973), the boundary included; digital
+    component ``a_i · e · Σ_d S_d`` (reached without travel by the connected share).
+
+    Parameters
+    ----------
+    tt
+        Travel times (minutes).
+    supply
+        Capacity Series indexed by destination id, or a facilities table (id, type, capacity).
+    within
+        Threshold T in minutes (> 0).
+    digital_access, effectiveness
+        Connected share a_i (0–1; a number or a Series by origin id) and effectiveness e (0–1)
+        of digital supply; used only when the facilities table has digital rows.
+
+    Returns
+    -------
+    Series (units of supply) indexed by origin id, or DataFrame ``total``/``clinic``/
+    ``robotic``/``digital``.
+    """
+    T = check_minutes(within, "within")
+    sup = parse_supply(tt, supply)
+    p = pairs(tt, T)
+    n = len(tt.origin_ids)
+    physical = np.column_stack([per_origin_sum(p, s[p.cols], n) for s in sup.physical.T])
+    digital = _digital_opportunities(tt, sup.digital_total, digital_access, effectiveness)
+    return assemble(tt, sup, physical, digital, "cumulative")
+
+
+def gravity(
+    tt: TravelTimes,
+    supply: SupplyLike,
+    decay: Decay | Callable[[np.ndarray], np.ndarray],
+    *,
+    within: float | None = None,
+    digital_access: pd.Series | float = 1.0,
+    effectiveness: float = 1.0,
+) -> pd.Series | pd.DataFrame:
+    """Gravity (Hansen 1959) access: supply weighted by a decay of travel time.
+
+    ``A_i = Σ_{j: t_ij ≤ T} S_j f(t_ij)``; this is ``access.Access.weighted_catchment`` with
+    ``weight_fn = f`` and ``max_cost = T``. Digital component ``a_i · e · Σ_d S_d`` (weight 1,
+    the weight at the door of every decay with ``f(0) = 1``).
+
+    Parameters
+    ----------
+    tt
+        Travel times (minutes).
+    supply
+        Capacity Series or facilities table.
+    decay
+        A :class:`Decay` (e.g. ``power_decay(1.5)``, ``gaussian_decay(20)``) or any callable
+        of an array of minutes returning weights >= 0.
+    within
+        Optional largest travel time counted (minutes, inclusive); default all stored pairs.
+    digital_access, effectiveness
+        See :func:`cumulative`.
+    """
+    T = check_minutes(within, "within", allow_none=True)
+    sup = parse_supply(tt, supply)
+    p = pairs(tt, T)
+    w = evaluate(as_decay(decay), p.minutes)
+    n = len(tt.origin_ids)
+    physical = np.column_stack([per_origin_sum(p, w * s[p.cols], n) for s in sup.physical.T])
+    digital = _digital_opportunities(tt, sup.digital_total, digital_access, effectiveness)
+    return assemble(tt, sup, physical, digital, "gravity")
+
+
+def coverage(
+    tt: TravelTimes,
+    demand: pd.Series | float,
+    within: float,
+    *,
+    supply: SupplyLike | None = None,
+    digital_access: pd.Series | float = 1.0,
+    effectiveness: float = 1.0,
+) -> pd.Series | pd.DataFrame:
+    """Persons covered: the population of each origin that reaches a facility within T minutes.
+
+    ``C_i = P_i · [min_j t_ij ≤ T]`` over destinations with capacity > 0 (all destinations
+    when ``supply`` is None). With a facilities table the columns are ``clinic`` and
+    ``robotic`` (persons within T of that type), ``digital`` (``e · a_i · P_i`` when any
+    digital capacity exists: persons whose needs digital care resolves) and ``total``: ``P_i``
+    when physically covered, else the digital part (a person is counted once).
+
+    Parameters
+    ----------
+    tt
+        Travel times (minutes).
+    demand
+        Persons per origin (Series indexed by origin id).
+    within
+        Service standard T in minutes (inclusive).
+    supply
+        Optional capacity Series or facilities table.
+    digital_access, effectiveness
+        See :func:`cumulative`.
+
+    Returns
+    -------
+    Series of persons covered per origin, or a DataFrame with one column per type.
+    """
+    T = check_minutes(within, "within")
+    P = demand_values(tt, demand)
+    p = pairs(tt, T)
+    n = len(tt.origin_ids)
+    if supply is None:
+        reached = np.bincount(p.rows, minlength=n) > 0
+        return pd.Series(P * reached, index=tt.origin_ids, name="covered")
+    sup = parse_supply(tt, supply)
+    physical = np.column_stack(
+        [P * (per_origin_sum(p, (s[p.cols] > 0).astype(float), n) > 0) for s in sup.physical.T]
+    )
+    if not sup.typed:
+        return pd.Series(physical[:, 0], index=tt.origin_ids, name="covered")
+    a, e = digital_shares(tt, digital_access, effectiveness)
+    digital = e * a * P if sup.digital_total > 0 else np.zeros(n)
+    physically_covered = physical.max(axis=1) > 0
+    out = pd.DataFrame(
+        {"clinic": physical[:, 0], "robotic": physical[:, 1], "digital": digital},
+        index=tt.origin_ids,
+    )
+    total = np.where(physically_covered | (P == 0), P, digital)
+    out.insert(0, "total", total)
+    return out
