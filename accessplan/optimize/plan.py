@@ -7,8 +7,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-__all__ = ["Plan"]
+__all__ = ["Plan", "build_plan", "nearest_open"]
 
 
 @dataclass
@@ -99,7 +100,7 @@ class Plan:
                 "bound": self.bound,
                 "gap": self.gap,
                 "seconds": self.seconds,
-                "new_sites": int(len(self.new_sites)),
+                "new_sites": len(self.new_sites),
                 **{f"new_{t}": int(counts.get(t, 0)) for t in ("clinic", "robotic", "digital")},
                 "cost": self.cost,
                 "covered_population": self.covered_population,
@@ -108,9 +109,127 @@ class Plan:
             }
         )
 
+    def supply(self, candidates: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Facilities table of the open sites, for re-evaluating accessibility ("after").
+
+        Parameters
+        ----------
+        candidates
+            Optional candidate table (``id`` column or index) whose other columns (geometry,
+            names, opening hours...) are joined to the open sites.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per open site with columns ``id``, ``type``, ``capacity`` (NaN when the
+            model had none), ``existing`` and ``assigned_population`` (persons), plus the
+            columns of ``candidates``.
+        """
+        cols = [
+            c for c in ("type", "capacity", "existing", "assigned_population") if c in self.sites
+        ]
+        out = self.sites[cols].copy()
+        out.index.name = "id"
+        if candidates is not None:
+            extra = candidates.set_index("id") if "id" in candidates.columns else candidates
+            extra = extra.drop(columns=[c for c in cols if c in extra.columns])
+            out = out.join(extra, how="left")
+        return out.reset_index()
+
     def __repr__(self) -> str:
         return (
             f"Plan({self.model}: {len(self.sites)} open sites ({len(self.new_sites)} new), "
             f"objective {self.objective:.6g}, gap {self.gap:.3g}, status {self.status}, "
             f"{self.seconds:.2f} s)"
         )
+
+
+def nearest_open(
+    minutes: sp.csr_array, open_mask: np.ndarray, limit: float = np.inf
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest open site of every origin within ``limit`` minutes.
+
+    ``minutes`` must have each row's stored entries sorted by minutes (as prepared by the
+    models). Returns origin positions, candidate positions and minutes of the assigned pairs;
+    origins with no open site within ``limit`` are absent.
+    """
+    rows = np.repeat(np.arange(minutes.shape[0]), np.diff(minutes.indptr))
+    ok = np.flatnonzero(open_mask[minutes.indices] & (minutes.data <= limit))
+    first_rows, first = np.unique(rows[ok], return_index=True)
+    pick = ok[first]
+    return first_rows, minutes.indices[pick], minutes.data[pick]
+
+
+def build_plan(
+    model: str,
+    data: Any,
+    open_mask: np.ndarray,
+    assign_rows: np.ndarray,
+    assign_cols: np.ndarray,
+    assign_share: np.ndarray,
+    assign_minutes: np.ndarray,
+    *,
+    objective: float,
+    info: Any = None,
+    covered_population: float = np.nan,
+    uncovered_rows: np.ndarray | None = None,
+    details: dict[str, Any] | None = None,
+    seconds: float = 0.0,
+) -> Plan:
+    """Assemble a :class:`Plan` from a model's solution arrays.
+
+    Parameters
+    ----------
+    data
+        The model's :class:`accessplan.optimize._data.LocationData`.
+    open_mask
+        Boolean per candidate: open in the plan.
+    assign_rows, assign_cols, assign_share, assign_minutes
+        Assigned pairs: origin position, candidate position, share (0–1) of the origin's
+        persons, minutes.
+    info
+        The solver's ``SolveInfo`` (or a heuristic result with ``objective``, ``bound``,
+        ``gap``, ``status``, ``solver``); bound, gap and status come from it.
+    uncovered_rows
+        Origin positions not served (within the standard) by the plan.
+    """
+    tt, weights, cands = data.tt, data.weights, data.candidates
+    persons = weights[assign_rows] * assign_share
+    assigned = np.bincount(assign_cols, weights=persons, minlength=len(cands))
+    sites = cands.loc[open_mask, ["type", "existing", "cost", "capacity"]].copy()
+    sites["assigned_population"] = assigned[open_mask]
+    sites.index.name = "id"
+    assignment = pd.DataFrame(
+        {
+            "origin": tt.origin_ids[assign_rows],
+            "site": cands.index[assign_cols],
+            "share": assign_share,
+            "persons": persons,
+            "minutes": assign_minutes,
+        }
+    )
+    served = persons.sum()
+    mean_minutes = float((persons * assign_minutes).sum() / served) if served > 0 else np.nan
+    if uncovered_rows is None:
+        uncovered_rows = np.array([], dtype=np.int64)
+    uncovered_rows = np.sort(np.asarray(uncovered_rows, dtype=np.int64))
+    new = open_mask & ~cands["existing"].to_numpy()
+    bound = getattr(info, "bound", np.nan) if info is not None else np.nan
+    gap = getattr(info, "gap", np.nan) if info is not None else np.nan
+    return Plan(
+        model=model,
+        sites=sites,
+        assignment=assignment,
+        objective=float(objective),
+        bound=float(bound),
+        gap=float(gap),
+        status=getattr(info, "status", "optimal") if info is not None else "optimal",
+        solver=getattr(info, "solver", "") if info is not None else "",
+        seconds=float(seconds),
+        covered_population=float(covered_population),
+        total_population=float(weights.sum()),
+        mean_minutes=mean_minutes,
+        cost=float(cands["cost"].to_numpy()[new].sum()),
+        uncovered=tt.origin_ids[uncovered_rows],
+        details=dict(details or {}),
+    )

@@ -1,0 +1,582 @@
+"""p-median models: minimise population-weighted travel time (uncapacitated and capacitated).
+
+Both take a :class:`~accessplan.traveltimes.TravelTimes` of demand origins × candidate sites,
+persons per origin and the candidates, and return a :class:`~accessplan.optimize.plan.Plan`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Hashable, Iterable
+
+import numpy as np
+import pandas as pd
+import pulp
+import scipy.sparse as sp
+
+from accessplan.errors import InfeasibleError, InputError, SolverError
+from accessplan.optimize._data import (
+    LocationData,
+    heuristics_module,
+    keep_pairs,
+    prepare_location_data,
+    resolve_method,
+)
+from accessplan.optimize._solve import LinearModel, SolveInfo, solve_model
+from accessplan.optimize.plan import Plan, build_plan, nearest_open
+from accessplan.traveltimes import TravelTimes
+
+__all__ = ["capacitated_p_median", "p_median"]
+
+
+def p_median(
+    tt: TravelTimes,
+    demand: pd.Series | float,
+    p: int,
+    *,
+    candidates: pd.DataFrame | None = None,
+    existing: Iterable[Hashable] = (),
+    closable: Iterable[Hashable] = (),
+    solver: str | pulp.LpSolver = "highs",
+    time_limit: float | None = None,
+    gap: float | None = None,
+    method: str = "auto",
+    unserved_minutes: float | None = None,
+    seed: int = 0,
+    msg: bool = False,
+) -> Plan:
+    r"""p-median: open ``p`` sites that minimise the population-weighted travel time.
+
+    Hakimi (1964) posed the problem on a network and showed that an optimum lies on the
+    vertices; ReVelle & Swain (1970) gave the integer programme. This implementation solves the
+    equivalent compact formulation of Cornuéjols, Nemhauser & Wolsey (1980) in the sparse form of
+    Elloumi (2010), which has the same LP bound as the strong classic model but one continuous
+    variable per *distinct* travel time of each origin instead of one per pair.
+
+    **Sets** — :math:`I` origins with persons (:math:`w_i > 0`) that reach at least one
+    candidate; :math:`J` candidate sites; :math:`E \subseteq J` existing sites that stay open;
+    :math:`N_i = \{j : (i,j)\ \text{stored in the travel times}\}`.
+
+    **Parameters** — :math:`w_i` persons; :math:`d_{ij}` minutes; :math:`p` sites to add;
+    :math:`U` minutes charged per unserved person (``unserved_minutes``; default the travel-time
+    cutoff, or no unserved demand when there is none). For origin :math:`i`, the distinct times
+    :math:`D_i^1 < \dots < D_i^{K_i}` of :math:`\{d_{ij} : j \in N_i\}` (times above
+    :math:`U` dropped), and :math:`L_i^k = \{j : d_{ij} = D_i^k\}`.
+
+    **Decision variables** — :math:`y_j \in \{0,1\}` site :math:`j` open;
+    :math:`z_i^k \ge 0` equals 1 when no open site lies within :math:`D_i^k` of :math:`i`.
+
+    **Objective**
+
+    .. math:: \min \sum_{i\in I} w_i \Big( D_i^1 + \sum_{k=1}^{K_i-1} (D_i^{k+1}-D_i^k)\, z_i^k
+              + (U - D_i^{K_i})\, z_i^{K_i} \Big)
+
+    **Constraints**
+
+    .. math::
+        z_i^1 + \sum_{j\in L_i^1} y_j \ge 1, \qquad
+        z_i^k - z_i^{k-1} + \sum_{j\in L_i^k} y_j \ge 0 \quad (k = 2..K_i), \\
+        \sum_{j\in J} y_j = |E| + p, \qquad y_j = 1 \ (j \in E \setminus \text{closable}).
+
+    Without :math:`U` the last level is fixed, :math:`z_i^{K_i} = 0` (every reachable origin is
+    served). Levels that cannot matter are removed before solving: those at or beyond the
+    nearest site that must stay open, and those with fewer than :math:`|E|+p` candidates
+    farther away (some open site is always nearer). Each origin is then served by its nearest
+    open site (the "closest assignment" holds at the optimum).
+
+    Parameters
+    ----------
+    tt
+        Travel times (minutes), demand origins × candidate sites.
+    demand
+        Persons per origin id.
+    p
+        Number of sites to add to the existing ones.
+    candidates
+        Candidate sites (``id`` matching destination ids; optional ``type``, ``cost``,
+        ``capacity``). Default: every destination.
+    existing
+        Ids of facilities already open; they stay open unless in ``closable``.
+    closable
+        Existing ids that may close: the plan then opens ``len(existing) + p`` sites in all,
+        and may move closable sites elsewhere.
+    solver
+        ``"highs"`` (default, arrays passed to highspy), ``"cbc"``, or a PuLP solver.
+    time_limit
+        Seconds; the best plan found is returned with its gap.
+    gap
+        Relative optimality gap accepted (0.001 = 0.1 %); default: proven optimal.
+    method
+        ``"exact"`` (the model above), ``"heuristic"`` (greedy + vertex substitution with a
+        Lagrangian bound, :mod:`accessplan.optimize.heuristics`) or ``"auto"``: exact when at
+        most :data:`~accessplan.optimize._data.AUTO_EXACT_MAX_PAIRS` stored pairs enter the
+        model, heuristic above.
+    unserved_minutes
+        Minutes charged per person left unserved (no open site within this time).
+    seed
+        Seed of the heuristic.
+
+    Returns
+    -------
+    Plan
+        ``objective`` in person-minutes; ``mean_minutes`` over served persons;
+        ``covered_population`` = served persons; ``uncovered`` lists origins that reach no
+        candidate (``details["unreachable_population"]``) or that the plan leaves unserved.
+
+    References
+    ----------
+    Hakimi, S.L. (1964). Optimum locations of switching centers and the absolute centers and
+    medians of a graph. Operations Research 12(3), 450–459.
+    ReVelle, C.S. & Swain, R.W. (1970). Central facilities location. Geographical Analysis
+    2(1), 30–42.
+    Cornuéjols, G., Nemhauser, G.L. & Wolsey, L.A. (1980). A canonical representation of simple
+    plant location problems and its applications. SIAM J. Algebraic Discrete Methods 1, 261–272.
+    Elloumi, S. (2010). A computational study of a new formulation for the p-median problem.
+    Discrete Optimization 7, 161–180.
+    """
+    t0 = time.perf_counter()
+    data = prepare_location_data(
+        tt, demand, candidates=candidates, existing=existing, closable=closable, p=p
+    )
+    unserved = _unserved_minutes(tt, unserved_minutes)
+    minutes, unreachable = _served_pairs(data, unserved)
+    chosen = resolve_method(method, minutes.nnz, "p_median")
+    details: dict = {
+        "p": p,
+        "unserved_minutes": unserved,
+        "unreachable_population": float(data.weights[unreachable].sum()),
+        "method": chosen,
+    }
+    if chosen == "heuristic":
+        return _p_median_by_heuristic(
+            data, minutes, unreachable, unserved, time_limit, seed, details, t0
+        )
+    model = _elloumi_model(minutes, data.weights, data.p_total, data.fixed, unserved)
+    try:
+        info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
+    except InfeasibleError as exc:
+        raise InfeasibleError(
+            f"p_median: no {data.p_total} open sites can serve every reachable origin ({exc}); "
+            "raise p or pass unserved_minutes= to allow unserved demand."
+        ) from exc
+    except SolverError:
+        if time_limit is None or heuristics_module() is None:
+            raise
+        details["fallback"] = "the exact solver found no plan within the time limit"
+        return _p_median_by_heuristic(
+            data, minutes, unreachable, unserved, time_limit, seed, details, t0
+        )
+    open_mask = x[: data.n_candidates] > 0.5
+    details["model_size"] = {"columns": model.num_col, "rows": model.num_row, "nnz": model.A.nnz}
+    return _median_plan(data, minutes, open_mask, unreachable, unserved, info, details, t0)
+
+
+def _unserved_minutes(tt: TravelTimes, unserved_minutes: float | None) -> float | None:
+    if unserved_minutes is None:
+        return tt.cutoff
+    value = float(unserved_minutes)
+    if not (np.isfinite(value) and value >= 0):
+        raise InputError(
+            f"unserved_minutes must be a finite number of minutes >= 0, got {unserved_minutes}."
+        )
+    return value
+
+
+def _served_pairs(data: LocationData, unserved: float | None) -> tuple[sp.csr_array, np.ndarray]:
+    """Pairs that can serve (within ``unserved`` minutes) and origins that reach no candidate."""
+    minutes = data.minutes
+    unreachable = np.flatnonzero((np.diff(minutes.indptr) == 0) & (data.weights > 0))
+    if unserved is not None and minutes.nnz and minutes.data.max() > unserved:
+        minutes = keep_pairs(minutes, minutes.data <= unserved)
+    return minutes, unreachable
+
+
+def _elloumi_model(
+    minutes: sp.csr_array,
+    weights: np.ndarray,
+    p_total: int,
+    fixed: np.ndarray,
+    unserved: float | None,
+) -> LinearModel:
+    """Arrays of the compact p-median model (see :func:`p_median`); columns ``y`` then ``z``."""
+    n, m = minutes.shape
+    rows = np.repeat(np.arange(n), np.diff(minutes.indptr))
+    keep = weights[rows] > 0
+    rows, d, cand = rows[keep], minutes.data[keep], minutes.indices[keep]
+    counts = np.bincount(rows, minlength=n)
+    row_start = np.concatenate([[0], np.cumsum(counts)])[:-1]
+
+    # Levels: runs of equal minutes within an origin (pairs are sorted by minutes per row).
+    new_level = np.ones(d.size, dtype=bool)
+    new_level[1:] = (rows[1:] != rows[:-1]) | (d[1:] != d[:-1])
+    level = np.cumsum(new_level) - 1
+    n_levels = int(level[-1]) + 1 if d.size else 0
+    first_pair = np.flatnonzero(new_level)
+    last_pair = np.append(first_pair[1:] - 1, d.size - 1) if d.size else first_pair
+    lvl_row, lvl_d = rows[first_pair], d[first_pair]
+    lvl_first = np.ones(n_levels, dtype=bool)
+    lvl_first[1:] = lvl_row[1:] != lvl_row[:-1]
+    lvl_last = np.ones(n_levels, dtype=bool)
+    lvl_last[:-1] = lvl_row[1:] != lvl_row[:-1]
+    within_count = last_pair - row_start[lvl_row] + 1
+
+    # A level "stops" the chain when an open site is certain within it.
+    is_fixed = np.zeros(m, dtype=bool)
+    is_fixed[fixed] = True
+    has_fixed = np.bincount(level, weights=is_fixed[cand], minlength=n_levels) > 0
+    stop = has_fixed | (within_count >= m - p_total + 1)
+    stops_so_far = np.cumsum(stop)
+    before_row = np.concatenate([[0], stops_so_far])[:-1]
+    row_base = np.zeros(n, dtype=np.int64)
+    row_base[lvl_row[lvl_first]] = before_row[lvl_first]
+    kept = (stops_so_far - row_base[lvl_row]) == 0
+    z_of_level = np.cumsum(kept) - 1
+    n_z = int(kept.sum())
+
+    # Objective: D^1 per origin as a constant, then the steps between kept levels.
+    w_level = weights[lvl_row]
+    offset = float((w_level[lvl_first] * lvl_d[lvl_first]).sum())
+    next_d = np.append(lvl_d[1:], np.nan)
+    z_cost = np.zeros(n_levels)
+    inner = kept & ~lvl_last
+    z_cost[inner] = w_level[inner] * (next_d[inner] - lvl_d[inner])
+    final = kept & lvl_last
+    z_upper = np.ones(n_levels)
+    if unserved is None:
+        z_upper[final] = 0.0
+    else:
+        z_cost[final] = w_level[final] * (unserved - lvl_d[final])
+
+    # Rows: one per kept level, then the count row.
+    kept_levels = np.flatnonzero(kept)
+    pair_kept = kept[level]
+    y_rows = z_of_level[level[pair_kept]]
+    y_cols = cand[pair_kept]
+    z_rows = np.arange(n_z)
+    has_prev = ~lvl_first[kept_levels]
+    prev_rows = z_rows[has_prev]
+    prev_cols = m + z_of_level[kept_levels[has_prev] - 1]
+    count_row = n_z
+    A = sp.coo_array(
+        (
+            np.concatenate(
+                [np.ones(y_rows.size), np.ones(n_z), -np.ones(prev_rows.size), np.ones(m)]
+            ),
+            (
+                np.concatenate([y_rows, z_rows, prev_rows, np.full(m, count_row)]),
+                np.concatenate([y_cols, m + z_rows, prev_cols, np.arange(m)]),
+            ),
+        ),
+        shape=(n_z + 1, m + n_z),
+    ).tocsc()
+    row_lower = np.concatenate([np.where(lvl_first[kept_levels], 1.0, 0.0), [p_total]])
+    row_upper = np.concatenate([np.full(n_z, np.inf), [p_total]])
+    col_lower = np.zeros(m + n_z)
+    col_lower[fixed] = 1.0
+    col_upper = np.concatenate([np.ones(m), z_upper[kept_levels]])
+    integer = np.concatenate([np.ones(m, dtype=bool), np.zeros(n_z, dtype=bool)])
+    c = np.concatenate([np.zeros(m), z_cost[kept_levels]])
+    return LinearModel(
+        "p_median", "min", c, A, row_lower, row_upper, col_lower, col_upper, integer, offset
+    )
+
+
+def _median_plan(
+    data: LocationData,
+    minutes: sp.csr_array,
+    open_mask: np.ndarray,
+    unreachable: np.ndarray,
+    unserved: float | None,
+    info: object,
+    details: dict,
+    t0: float,
+    model: str = "p_median",
+) -> Plan:
+    """Plan with every origin at its nearest open site; objective recomputed from the sites."""
+    rows, cols, mins = nearest_open(minutes, open_mask)
+    w = data.weights
+    served = np.zeros(len(w), dtype=bool)
+    served[rows] = True
+    left = np.flatnonzero(~served & (w > 0))
+    left_reachable = np.setdiff1d(left, unreachable)
+    objective = float((w[rows] * mins).sum())
+    if unserved is not None:
+        objective += float(w[left_reachable].sum() * unserved)
+    details["unserved_population"] = float(w[left_reachable].sum())
+    return build_plan(
+        model,
+        data,
+        open_mask,
+        rows,
+        cols,
+        np.ones(rows.size),
+        mins,
+        objective=objective,
+        info=_with_objective(info, objective),
+        covered_population=float(w[rows].sum()),
+        uncovered_rows=left,
+        details=details,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _with_objective(info: object, objective: float) -> object:
+    """The solver's info with the gap recomputed against the objective of the plan as built."""
+    bound = float(getattr(info, "bound", np.nan))
+    status = getattr(info, "status", "optimal")
+    solver = getattr(info, "solver", "")
+    if np.isfinite(bound):
+        gap = abs(objective - bound) / max(abs(objective), 1e-9)
+        if status == "optimal" and gap < 1e-6:
+            gap = 0.0
+    else:
+        gap = float(getattr(info, "gap", np.nan))
+    return SolveInfo(status, objective, bound, gap, float(getattr(info, "seconds", 0.0)), solver)
+
+
+def _p_median_by_heuristic(
+    data: LocationData,
+    minutes: sp.csr_array,
+    unreachable: np.ndarray,
+    unserved: float | None,
+    time_limit: float | None,
+    seed: int,
+    details: dict,
+    t0: float,
+) -> Plan:
+    module = heuristics_module()
+    if module is None:
+        raise SolverError(
+            "p_median: the heuristic (accessplan.optimize.heuristics) is not available; use "
+            "method='exact'."
+        )
+    result = module.p_median_heuristic(
+        minutes,
+        data.weights,
+        data.p_total,
+        fixed=tuple(int(j) for j in data.fixed),
+        unserved_cost=unserved,
+        time_limit=time_limit,
+        seed=seed,
+    )
+    open_mask = np.zeros(data.n_candidates, dtype=bool)
+    open_mask[np.asarray(result.open, dtype=np.int64)] = True
+    info = SolveInfo(
+        "heuristic",
+        float(result.objective),
+        float(result.bound),
+        float(result.gap),
+        float(result.seconds),
+        "heuristic",
+    )
+    details["method"] = "heuristic"
+    details["iterations"] = getattr(result, "iterations", None)
+    return _median_plan(data, minutes, open_mask, unreachable, unserved, info, details, t0)
+
+
+def capacitated_p_median(
+    tt: TravelTimes,
+    demand: pd.Series | float,
+    p: int,
+    *,
+    candidates: pd.DataFrame,
+    existing: Iterable[Hashable] = (),
+    closable: Iterable[Hashable] = (),
+    solver: str | pulp.LpSolver = "highs",
+    time_limit: float | None = None,
+    gap: float | None = None,
+    unserved_minutes: float | None = None,
+    msg: bool = False,
+) -> Plan:
+    r"""Capacitated p-median: minimise weighted time when each site serves at most its capacity.
+
+    The capacitated p-median (Mulvey & Beck 1984; Osman & Christofides 1994), with demand that
+    may be split between sites, built on the stored pairs only.
+
+    **Sets** — :math:`I` origins with persons that reach a candidate; :math:`J` candidates;
+    :math:`E` existing sites (kept open unless closable); :math:`N_i` stored pairs of
+    :math:`i` (within :math:`U` when given).
+
+    **Parameters** — :math:`w_i` persons, :math:`d_{ij}` minutes, :math:`Q_j` capacity
+    (persons; NaN = unlimited), :math:`p` sites to add, :math:`U` minutes per unserved person.
+
+    **Decision variables** — :math:`y_j \in \{0,1\}`; :math:`x_{ij} \in [0,1]` share of
+    :math:`i` served by :math:`j`; :math:`u_i \in [0,1]` share of :math:`i` unserved (only
+    when :math:`U` is given).
+
+    **Objective** — :math:`\min \sum_i \sum_{j\in N_i} w_i d_{ij} x_{ij} + \sum_i w_i U u_i`.
+
+    **Constraints**
+
+    .. math::
+        \sum_{j\in N_i} x_{ij} + u_i = 1 \ \forall i, \qquad x_{ij} \le y_j, \qquad
+        \sum_i w_i x_{ij} \le Q_j y_j \ \forall j, \\
+        \sum_j y_j = |E| + p, \qquad y_j = 1 \ (j \in E \setminus \text{closable}).
+
+    Parameters are those of :func:`p_median`; ``candidates`` must carry ``capacity``
+    (persons).
+
+    Returns
+    -------
+    Plan
+        Shares in ``assignment`` may be below 1 (split demand); ``sites.assigned_population``
+        never exceeds ``capacity``.
+
+    References
+    ----------
+    Mulvey, J.M. & Beck, M.P. (1984). Solving capacitated clustering problems. European Journal
+    of Operational Research 18(3), 339–348.
+    Osman, I.H. & Christofides, N. (1994). Capacitated clustering problems by hybrid simulated
+    annealing and tabu search. International Transactions in Operational Research 1(3), 317–336.
+    """
+    t0 = time.perf_counter()
+    data = prepare_location_data(
+        tt,
+        demand,
+        candidates=candidates,
+        existing=existing,
+        closable=closable,
+        p=p,
+        need_capacity=True,
+    )
+    unserved = _unserved_minutes(tt, unserved_minutes)
+    minutes, unreachable = _served_pairs(data, unserved)
+    _check_capacity_suffices(data, minutes, unreachable, unserved)
+    model, rows, cols, d = _capacitated_model(data, minutes, unserved, objective="time")
+    try:
+        info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
+    except InfeasibleError as exc:
+        raise InfeasibleError(
+            f"capacitated_p_median: the capacities of {data.p_total} sites cannot serve every "
+            f"reachable origin ({exc}); raise p or capacities, or pass unserved_minutes=."
+        ) from exc
+    m = data.n_candidates
+    open_mask = x[:m] > 0.5
+    share = x[m : m + rows.size]
+    used = share > 1e-9
+    w = data.weights
+    served_share = np.bincount(rows[used], weights=share[used], minlength=len(w))
+    left = np.flatnonzero((w > 0) & (served_share < 1 - 1e-6))
+    objective = float((w[rows[used]] * d[used] * share[used]).sum())
+    unserved_persons = float((w * np.clip(1 - served_share, 0, 1))[w > 0].sum()) - float(
+        w[unreachable].sum()
+    )
+    if unserved is not None:
+        objective += unserved_persons * unserved
+    details = {
+        "p": p,
+        "unserved_minutes": unserved,
+        "unreachable_population": float(w[unreachable].sum()),
+        "unserved_population": max(unserved_persons, 0.0),
+        "method": "exact",
+    }
+    return build_plan(
+        "capacitated_p_median",
+        data,
+        open_mask,
+        rows[used],
+        cols[used],
+        share[used],
+        d[used],
+        objective=objective,
+        info=_with_objective(info, objective),
+        covered_population=float((w[rows[used]] * share[used]).sum()),
+        uncovered_rows=left,
+        details=details,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _check_capacity_suffices(
+    data: LocationData, minutes: sp.csr_array, unreachable: np.ndarray, unserved: float | None
+) -> None:
+    if unserved is not None:
+        return
+    cap = data.candidates["capacity"].to_numpy()
+    if np.isnan(cap).any():
+        return
+    need = float(data.weights.sum() - data.weights[unreachable].sum())
+    fixed_cap = float(cap[data.fixed].sum())
+    free = np.setdiff1d(np.arange(data.n_candidates), data.fixed)
+    best = float(np.sort(cap[free])[::-1][: data.p_total - data.fixed.size].sum())
+    if fixed_cap + best < need - 1e-9:
+        raise InfeasibleError(
+            f"capacitated model: the {data.p_total} largest sites hold {fixed_cap + best:g} "
+            f"persons but {need:g} reachable persons must be served; raise p or the "
+            "capacities, or pass unserved_minutes= to allow unserved demand."
+        )
+
+
+def _capacitated_model(
+    data: LocationData,
+    minutes: sp.csr_array,
+    unserved: float | None,
+    *,
+    objective: str,
+) -> tuple[LinearModel, np.ndarray, np.ndarray, np.ndarray]:
+    """Arrays of a capacitated assignment model; columns ``y``, ``x`` (pairs), then ``u``.
+
+    ``objective="time"``: minimise person-minutes (capacitated p-median; with ``unserved``
+    the rows are equalities with an unserved share). ``objective="cover"``: maximise persons
+    assigned (capacitated MCLP; rows ``<= 1``, no unserved share).
+    """
+    w = data.weights
+    m = data.n_candidates
+    all_rows = np.repeat(np.arange(minutes.shape[0]), np.diff(minutes.indptr))
+    keep = w[all_rows] > 0
+    rows, cols, d = all_rows[keep], minutes.indices[keep], minutes.data[keep]
+    model_rows, row_of_pair = np.unique(rows, return_inverse=True)
+    n_i, n_x = model_rows.size, rows.size
+    with_u = objective == "time" and unserved is not None
+    n_u = n_i if with_u else 0
+    cap = data.candidates["capacity"].to_numpy()
+    capped = np.flatnonzero(~np.isnan(cap))
+    x_cols = m + np.arange(n_x)
+    # Row blocks: assignment (n_i), linking x <= y (n_x), capacity (len(capped)), count (1).
+    r_assign, r_link = 0, n_i
+    r_cap = n_i + n_x
+    r_count = r_cap + capped.size
+    cap_pos = np.full(m, -1)
+    cap_pos[capped] = np.arange(capped.size)
+    on_capped = cap_pos[cols] >= 0
+    entries = [
+        (r_assign + row_of_pair, x_cols, np.ones(n_x)),
+        (r_link + np.arange(n_x), x_cols, np.ones(n_x)),
+        (r_link + np.arange(n_x), cols, -np.ones(n_x)),
+        (r_cap + cap_pos[cols[on_capped]], x_cols[on_capped], w[rows[on_capped]]),
+        (r_cap + np.arange(capped.size), capped, -cap[capped]),
+        (np.full(m, r_count), np.arange(m), np.ones(m)),
+    ]
+    if with_u:
+        entries.append((r_assign + np.arange(n_i), m + n_x + np.arange(n_u), np.ones(n_u)))
+    A = sp.coo_array(
+        (
+            np.concatenate([e[2] for e in entries]),
+            (np.concatenate([e[0] for e in entries]), np.concatenate([e[1] for e in entries])),
+        ),
+        shape=(r_count + 1, m + n_x + n_u),
+    ).tocsc()
+    assign_lower = np.ones(n_i) if objective == "time" and unserved is None else np.zeros(n_i)
+    if with_u:
+        assign_lower = np.ones(n_i)
+    row_lower = np.concatenate(
+        [assign_lower, np.full(n_x + capped.size, -np.inf), [data.p_total]]
+    )
+    row_upper = np.concatenate([np.ones(n_i), np.zeros(n_x + capped.size), [data.p_total]])
+    col_lower = np.zeros(m + n_x + n_u)
+    col_lower[data.fixed] = 1.0
+    col_upper = np.ones(m + n_x + n_u)
+    integer = np.zeros(m + n_x + n_u, dtype=bool)
+    integer[:m] = True
+    if objective == "time":
+        c = np.concatenate([np.zeros(m), w[rows] * d, w[model_rows] * (unserved or 0.0)])[
+            : m + n_x + n_u
+        ]
+        sense = "min"
+        name = "capacitated_p_median"
+    else:
+        c = np.concatenate([np.zeros(m), w[rows]])
+        sense = "max"
+        name = "capacitated_mclp"
+    model = LinearModel(name, sense, c, A, row_lower, row_upper, col_lower, col_upper, integer)
+    return model, rows, cols, d
