@@ -1,0 +1,379 @@
+"""Equity constraints for the location and allocation models.
+
+Each function adds constraints to a PuLP problem, given per-origin (or per-facility) expressions
+of the share of demand that is met, so any model that has such expressions can reuse them:
+
+* :func:`add_min_zone_coverage` — every zone covers at least a given share of its population;
+* :func:`add_maximin_coverage` — a variable ``t <= coverage of every zone``, to maximise
+  (the worst-off zone first);
+* :func:`add_unmet_spread_bound` — ``max_z u_z - min_z u_z <= gamma``, with ``u_z`` the unmet
+  share of zone ``z`` (the spread of unmet-demand ratios between zones);
+* :func:`cap_travel_time` — no one is assigned to a site more than ``max_minutes`` away.
+
+Zones are a Series of zone labels indexed by origin id (:func:`zone_labels` also accepts a
+polygon layer and the origin points, joined spatially). :func:`zone_table` reports the
+coverage each zone got.
+
+Notation: origin ``i`` has population :math:`P_i` (persons) and met share :math:`y_i` (0–1,
+a PuLP expression); zone :math:`z` has population :math:`P_z = \\sum_{i \\in z} P_i` and
+coverage :math:`c_z = \\sum_{i \\in z} P_i y_i / P_z`; its unmet share is :math:`u_z = 1 - c_z`.
+Zones without population have no coverage and take part in no constraint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from accessplan.errors import InfeasibleError, InputError
+
+__all__ = [
+    "add_maximin_coverage",
+    "add_min_zone_coverage",
+    "add_unmet_spread_bound",
+    "cap_travel_time",
+    "check_zone_minimum_reachable",
+    "zone_coverage_expressions",
+    "zone_labels",
+    "zone_table",
+]
+
+Expression = pulp.LpAffineExpression | pulp.LpVariable
+
+
+def zone_labels(
+    zones: pd.Series | Any,
+    origin_ids: pd.Index,
+    *,
+    origins: Any = None,
+    zone_col: str | None = None,
+) -> pd.Series:
+    """Zone label of every origin, in the order of ``origin_ids``.
+
+    Parameters
+    ----------
+    zones
+        Either a Series of zone labels indexed by origin id (every origin must have one), or a
+        GeoDataFrame of zone polygons; then ``origins`` must give the origin points.
+    origin_ids
+        The origins of the model (``tt.origin_ids``).
+    origins
+        GeoSeries or GeoDataFrame of origin points indexed by origin id (only with polygon
+        zones). Points are joined to the polygon that contains them; a point on a shared border
+        or in overlapping polygons takes the first polygon in the layer's order.
+    zone_col
+        Column of the polygon layer holding the zone label; default: the layer's index.
+
+    Raises
+    ------
+    InputError
+        When an origin has no zone (missing label, or a point outside every polygon), or the
+        ids do not match.
+    """
+    if isinstance(zones, pd.Series) and not hasattr(zones, "geometry"):
+        return _labels_from_series(zones, origin_ids)
+    if not hasattr(zones, "geometry"):
+        raise InputError(
+            f"zones must be a Series of zone labels per origin id or a GeoDataFrame of "
+            f"polygons; got {type(zones).__name__}."
+        )
+    if origins is None:
+        raise InputError(
+            "zones is a polygon layer: also pass origins= (the origin points, indexed by "
+            "origin id) so each origin can be placed in its zone."
+        )
+    return _labels_from_polygons(zones, origins, origin_ids, zone_col)
+
+
+def _labels_from_series(zones: pd.Series, origin_ids: pd.Index) -> pd.Series:
+    if not zones.index.is_unique:
+        dup = zones.index[zones.index.duplicated()][:5].tolist()
+        raise InputError(f"zones: origin ids {dup} repeat; give one zone label per origin.")
+    missing = origin_ids.difference(zones.index)
+    if len(missing):
+        raise InputError(
+            f"zones has no label for origins {missing[:5].tolist()} (of {len(missing)}); give "
+            "every origin of the travel times a zone."
+        )
+    labels = zones.reindex(origin_ids)
+    if labels.isna().any():
+        at = labels.index[labels.isna().to_numpy()][0]
+        raise InputError(f"zones: origin {at!r} has a missing zone label; give it a zone.")
+    return labels.rename("zone")
+
+
+def _labels_from_polygons(
+    zones: Any, origins: Any, origin_ids: pd.Index, zone_col: str | None
+) -> pd.Series:
+    import geopandas as gpd
+
+    points = (
+        origins if isinstance(origins, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=origins)
+    )
+    missing = origin_ids.difference(points.index)
+    if len(missing):
+        raise InputError(
+            f"origins has no point for origin ids {missing[:5].tolist()} (of {len(missing)}); "
+            "index the origin points by the travel-time origin ids."
+        )
+    points = points.loc[origin_ids, [points.geometry.name]]
+    layer = zones
+    if zone_col is not None:
+        if zone_col not in layer.columns:
+            raise InputError(
+                f"zones has no column {zone_col!r} (columns: {list(layer.columns)}); pass the "
+                "column holding the zone names as zone_col."
+            )
+        labels_of_polygon = layer[zone_col].to_numpy()
+    else:
+        labels_of_polygon = layer.index.to_numpy()
+    if points.crs is not None and layer.crs is not None and points.crs != layer.crs:
+        points = points.to_crs(layer.crs)
+    geoms = layer.geometry.reset_index(drop=True)
+    hits = gpd.GeoDataFrame(geometry=geoms, crs=layer.crs)
+    joined = gpd.sjoin(
+        points.reset_index(drop=True).set_geometry(points.geometry.name),
+        hits,
+        how="left",
+        predicate="intersects",
+    )
+    # The first polygon (lowest position in the layer) wins for points on shared borders.
+    joined = joined.sort_values("index_right", kind="stable")
+    first = joined[~joined.index.duplicated(keep="first")].sort_index()
+    outside = first["index_right"].isna().to_numpy()
+    if outside.any():
+        bad = origin_ids[outside]
+        raise InputError(
+            f"origins {bad[:5].tolist()} (of {len(bad)}) lie outside every zone polygon; "
+            "extend the zone layer or give zones as a Series of labels per origin."
+        )
+    positions = first["index_right"].to_numpy().astype(np.int64)
+    return pd.Series(labels_of_polygon[positions], index=origin_ids, name="zone")
+
+
+def zone_coverage_expressions(
+    coverage: Sequence[Expression | float],
+    population: np.ndarray,
+    labels: pd.Series,
+) -> dict[Hashable, pulp.LpAffineExpression]:
+    """Coverage share :math:`c_z` (0–1) of every populated zone, as PuLP expressions.
+
+    Parameters
+    ----------
+    coverage
+        Met share :math:`y_i` (0–1) of each origin, in the order of ``labels``.
+    population
+        Persons per origin, same order.
+    labels
+        Zone label per origin, same order (from :func:`zone_labels`).
+    """
+    codes, uniques = pd.factorize(labels, sort=True)
+    totals = np.bincount(codes, weights=population, minlength=len(uniques))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    out: dict[Hashable, pulp.LpAffineExpression] = {}
+    for z, label in enumerate(uniques):
+        if totals[z] <= 0:
+            continue
+        members = order[bounds[z] : bounds[z + 1]]
+        terms = [(coverage[i], population[i] / totals[z]) for i in members if population[i] > 0]
+        out[label] = _weighted_sum(terms)
+    return out
+
+
+def _weighted_sum(terms: list[tuple[Expression | float, float]]) -> pulp.LpAffineExpression:
+    expr = pulp.LpAffineExpression()
+    for item, weight in terms:
+        if isinstance(item, int | float | np.floating):
+            expr.constant += float(item) * weight
+        else:
+            expr.addInPlace(item * weight)
+    return expr
+
+
+def add_min_zone_coverage(
+    prob: pulp.LpProblem,
+    zone_coverage: Mapping[Hashable, pulp.LpAffineExpression],
+    minimum: float | Mapping[Hashable, float],
+    *,
+    name: str = "zone_min",
+) -> list[pulp.LpConstraint]:
+    """Require :math:`c_z \\ge m_z` for every zone.
+
+    Parameters
+    ----------
+    minimum
+        One share (0–1) for every zone, or a mapping zone label → share (zones not listed have
+        no minimum).
+
+    Raises
+    ------
+    InputError
+        On a share outside 0–1 or a label that is not a populated zone.
+    """
+    wanted = _minimum_per_zone(minimum, zone_coverage.keys())
+    added = []
+    for k, (label, share) in enumerate(wanted.items()):
+        constraint = zone_coverage[label] >= share
+        prob += constraint, f"{name}_{k}"
+        added.append(constraint)
+    return added
+
+
+def _minimum_per_zone(
+    minimum: float | Mapping[Hashable, float], zones: Any
+) -> dict[Hashable, float]:
+    zones = list(zones)
+    if isinstance(minimum, Mapping):
+        unknown = [z for z in minimum if z not in set(zones)]
+        if unknown:
+            raise InputError(
+                f"min_zone_coverage names zones {unknown[:5]} that are not populated zones of "
+                f"the origins (zones: {zones[:10]}); use the labels of the zones given."
+            )
+        wanted = {z: float(v) for z, v in minimum.items()}
+    else:
+        wanted = dict.fromkeys(zones, float(minimum))
+    for label, share in wanted.items():
+        if not 0.0 <= share <= 1.0:
+            raise InputError(
+                f"min_zone_coverage for zone {label!r} is {share}; give a share between 0 and 1."
+            )
+    return wanted
+
+
+def add_maximin_coverage(
+    prob: pulp.LpProblem,
+    zone_coverage: Mapping[Hashable, pulp.LpAffineExpression],
+    *,
+    name: str = "maximin",
+) -> pulp.LpVariable:
+    """A variable ``t`` (0–1) with ``t <= c_z`` for every zone; maximise it for maximin.
+
+    Returns
+    -------
+    pulp.LpVariable
+        The worst zone coverage; set the problem's objective to it (sense maximise).
+    """
+    worst = pulp.LpVariable(f"{name}_worst", lowBound=0.0, upBound=1.0)
+    for k, expr in enumerate(zone_coverage.values()):
+        prob += worst <= expr, f"{name}_{k}"
+    return worst
+
+
+def add_unmet_spread_bound(
+    prob: pulp.LpProblem,
+    unmet_share: Mapping[Hashable, Expression],
+    gamma: float,
+    *,
+    name: str = "spread",
+) -> tuple[pulp.LpVariable, pulp.LpVariable]:
+    """Bound the spread of unmet-demand ratios: :math:`\\max_z u_z - \\min_z u_z \\le \\gamma`.
+
+    Linearised with two variables ``hi >= u_z`` and ``lo <= u_z`` for every zone and
+    ``hi - lo <= gamma``.
+
+    Parameters
+    ----------
+    unmet_share
+        Unmet share :math:`u_z` (0–1) of every zone (or facility), as PuLP expressions;
+        for a coverage share :math:`c_z` pass ``1 - c_z``.
+    gamma
+        Largest allowed difference between unmet shares (0–1); 0 forces equal ratios.
+
+    Returns
+    -------
+    (hi, lo)
+        The largest and smallest unmet share variables.
+    """
+    if not (np.isfinite(gamma) and 0.0 <= gamma <= 1.0):
+        raise InputError(f"gamma (unmet_spread) is {gamma}; give a share between 0 and 1.")
+    hi = pulp.LpVariable(f"{name}_hi", lowBound=0.0, upBound=1.0)
+    lo = pulp.LpVariable(f"{name}_lo", lowBound=0.0, upBound=1.0)
+    for k, expr in enumerate(unmet_share.values()):
+        prob += hi >= expr, f"{name}_hi_{k}"
+        prob += lo <= expr, f"{name}_lo_{k}"
+    prob += hi - lo <= gamma, f"{name}_gamma"
+    return hi, lo
+
+
+def cap_travel_time(
+    assignment: Sequence[pulp.LpVariable], minutes: np.ndarray, max_minutes: float
+) -> int:
+    """Forbid assignments longer than ``max_minutes`` (their variables get upper bound 0).
+
+    Models that build only the pairs within the cap do not need this; it is for models whose
+    assignment variables already exist. Returns the number of pairs forbidden.
+    """
+    _check_max_minutes(max_minutes)
+    too_far = np.flatnonzero(np.asarray(minutes, dtype=np.float64) > max_minutes)
+    for k in too_far:
+        assignment[k].upBound = 0.0
+    return int(too_far.size)
+
+
+def _check_max_minutes(max_minutes: float) -> None:
+    if not (np.isfinite(max_minutes) and max_minutes >= 0):
+        raise InputError(f"max_minutes is {max_minutes}; give a number of minutes >= 0.")
+
+
+def check_zone_minimum_reachable(
+    best_share: np.ndarray,
+    population: np.ndarray,
+    labels: pd.Series,
+    minimum: float | Mapping[Hashable, float],
+) -> None:
+    """Raise before solving when a zone minimum cannot be met even with every candidate open.
+
+    Parameters
+    ----------
+    best_share
+        Largest share (0–1) of each origin that any choice of sites could cover.
+
+    Raises
+    ------
+    InfeasibleError
+        Naming the first zone whose best possible coverage is below its minimum.
+    """
+    best = zone_table(best_share, population, labels)
+    wanted = _minimum_per_zone(minimum, best.index[best["population"] > 0])
+    for label, share in wanted.items():
+        reachable = float(best.at[label, "coverage"])
+        if reachable < share - 1e-9:
+            raise InfeasibleError(
+                f"zone {label!r} can be covered at most {reachable:.1%} even with every "
+                f"candidate open, below its minimum {share:.1%}; lower min_zone_coverage for "
+                f"{label!r} or add candidate sites (or digital access) that reach it."
+            )
+
+
+def zone_table(
+    covered_share: np.ndarray, population: np.ndarray, labels: pd.Series
+) -> pd.DataFrame:
+    """Per-zone population, covered persons, coverage share and unmet share.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by zone label (sorted), columns ``population`` (persons), ``covered``
+        (persons), ``coverage`` (0–1, NaN for a zone without population), ``unmet`` (0–1).
+    """
+    frame = pd.DataFrame(
+        {
+            "zone": labels.to_numpy(),
+            "population": population,
+            "covered": np.asarray(covered_share, dtype=np.float64) * population,
+        }
+    )
+    table = frame.groupby("zone", sort=True)[["population", "covered"]].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["coverage"] = np.where(
+            table["population"] > 0, table["covered"] / table["population"], np.nan
+        )
+    table["unmet"] = 1.0 - table["coverage"]
+    table.index.name = "zone"
+    return table
