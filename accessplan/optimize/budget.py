@@ -1027,7 +1027,7 @@ def _site_table(
     table = cols[is_open].copy()
     table["assigned_population"] = load[is_open]
     table = table.rename(columns={"standard": "standard_minutes"}).set_index("site")
-    table.index.name = "site"
+    table.index.name = "id"
     return table[
         [
             "type",
