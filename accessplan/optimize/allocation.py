@@ -257,12 +257,14 @@ def _build(
         for f in range(len(table)):
             if pool.facility_types is not None and types[f] not in pool.facility_types:
                 continue
-            n = pulp.LpVariable(f"n_{f}_{r}", lowBound=0.0, upBound=pool.max_per_facility, cat=cat)
-            s = pulp.LpVariable(f"s_{f}_{r}", lowBound=0.0, upBound=float(share[f] * demand[f]))
+            n = prob.add_variable(
+                f"n_{f}_{r}", lowBound=0.0, upBound=pool.max_per_facility, cat=cat
+            )
+            s = prob.add_variable(f"s_{f}_{r}", lowBound=0.0, upBound=float(share[f] * demand[f]))
             prob += s <= pool.productivity * n
             units[f, r], served[f, r] = n, s
     unmet = [
-        pulp.LpVariable(f"u_{f}", lowBound=0.0, upBound=float(residual[f]))
+        prob.add_variable(f"u_{f}", lowBound=0.0, upBound=float(residual[f]))
         for f in range(len(table))
     ]
     by_facility: dict[int, list[pulp.LpVariable]] = {}

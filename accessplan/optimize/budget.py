@@ -438,7 +438,7 @@ def _build(
     n_orig = len(P)
     prob = pulp.LpProblem("budgeted_siting", pulp.LpMaximize)
     new_pos = np.flatnonzero(~cols["existing"].to_numpy())
-    x = {int(k): pulp.LpVariable(f"x_{k}", cat=pulp.LpBinary) for k in new_pos}
+    x = {int(k): prob.add_variable(f"x_{k}", cat=pulp.LpBinary) for k in new_pos}
     cost = _affine((x[k], float(cols.at[k, "cost"])) for k in x)
     prob += cost <= budget, "budget"
     _one_option_per_site(prob, cols, x)
@@ -468,7 +468,7 @@ def _build(
         i = int(i)
         total = physical[i] + digital[i] if i in digital else physical[i]
         if objective == "median":
-            unserved[i] = pulp.LpVariable(f"u_{i}", lowBound=0.0, upBound=1.0)
+            unserved[i] = prob.add_variable(f"u_{i}", lowBound=0.0, upBound=1.0)
             prob += total + unserved[i] == 1.0
         elif i in digital and not isinstance(physical[i], float):
             prob += total <= 1.0
@@ -500,7 +500,9 @@ def _flow_terms(
     """Assignment shares w_ik (0–1) per reachable pair; w_ik <= x_k; capacity per column."""
     P = inst.population
     n_cols = len(inst.columns)
-    flows = [pulp.LpVariable(f"w_{p}", lowBound=0.0, upBound=1.0) for p in range(pairs.origin.size)]
+    flows = [
+        prob.add_variable(f"w_{p}", lowBound=0.0, upBound=1.0) for p in range(pairs.origin.size)
+    ]
     for p, k in enumerate(pairs.column):
         if int(k) in x:
             prob += flows[p] <= x[int(k)]
@@ -534,7 +536,7 @@ def _aggregated_terms(
     order, bounds = _group(pairs.origin, n_orig)
     for i in np.flatnonzero(np.diff(bounds)):
         members = order[bounds[i] : bounds[i + 1]]
-        y = pulp.LpVariable(f"y_{i}", lowBound=0.0, upBound=1.0)
+        y = prob.add_variable(f"y_{i}", lowBound=0.0, upBound=1.0)
         columns = {int(k) for k in pairs.column[members]}
         if all(k in x for k in columns):
             prob += y <= _affine((x[k], 1.0) for k in sorted(columns))
@@ -555,7 +557,7 @@ def _digital_terms(
     P = inst.population
     reach = np.flatnonzero((inst.digital_share > 0) & (P > 0))
     z = {
-        int(i): pulp.LpVariable(f"z_{i}", lowBound=0.0, upBound=float(inst.digital_share[i]))
+        int(i): prob.add_variable(f"z_{i}", lowBound=0.0, upBound=float(inst.digital_share[i]))
         for i in reach
     }
     if not z:
@@ -641,7 +643,7 @@ def _solve_stages(
                 break
         value = float(pulp.value(expr) or 0.0)
         values.append(value)
-        tol = 1e-7 * max(1.0, abs(value))
+        tol = 1e-9 * max(1.0, abs(value))
         held = expr >= value - tol if sense == pulp.LpMaximize else expr <= value + tol
         prob += held, f"hold_{name}"
     assert first is not None

@@ -259,7 +259,7 @@ def add_maximin_coverage(
     pulp.LpVariable
         The worst zone coverage; set the problem's objective to it (sense maximise).
     """
-    worst = pulp.LpVariable(f"{name}_worst", lowBound=0.0, upBound=1.0)
+    worst = prob.add_variable(f"{name}_worst", lowBound=0.0, upBound=1.0)
     for k, expr in enumerate(zone_coverage.values()):
         prob += worst <= expr, f"{name}_{k}"
     return worst
@@ -292,8 +292,8 @@ def add_unmet_spread_bound(
     """
     if not (np.isfinite(gamma) and 0.0 <= gamma <= 1.0):
         raise InputError(f"gamma (unmet_spread) is {gamma}; give a share between 0 and 1.")
-    hi = pulp.LpVariable(f"{name}_hi", lowBound=0.0, upBound=1.0)
-    lo = pulp.LpVariable(f"{name}_lo", lowBound=0.0, upBound=1.0)
+    hi = prob.add_variable(f"{name}_hi", lowBound=0.0, upBound=1.0)
+    lo = prob.add_variable(f"{name}_lo", lowBound=0.0, upBound=1.0)
     for k, expr in enumerate(unmet_share.values()):
         prob += hi >= expr, f"{name}_hi_{k}"
         prob += lo <= expr, f"{name}_lo_{k}"
