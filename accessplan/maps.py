@@ -221,7 +221,7 @@ def diverging_classes(
     positive = positive[: int(np.searchsorted(positive, biggest, side="left")) + 1]
     tolerance = 1e-9 * biggest
     # classes: -[p_n..p_{n-1}) ... [-p_1, -tol) | zero | (tol, p_1] ... (p_{n-1}, p_n]
-    inner = [*(-positive[::-1][:-1]), -tolerance, tolerance, *positive[:-1]]
+    inner = [*(-positive[:-1][::-1]), -tolerance, tolerance, *positive[:-1]]
     n_side = len(positive)
     text = _distinct_labels(np.concatenate([[0.0], positive]))
     neg_labels = [f"−{text[i + 1]} to −{text[i]}" for i in range(n_side)][::-1]

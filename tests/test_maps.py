@@ -1,0 +1,352 @@
+"""Tests for accessplan.maps: colour classes, escaping, offline rendering, input errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import LineString, Point, box
+
+from accessplan.errors import InputError
+from accessplan.maps import (
+    accessibility_map,
+    diverging_classes,
+    escape_json_for_script,
+    external_references,
+    format_number,
+    offline_html,
+    save_map,
+    sequential_classes,
+)
+
+HOSTILE = "<script>alert(1)</script>"
+HOSTILE_NAMES = [
+    HOSTILE,
+    "Robo `${alert(2)}`",
+    "</script><script>alert(3)</script>",
+    '"><img src=x onerror=alert(4)>',
+    "Clinic & Sons <!-- x",
+]
+X0, Y0 = 385_400.0, 6_671_400.0  # EPSG:3067, central Helsinki
+
+
+def make_cells(nx: int = 7, ny: int = 6, seed: int = 0) -> gpd.GeoDataFrame:
+    """A grid of 250 m cells with population and before/after/change access values."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        {
+            "id": f"c{i}_{j}",
+            "population": int(rng.integers(0, 900)),
+            "geometry": box(X0 + i * 250, Y0 + j * 250, X0 + (i + 1) * 250, Y0 + (j + 1) * 250),
+        }
+        for i in range(nx)
+        for j in range(ny)
+    ]
+    cells = gpd.GeoDataFrame(rows, crs=3067)
+    n = len(cells)
+    cells["before"] = rng.gamma(2.0, 1.0, n)
+    cells.loc[3, "before"] = np.nan
+    gain = np.where(rng.random(n) < 0.5, rng.gamma(2.0, 0.5, n), 0.0)
+    cells["after"] = cells["before"] + gain
+    cells.loc[5, "after"] = cells.loc[5, "before"] - 0.8
+    cells["change"] = cells["after"] - cells["before"]
+    return cells
+
+
+def make_facilities(names: list[str] | None = None) -> gpd.GeoDataFrame:
+    """Two facilities of each type and status, one of them with a hostile name."""
+    names = names or [
+        "Kamppi clinic",
+        HOSTILE,
+        "Robot A",
+        "Robot B",
+        "Tele hub",
+        "New tele hub",
+        "New clinic",
+    ]
+    return gpd.GeoDataFrame(
+        {
+            "id": list(range(1, 8)),
+            "name": names,
+            "type": ["clinic", "clinic", "robotic", "robotic", "digital", "digital", "clinic"],
+            "capacity": [5000, 3000, 800, 800, 2000, 1500, 4000],
+            "status": ["existing", "existing", "existing", "new", "existing", "new", "new"],
+            "cost": [0, 0, 0, 120_000, 0, 50_000, 900_000],
+        },
+        geometry=[
+            Point(X0 + 300, Y0 + 300),
+            Point(X0 + 1200, Y0 + 900),
+            Point(X0 + 700, Y0 + 1300),
+            Point(X0 + 1500, Y0 + 400),
+            Point(X0 + 900, Y0 + 700),
+            Point(X0 + 1100, Y0 + 1100),
+            Point(X0 + 400, Y0 + 1200),
+        ],
+        crs=3067,
+    )
+
+
+def make_roads() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        geometry=[
+            LineString([(X0, Y0 + 700), (X0 + 1750, Y0 + 800)]),
+            LineString([(X0 + 800, Y0), (X0 + 900, Y0 + 1500)]),
+        ],
+        crs=3067,
+    )
+
+
+class _Scripts(HTMLParser):
+    """Counts script elements and collects event-handler attributes of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts = 0
+        self.handlers: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.scripts += 1
+        self.handlers += [k for k, _ in attrs if k.startswith("on")]
+
+
+def _scripts(page: str) -> _Scripts:
+    parser = _Scripts()
+    parser.feed(page)
+    return parser
+
+
+# --- number formatting and classes ------------------------------------------------------------
+
+
+def test_format_number_uses_significant_digits_and_separators():
+    assert format_number(12345.6) == "12,346"
+    assert format_number(0.001234) == "0.00123"
+    assert format_number(12.345) == "12.3"
+    assert format_number(0) == "0"
+    assert format_number(float("nan")) == "—"
+    assert format_number(None) == "—"
+
+
+def test_quantile_classes_put_equal_counts_in_each_class():
+    values = np.arange(1.0, 13.0)
+    classes = sequential_classes(values, k=4, scheme="quantile")
+    assert classes.inner == pytest.approx((3.75, 6.5, 9.25))
+    assert np.bincount(classes.classify(values)).tolist() == [3, 3, 3, 3]
+    assert len(classes.colours) == len(classes.labels) == 4
+
+
+def test_equal_classes_have_round_bounds_and_boundary_values_go_up():
+    classes = sequential_classes(np.linspace(0, 10, 11), k=5, scheme="equal")
+    assert classes.inner == (2.0, 4.0, 6.0, 8.0)
+    assert classes.classify([0.0, 2.0, 3.9, 10.0, np.nan, np.inf]).tolist() == [0, 1, 1, 4, -1, -1]
+    assert classes.labels[0] == "0 – 2"
+
+
+def test_constant_values_make_one_class_and_unknown_scheme_is_refused():
+    assert sequential_classes([2.0, 2.0, np.nan]).classify([2.0]).tolist() == [0]
+    with pytest.raises(InputError, match="scheme"):
+        sequential_classes([1.0, 2.0], scheme="jenks")
+
+
+def test_diverging_classes_are_symmetric_with_a_no_change_class():
+    classes = diverging_classes([-3.0, 0.0, 1.0, 2.9])
+    middle = classes.zero_class
+    assert classes.labels[middle] == "no change"
+    assert classes.classify([0.0, 1e-15, -0.5, 0.5, 2.9, -3.0]).tolist() == [
+        middle,
+        middle,
+        middle - 1,
+        middle + 1,
+        len(classes.colours) - 1,
+        0,
+    ]
+    assert len(classes.colours) == 2 * middle + 1
+    assert classes.labels[middle + 1] == "0 to +1"
+
+
+def test_improvement_is_blue_whichever_direction_is_better():
+    more_is_better = diverging_classes([-2.0, 2.0], higher_is_better=True)
+    less_is_better = diverging_classes([-2.0, 2.0], higher_is_better=False)
+    up = more_is_better.colours[more_is_better.classify([2.0])[0]]
+    down = less_is_better.colours[less_is_better.classify([-2.0])[0]]
+    assert up == down
+    red, _green, blue = (int(up[i : i + 2], 16) for i in (1, 3, 5))
+    assert blue > red
+
+
+def test_all_zero_changes_give_a_single_no_change_class():
+    classes = diverging_classes([0.0, 0.0])
+    assert classes.labels == ("no change",)
+    assert classes.classify([0.0]).tolist() == [0]
+
+
+# --- escaping ---------------------------------------------------------------------------------
+
+
+def test_json_for_script_cannot_close_the_script_element_and_round_trips():
+    obj = {"name": "</script><script>alert(1)</script> & <!--", "x": [1.5, float("nan")]}
+    text = escape_json_for_script(obj)
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == {"name": obj["name"], "x": [1.5, None]}
+
+
+def test_hostile_facility_names_never_appear_unescaped_in_the_map():
+    facilities = make_facilities(["Plain", *HOSTILE_NAMES, "Other"])
+    page = offline_html(accessibility_map(make_cells(), facilities, title=HOSTILE))
+    for name in HOSTILE_NAMES:
+        if any(ch in name for ch in "<>"):
+            assert name not in page
+    assert "$(`" not in page  # no JS template literals holding data (folium's jQuery popups)
+    benign = offline_html(accessibility_map(make_cells(), make_facilities(), title="T"))
+    hostile_scan, benign_scan = _scripts(page), _scripts(benign)
+    assert hostile_scan.scripts == benign_scan.scripts
+    assert hostile_scan.handlers == benign_scan.handlers == []
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as text
+
+
+def test_hostile_strings_in_columns_ids_and_attribution_are_escaped():
+    cells = make_cells()
+    cells["id"] = [f"{HOSTILE}{i}" for i in range(len(cells))]
+    facilities = make_facilities()
+    facilities["operator"] = HOSTILE
+    page = offline_html(
+        accessibility_map(
+            cells, facilities, value_label=HOSTILE, attribution=HOSTILE, context=make_roads()
+        )
+    )
+    assert HOSTILE not in page
+    assert _scripts(page).scripts == _scripts(offline_html(accessibility_map(make_cells()))).scripts
+
+
+# --- offline rendering ------------------------------------------------------------------------
+
+
+def test_offline_map_inlines_leaflet_and_references_nothing_external():
+    page = offline_html(accessibility_map(make_cells(), make_facilities(), context=make_roads()))
+    assert external_references(page) == []
+    assert not re.search(r"<script[^>]*\bsrc=", page)
+    assert not re.search(r"<link[^>]*\bhref=", page)
+    for cdn in ("cdn.jsdelivr", "code.jquery", "cdnjs", "bootstrapcdn", "fontawesome"):
+        assert cdn not in page
+    assert 'version="1.9.4"' in page  # vendored leaflet.js
+    assert "url(data:image/png;base64," in page  # leaflet.css images inlined
+    assert "url(images/" not in page
+    assert "tile.openstreetmap" not in page
+
+
+def test_map_holds_base_layers_overlays_and_every_feature():
+    cells = make_cells()
+    page = offline_html(accessibility_map(cells, make_facilities(), context=make_roads()))
+    for layer in ("Before: Access", "After: Access", "Change: Access"):
+        assert json.dumps(layer) in page
+    for overlay in ("Roads", "Existing facilities", "New facilities"):
+        assert json.dumps(overlay) in page
+    assert page.count('"type": "Feature"') == len(cells) + 7 + 2
+
+
+def test_baseline_only_map_has_a_single_base_layer():
+    cells = make_cells().drop(columns=["after", "change"])
+    page = offline_html(accessibility_map(cells, after=None, change=None))
+    assert json.dumps("Before: Access") in page
+    assert "After: Access" not in page and "Change: Access" not in page
+
+
+def test_missing_change_column_is_computed_from_after_minus_before():
+    cells = make_cells()
+    with_change = offline_html(accessibility_map(cells))
+    without = offline_html(accessibility_map(cells.drop(columns="change")))
+    assert with_change == without
+
+
+def test_same_inputs_render_identical_html():
+    first = offline_html(accessibility_map(make_cells(), make_facilities()))
+    second = offline_html(accessibility_map(make_cells(), make_facilities()))
+    assert first == second
+
+
+def test_online_basemap_is_opt_in():
+    page = offline_html(accessibility_map(make_cells(), basemap="OpenStreetMap"))
+    assert "tile.openstreetmap.org" in page
+    assert json.dumps("Online basemap") in page
+
+
+def test_digital_unit_without_site_is_listed_not_dropped():
+    facilities = make_facilities()
+    facilities.loc[4, "geometry"] = None
+    page = offline_html(accessibility_map(make_cells(), facilities))
+    assert "Digital units without a hub site" in page
+    assert "Tele hub (existing, capacity 2,000)" in page
+
+
+def test_save_map_writes_utf8_file(tmp_path):
+    path = save_map(accessibility_map(make_cells(), make_facilities()), tmp_path / "a" / "map.html")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert external_references(text) == []
+
+
+def test_element_needing_an_unvendored_cdn_file_is_refused():
+    m = accessibility_map(make_cells())
+    m.get_root().header.add_child(folium.JavascriptLink("https://example.org/plugin.js"))
+    with pytest.raises(InputError, match=r"example\.org/plugin\.js"):
+        offline_html(m)
+
+
+# --- input errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c.drop(columns="population"), r"missing column\(s\) \['population'\]"),
+        (lambda c: c.drop(columns="before"), r"missing column\(s\) \['before'\]"),
+        (lambda c: c.set_crs(None, allow_override=True), "no CRS"),
+        (lambda c: c.iloc[0:0], "no rows"),
+        (lambda c: c.set_geometry(c.centroid), "Point geometry"),
+        (lambda c: c.assign(after="high"), "'after' must be numeric"),
+        (lambda c: c.drop(columns="geometry").pipe(lambda d: d.__class__(d)), "GeoDataFrame"),
+    ],
+)
+def test_bad_cells_raise_input_error_naming_the_problem(mutate, message):
+    import pandas as pd
+
+    cells = make_cells()
+    bad = mutate(cells)
+    if message == "GeoDataFrame":
+        bad = pd.DataFrame(bad)
+    with pytest.raises(InputError, match=message):
+        accessibility_map(bad)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("type", "hospital", r"row 2 has type 'hospital'"),
+        ("status", "planned", r"row 2 has status 'planned'"),
+    ],
+)
+def test_bad_facility_values_name_the_row(column, value, message):
+    facilities = make_facilities()
+    facilities.loc[2, column] = value
+    with pytest.raises(InputError, match=message):
+        accessibility_map(make_cells(), facilities)
+
+
+def test_clinic_without_location_is_an_error():
+    facilities = make_facilities()
+    facilities.loc[0, "geometry"] = None
+    with pytest.raises(InputError, match=r"row 0 .*clinic.* no geometry"):
+        accessibility_map(make_cells(), facilities)
+
+
+def test_unknown_show_and_popup_field_are_errors():
+    with pytest.raises(InputError, match="show='during'"):
+        accessibility_map(make_cells(), show="during")
+    with pytest.raises(InputError, match=r"\['owner'\] are not facility columns"):
+        accessibility_map(make_cells(), make_facilities(), popup_fields=["name", "owner"])
