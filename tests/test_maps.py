@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -207,7 +208,8 @@ def test_hostile_facility_names_never_appear_unescaped_in_the_map():
     hostile_scan, benign_scan = _scripts(page), _scripts(benign)
     assert hostile_scan.scripts == benign_scan.scripts
     assert hostile_scan.handlers == benign_scan.handlers == []
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as text
+    shown_as_text = escape_json_for_script(html.escape(HOSTILE))[1:-1]
+    assert shown_as_text in page  # HTML-escaped text inside a JSON string
 
 
 def test_hostile_strings_in_columns_ids_and_attribution_are_escaped():
