@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -205,7 +206,7 @@ def read_roads(
         graph = _read_roads_pbf(path, mode, bbox)
         where = _where(path)
     elif name.endswith((".osm", ".xml")):
-        graph = _filter_mode(_read_roads_xml(path, mode), mode)
+        graph = _simplify(_filter_mode(_read_roads_xml(path, mode), mode))
         where = _where(path)
     elif name.endswith(".graphml"):
         graph = _filter_mode(_read_roads_graphml(path), mode)
@@ -215,7 +216,7 @@ def read_roads(
             f"road file {str(path)!r} has an unknown format; use .osm.pbf, .osm/.xml or .graphml."
         )
     graph = _normalise_graph(graph, where)
-    if bbox is not None and not name.endswith(".pbf"):
+    if bbox is not None:  # pyrosm's bounding box keeps whole ways; clip to the box itself
         graph = _clip_graph_to_bbox(graph, bbox)
     if graph.number_of_edges() == 0:
         raise NetworkError(
@@ -234,7 +235,9 @@ def _read_roads_pbf(path: Path, mode: str, bbox: BBox | None) -> nx.MultiDiGraph
     where = _where(path)
     try:
         osm = OSM(str(path), bounding_box=list(bbox) if bbox else None)
-        nodes, edges = osm.get_network(network_type=_PYROSM_NETWORK_TYPE[mode], nodes=True)
+        with warnings.catch_warnings():  # "no edges" becomes the NetworkError below
+            warnings.filterwarnings("ignore", message="Could not find any", category=UserWarning)
+            nodes, edges = osm.get_network(network_type=_PYROSM_NETWORK_TYPE[mode], nodes=True)
     except Exception as exc:  # pyrosm raises protobuf, OSError and its own errors
         raise InputError(
             f"{where} could not be read as an OSM PBF file ({type(exc).__name__}: "
@@ -271,15 +274,31 @@ def _read_roads_xml(path: Path, mode: str) -> nx.MultiDiGraph:
         ) from exc
 
 
+def _simplify(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Merge the nodes inside ways into intersection-to-intersection edges (osmnx)."""
+    import osmnx
+
+    if graph.number_of_edges() == 0:
+        return graph
+    # Junctions of different ways stay nodes, and isolated rings are kept (unlike the default).
+    return osmnx.simplification.simplify_graph(
+        graph, edge_attrs_differ=["osmid"], remove_rings=False
+    )
+
+
 def _read_roads_graphml(path: Path) -> nx.MultiDiGraph:
     import osmnx
 
     try:
         return osmnx.io.load_graphml(path)
     except Exception as exc:
+        error = exc
+    try:  # GraphML written by networkx or other tools, with typed attributes
+        return nx.MultiDiGraph(nx.read_graphml(path, force_multigraph=True))
+    except Exception as exc:
         raise InputError(
-            f"{_where(path)} could not be read as GraphML ({type(exc).__name__}: "
-            f"{str(exc)[:200]}); it may be truncated. Save it again with osmnx.save_graphml."
+            f"{_where(path)} could not be read as GraphML ({type(error).__name__}: "
+            f"{str(error)[:200]}); it may be truncated. Save it again with osmnx.save_graphml."
         ) from exc
 
 
@@ -308,6 +327,11 @@ def _first(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return value[0] if value else None
     return value
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value, for readable messages."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _is_missing(value: Any) -> bool:
@@ -703,7 +727,7 @@ def read_population(
         raise InputError(
             f"{where}: column {population_col!r} has {int(bad.sum())} row(s) with a missing, "
             f"non-numeric, infinite or negative population (first: row {first}, value "
-            f"{gdf[population_col].iloc[first]!r}); fix or remove those rows."
+            f"{_plain(gdf[population_col].iloc[first])!r}); fix or remove those rows."
         )
     ids = _ids(gdf, id_col, where)
     geom_types = set(gdf.geom_type.unique())
@@ -930,7 +954,7 @@ def read_facilities(
     if invalid.any() and on_invalid == "raise":
         row = int(np.flatnonzero(invalid)[0])
         raise InputError(
-            f"{where}: row {row} (id {ids[row]!r}) {reasons.iloc[row]}; "
+            f"{where}: row {row} (id {_plain(ids[row])!r}) {reasons.iloc[row]}; "
             f"{int(invalid.sum())} row(s) have such problems. Fix them, or pass "
             "on_invalid='report' to leave them out and list them in attrs['excluded']."
         )
@@ -996,7 +1020,7 @@ def _facility_row_problems(
         for row in np.flatnonzero(bad & reasons.isna().to_numpy()):
             reasons.iloc[row] = (
                 f"has a missing, non-numeric or negative capacity "
-                f"({gdf[capacity_col].iloc[row]!r} in column {capacity_col!r})"
+                f"({_plain(gdf[capacity_col].iloc[row])!r} in column {capacity_col!r})"
             )
     return reasons
 

@@ -541,7 +541,7 @@ def synthetic_region(
     -------
     Region
         ``population``: points at the centres of distinct square cells (``cell_size`` metres,
-        the grid spacing halved until there are at least twice as many cells as origins) with
+        the grid spacing halved until there are at least four times as many cells as sites) with
         ``id`` 0…n_origins-1 and ``population`` (persons; more in town centres).
         ``facilities`` and ``candidates``: ``id`` (``"F0001"``, ``"C0001"`` …), ``name``,
         ``type``, ``capacity`` at cell centres drawn where people live.
@@ -564,7 +564,7 @@ def synthetic_region(
     x0, y0 = _SYNTHETIC_ORIGIN
     extent = (side - 1) * spacing_m
     cell = float(spacing_m)
-    while (extent / cell) ** 2 < 2 * (n_origins + n_facilities + n_candidates):
+    while (extent / cell) ** 2 < 4 * (n_origins + n_facilities + n_candidates):
         cell /= 2
     n_cells = max(1, int(extent // cell))
     centres = x0 + (np.arange(n_cells) + 0.5) * cell
