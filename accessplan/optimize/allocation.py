@@ -452,7 +452,7 @@ def allocate_resources(
     lp = _build(table, pool_list, unmet_penalty, gamma, relax=True)
     lp_info = _solve(lp, solver, time_limit, None, msg, gamma, "LP relaxation")
     duals = pd.Series(
-        [_dual(lp.prob.constraints[name]) for name in lp.pool_constraints],
+        [_dual(lp.prob.get_constraint_by_name(name)) for name in lp.pool_constraints],
         index=pd.Index([p.name for p in pool_list], name="pool"),
         name="dual",
     )
