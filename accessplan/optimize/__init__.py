@@ -1,5 +1,23 @@
 """Location-allocation models: where to add clinics, robotic and digital units."""
 
+from accessplan.optimize import fairness
+from accessplan.optimize.allocation import (
+    ResourcePool,
+    allocate_resources,
+    facility_demand,
+    lp_objective_with_pools,
+)
+from accessplan.optimize.budget import SupplyOption, budget_sweep, budgeted_siting
 from accessplan.optimize.plan import Plan
 
-__all__ = ["Plan"]
+__all__ = [
+    "Plan",
+    "ResourcePool",
+    "SupplyOption",
+    "allocate_resources",
+    "budget_sweep",
+    "budgeted_siting",
+    "facility_demand",
+    "fairness",
+    "lp_objective_with_pools",
+]
