@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from accessplan.errors import InputError
 from accessplan.supply import check_supply_types
@@ -95,6 +96,10 @@ def parse_supply(tt: TravelTimes, supply: SupplyLike, what: str = "supply") -> S
     capacity 0. Digital facilities may be absent from ``tt`` (their travel times are not used).
     """
     typed = isinstance(supply, pd.DataFrame)
+    if isinstance(supply, pd.Series):  # capacity by destination id: all clinics
+        physical = np.zeros((len(tt.destination_ids), len(PHYSICAL_COLUMNS)))
+        physical[:, 0] = align_values(supply, tt.destination_ids, what, allow_missing=True)
+        return Supply(physical, np.zeros(0), False)
     table = facility_table(supply, what)
     physical = np.zeros((len(tt.destination_ids), len(PHYSICAL_COLUMNS)))
     is_digital = (table["type"] == "digital").to_numpy()
@@ -167,6 +172,32 @@ def pairs(tt: TravelTimes, within: float | None = None) -> Pairs:
         keep = minutes <= within
         rows, cols, minutes = rows[keep], cols[keep], minutes[keep]
     return Pairs(rows, cols.astype(np.int64, copy=False), minutes)
+
+
+def weight_matrix(
+    tt: TravelTimes, within: float | None = None, weights: np.ndarray | None = None
+) -> sp.csr_array:
+    """Sparse weights on the reachable pairs (``≤ within``), same pattern as ``tt.matrix``.
+
+    ``weights`` (one per kept pair, in CSR order) default to 1. Zero weights stay stored.
+    """
+    m = tt.matrix
+    indices, indptr, minutes = m.indices, m.indptr, m.data
+    if within is not None and minutes.size and minutes.max() > within:
+        keep = minutes <= within
+        kept_before = np.concatenate([[0], np.cumsum(keep)])
+        indptr = kept_before[indptr].astype(indptr.dtype)
+        indices = indices[keep]
+    data = np.ones(indices.size) if weights is None else weights
+    return sp.csr_array((data, indices, indptr), shape=m.shape)
+
+
+def kept_minutes(tt: TravelTimes, within: float | None = None) -> np.ndarray:
+    """Minutes of the pairs kept by :func:`weight_matrix` (CSR order)."""
+    minutes = tt.matrix.data
+    if within is not None and minutes.size and minutes.max() > within:
+        return minutes[minutes <= within]
+    return minutes
 
 
 def per_origin_sum(p: Pairs, values: np.ndarray, n: int) -> np.ndarray:

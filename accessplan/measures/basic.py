@@ -26,9 +26,10 @@ from accessplan.measures._inputs import (
     check_minutes,
     demand_values,
     digital_shares,
+    kept_minutes,
     pairs,
     parse_supply,
-    per_origin_sum,
+    weight_matrix,
 )
 from accessplan.measures.decay import Decay, as_decay, evaluate
 from accessplan.traveltimes import TravelTimes
@@ -143,9 +144,8 @@ def cumulative(
     """
     T = check_minutes(within, "within")
     sup = parse_supply(tt, supply)
-    p = pairs(tt, T)
-    n = len(tt.origin_ids)
-    physical = np.column_stack([per_origin_sum(p, s[p.cols], n) for s in sup.physical.T])
+    W = weight_matrix(tt, T)
+    physical = np.column_stack([W @ s if s.any() else np.zeros(W.shape[0]) for s in sup.physical.T])
     digital = _digital_opportunities(tt, sup.digital_total, digital_access, effectiveness)
     return assemble(tt, sup, physical, digital, "cumulative")
 
@@ -181,10 +181,8 @@ def gravity(
     """
     T = check_minutes(within, "within", allow_none=True)
     sup = parse_supply(tt, supply)
-    p = pairs(tt, T)
-    w = evaluate(as_decay(decay), p.minutes)
-    n = len(tt.origin_ids)
-    physical = np.column_stack([per_origin_sum(p, w * s[p.cols], n) for s in sup.physical.T])
+    W = weight_matrix(tt, T, evaluate(as_decay(decay), kept_minutes(tt, T)))
+    physical = np.column_stack([W @ s if s.any() else np.zeros(W.shape[0]) for s in sup.physical.T])
     digital = _digital_opportunities(tt, sup.digital_total, digital_access, effectiveness)
     return assemble(tt, sup, physical, digital, "gravity")
 
@@ -225,15 +223,13 @@ def coverage(
     """
     T = check_minutes(within, "within")
     P = demand_values(tt, demand)
-    p = pairs(tt, T)
+    W = weight_matrix(tt, T)
     n = len(tt.origin_ids)
     if supply is None:
-        reached = np.bincount(p.rows, minlength=n) > 0
+        reached = np.diff(W.indptr) > 0
         return pd.Series(P * reached, index=tt.origin_ids, name="covered")
     sup = parse_supply(tt, supply)
-    physical = np.column_stack(
-        [P * (per_origin_sum(p, (s[p.cols] > 0).astype(float), n) > 0) for s in sup.physical.T]
-    )
+    physical = np.column_stack([P * ((W @ (s > 0).astype(float)) > 0) for s in sup.physical.T])
     if not sup.typed:
         return pd.Series(physical[:, 0], index=tt.origin_ids, name="covered")
     a, e = digital_shares(tt, digital_access, effectiveness)

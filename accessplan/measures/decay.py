@@ -54,12 +54,16 @@ class Decay:
         Its parameters, for display and reports.
     reach
         Largest travel time (minutes) with a positive weight, or None when unbounded.
+    checked
+        True when the weights are finite and >= 0 by construction (the factories here), so
+        the measures need not check them; False for user functions.
     """
 
     name: str
     fn: Callable[[np.ndarray], np.ndarray]
     params: dict[str, Any] = field(default_factory=dict)
     reach: float | None = None
+    checked: bool = True
 
     def __call__(self, minutes: np.ndarray | float) -> np.ndarray:
         return self.fn(np.asarray(minutes, dtype=np.float64))
@@ -155,9 +159,20 @@ def step_decay(steps: Mapping[float, float]) -> Decay:
     """
     bounds, weights = _check_steps(steps)
     padded = np.append(weights, 0.0)
+
+    def fn(t: np.ndarray) -> np.ndarray:
+        # step index = number of thresholds strictly below t; a few comparisons beat a
+        # binary search per time when the steps are few
+        if bounds.size > 16:
+            return padded[np.searchsorted(bounds, t, side="left")]
+        index = np.zeros(t.shape, dtype=np.intp)
+        for bound in bounds:
+            index += t > bound
+        return padded[index]
+
     return Decay(
         "step",
-        lambda t: padded[np.searchsorted(bounds, t, side="left")],
+        fn,
         {"steps": dict(zip(bounds.tolist(), weights.tolist(), strict=True))},
         float(bounds[-1]),
     )
@@ -213,7 +228,7 @@ def as_decay(
     if isinstance(decay, Mapping):
         return step_decay(decay)
     if callable(decay):
-        return Decay(getattr(decay, "__name__", "custom"), _vectorised(decay))
+        return Decay(getattr(decay, "__name__", "custom"), _vectorised(decay), checked=False)
     raise InputError(
         f"{what} must be a decay function of minutes (e.g. gaussian_decay(20)), a steps "
         f"mapping {{minutes: weight}} or None, got {type(decay).__name__}."
@@ -237,6 +252,8 @@ def _vectorised(fn: Callable[..., Any]) -> Callable[[np.ndarray], np.ndarray]:
 def evaluate(decay: Decay, minutes: np.ndarray, what: str = "decay") -> np.ndarray:
     """Weights of ``decay`` at ``minutes``, checked finite and >= 0."""
     w = decay(minutes)
+    if decay.checked and decay.name != "power":
+        return w
     if w.shape != minutes.shape:
         raise InputError(f"{what} {decay!r} returned shape {w.shape} for {minutes.shape} times.")
     bad = ~np.isfinite(w) | (w < 0)

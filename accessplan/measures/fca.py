@@ -23,18 +23,18 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from accessplan.errors import InputError
 from accessplan.measures._inputs import (
-    Pairs,
     SupplyLike,
     assemble,
     check_minutes,
     demand_values,
     digital_shares,
-    pairs,
+    kept_minutes,
     parse_supply,
-    per_origin_sum,
+    weight_matrix,
 )
 from accessplan.measures.decay import (
     E2SFCA_STEPS,
@@ -68,6 +68,8 @@ def digital_ratio(
     effectiveness: float,
 ) -> np.ndarray:
     """Digital component ``a_i e Σ_d S_d / Σ_k a_k P_k`` per origin (0 if nobody connected)."""
+    if digital_total == 0:
+        return np.zeros(len(population))
     a, e = digital_shares(tt, digital_access, effectiveness)
     connected = float(np.dot(a, population))
     if digital_total == 0 or connected == 0:
@@ -75,30 +77,29 @@ def digital_ratio(
     return a * (e * digital_total / connected)
 
 
-def _ratios(p: Pairs, w: np.ndarray, population: np.ndarray, physical: np.ndarray) -> np.ndarray:
-    """Step 1: ``R_j = S_j / Σ_i P_i W_ij`` per destination and type (0 where no demand)."""
-    demand_at = np.bincount(p.cols, weights=w * population[p.rows], minlength=physical.shape[0])
-    ratios = np.zeros_like(physical)
-    has = demand_at > 0
-    ratios[has] = physical[has] / demand_at[has, None]
-    return ratios
-
-
 def _fca(
     tt: TravelTimes,
     demand: pd.Series | float,
     supply: SupplyLike,
-    p: Pairs,
-    w: np.ndarray,
+    weights: sp.csr_array,
     digital_access: pd.Series | float,
     effectiveness: float,
     name: str,
 ) -> pd.Series | pd.DataFrame:
+    """Both FCA steps on a sparse weight matrix ``W`` (origins × destinations).
+
+    Step 1: ``D = Wᵀ P`` and ``R_j = S_j / D_j`` (0 where ``D_j = 0``); step 2: ``A = W R``.
+    """
     population = demand_values(tt, demand)
     sup = parse_supply(tt, supply)
-    ratios = _ratios(p, w, population, sup.physical)
-    n = len(tt.origin_ids)
-    physical = np.column_stack([per_origin_sum(p, w * r[p.cols], n) for r in ratios.T])
+    demand_at = weights.T @ population
+    has = demand_at > 0
+    physical = np.zeros((len(tt.origin_ids), sup.physical.shape[1]))
+    for k, capacity in enumerate(sup.physical.T):
+        if capacity.any():
+            ratio = np.zeros_like(demand_at)
+            ratio[has] = capacity[has] / demand_at[has]
+            physical[:, k] = weights @ ratio
     digital = digital_ratio(tt, population, sup.digital_total, digital_access, effectiveness)
     return assemble(tt, sup, physical, digital, name)
 
@@ -108,14 +109,14 @@ def _weighted_fca(
     demand: pd.Series | float,
     supply: SupplyLike,
     catchment: float | None,
-    decay: Decay,
+    decay: Decay | None,
     digital_access: pd.Series | float,
     effectiveness: float,
     name: str,
 ) -> pd.Series | pd.DataFrame:
-    p = pairs(tt, catchment)
-    w = evaluate(decay, p.minutes)
-    return _fca(tt, demand, supply, p, w, digital_access, effectiveness, name)
+    w = None if decay is None else evaluate(decay, kept_minutes(tt, catchment))
+    W = weight_matrix(tt, catchment, w)
+    return _fca(tt, demand, supply, W, digital_access, effectiveness, name)
 
 
 def two_step_fca(
@@ -161,9 +162,8 @@ def two_step_fca(
     ``clinic``, ``robotic``, ``digital`` when ``supply`` is a facilities table.
     """
     T = check_minutes(catchment, "catchment", allow_none=True)
-    return _weighted_fca(
-        tt, demand, supply, T, as_decay(decay), digital_access, effectiveness, "2sfca"
-    )
+    weight = None if decay is None else as_decay(decay)
+    return _weighted_fca(tt, demand, supply, T, weight, digital_access, effectiveness, "2sfca")
 
 
 def enhanced_two_step_fca(
@@ -269,15 +269,16 @@ def three_step_fca(
     """
     T = check_minutes(catchment, "catchment", allow_none=True)
     decay = as_decay(THREE_STEP_STEPS if steps is None else steps, "steps")
-    everything = pairs(tt)
-    w_all = evaluate(decay, everything.minutes)
-    n = len(tt.origin_ids)
-    w_sum = per_origin_sum(everything, w_all, n)[everything.rows]
+    m = tt.matrix
+    w_all = evaluate(decay, m.data)
+    per_origin = weight_matrix(tt, None, w_all) @ np.ones(m.shape[1])
+    w_sum = np.repeat(per_origin, np.diff(m.indptr))
     selection = np.divide(w_all, w_sum, out=np.zeros_like(w_all), where=w_sum > 0)
-    keep = np.ones(w_all.size, dtype=bool) if T is None else everything.minutes <= T
-    p = Pairs(everything.rows[keep], everything.cols[keep], everything.minutes[keep])
-    w = (w_all * selection)[keep]
-    return _fca(tt, demand, supply, p, w, digital_access, effectiveness, "3sfca")
+    combined = w_all * selection
+    if T is not None and m.data.size and m.data.max() > T:
+        combined = combined[m.data <= T]
+    W = weight_matrix(tt, T, combined)
+    return _fca(tt, demand, supply, W, digital_access, effectiveness, "3sfca")
 
 
 def fca_ratio(
@@ -319,11 +320,9 @@ def fca_ratio(
     population = demand_values(tt, demand)
     neighbour_population = align_values(demand, demand_tt.destination_ids, "demand (demand_tt)")
     sup = parse_supply(tt, supply)
-    n = len(tt.origin_ids)
-    p = pairs(tt, T)
-    supply_near = np.column_stack([per_origin_sum(p, s[p.cols], n) for s in sup.physical.T])
-    q = pairs(demand_tt, T)
-    demand_near = per_origin_sum(q, neighbour_population[q.cols], len(demand_tt.origin_ids))[rows]
+    W = weight_matrix(tt, T)
+    supply_near = np.column_stack([W @ s for s in sup.physical.T])
+    demand_near = (weight_matrix(demand_tt, T) @ neighbour_population)[rows]
     physical = np.zeros_like(supply_near)
     has = demand_near > 0
     physical[has] = supply_near[has] / demand_near[has, None]
