@@ -203,9 +203,9 @@ def load_region(
     name
         ``"ngazidja"`` (Grande Comore, Union of the Comoros), the only embedded region.
     aggregate
-        Population cells aggregated ``aggregate`` × ``aggregate`` (5 → ~500 m cells, 23 k
-        persons per ~0.25 km² at most; 1 → the full 100 m WorldPop grid, 123,287 cells). The
-        total, 449,425 persons, is conserved.
+        Population cells aggregated ``aggregate`` × ``aggregate`` (5 → ~500 m cells, 5,117
+        populated; 1 → the full ~100 m WorldPop grid, 123,287 populated cells). The total,
+        449,425 persons, is conserved.
     tier_capacity
         Capacity (clinicians) per ``Tier_name`` of the Ministry list, replacing the assumed
         :data:`NGAZIDJA_TIER_CAPACITY` for the tiers it names.
