@@ -98,7 +98,7 @@ def parse_supply(tt: TravelTimes, supply: SupplyLike, what: str = "supply") -> S
     typed = isinstance(supply, pd.DataFrame)
     if isinstance(supply, pd.Series):  # capacity by destination id: all clinics
         physical = np.zeros((len(tt.destination_ids), len(PHYSICAL_COLUMNS)))
-        physical[:, 0] = align_values(supply, tt.destination_ids, what, allow_missing=True)
+        physical[:, 0] = aligned(supply, tt.destination_ids, what, allow_missing=True)
         return Supply(physical, np.zeros(0), False)
     table = facility_table(supply, what)
     physical = np.zeros((len(tt.destination_ids), len(PHYSICAL_COLUMNS)))
@@ -117,16 +117,30 @@ def parse_supply(tt: TravelTimes, supply: SupplyLike, what: str = "supply") -> S
     return Supply(physical, table.loc[is_digital, "capacity"].to_numpy(), typed)
 
 
+def aligned(
+    values: pd.Series | float, ids: pd.Index, what: str, *, allow_missing: bool = False
+) -> np.ndarray:
+    """:func:`align_values`, with a fast path for a Series already in the order of ``ids``."""
+    if isinstance(values, pd.Series) and values.index.equals(ids):
+        try:
+            arr = values.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            arr = None
+        if arr is not None and np.isfinite(arr).all() and (arr >= 0).all():
+            return arr
+    return align_values(values, ids, what, allow_missing=allow_missing)
+
+
 def demand_values(tt: TravelTimes, demand: pd.Series | float) -> np.ndarray:
     """Persons per origin, in the order of ``tt.origin_ids`` (every origin needs a value)."""
-    return align_values(demand, tt.origin_ids, "demand")
+    return aligned(demand, tt.origin_ids, "demand")
 
 
 def digital_shares(
     tt: TravelTimes, digital_access: pd.Series | float, effectiveness: float
 ) -> tuple[np.ndarray, float]:
     """Connected share a_i per origin (0–1) and the effectiveness e (0–1), checked."""
-    a = align_values(digital_access, tt.origin_ids, "digital_access")
+    a = aligned(digital_access, tt.origin_ids, "digital_access")
     if (a > 1).any():
         at = int(np.flatnonzero(a > 1)[0])
         raise InputError(
