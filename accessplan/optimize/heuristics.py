@@ -1,0 +1,672 @@
+"""Scalable p-median and MCLP heuristics with proven Lagrangian bounds.
+
+For instances too large for an exact MILP, a primal heuristic finds a good plan and a
+Lagrangian relaxation proves how far from optimal it can be at most:
+
+* **Greedy (add)** start: open, one at a time, the candidate that lowers the weighted cost the
+  most (Kuehn & Hamburger 1963).
+* **Vertex-substitution interchange** (Teitz & Bart 1968) in the "fast interchange" form of
+  Whitaker (1983), evaluated for *all* swaps at once with the gain / loss / extra matrices of
+  Resende & Werneck, "A fast swap-based local search procedure for location problems", Annals
+  of Operations Research 150 (2007) 205–230. With each demand row's closest (``d1``) and
+  second-closest (``d2``) open candidate, the profit of inserting ``f`` and removing ``g`` is::
+
+      gain(f)     = Σ_i w_i · max(0, d1_i − c_if)
+      loss(g)     = Σ_{i: φ1(i)=g} w_i · (d2_i − d1_i)
+      extra(f, g) = Σ_{i: φ1(i)=g, c_if<d2_i} w_i · (d2_i − max(c_if, d1_i))
+      profit(f, g) = gain(f) − loss(g) + extra(f, g)
+
+  Every term is a sum over stored entries, so one pass over the sparse matrix (O(nnz)) scores
+  every swap, and the best one is applied.
+* **Lagrangian relaxation** of the assignment constraints with subgradient optimisation
+  (Beasley, "Lagrangean heuristics for location problems", EJOR 65 (1993) 383–399): with
+  multipliers ``λ_i = w_i μ_i``::
+
+      L(μ) = Σ_i w_i μ_i + Σ_i w_i min(0, u − μ_i) + min_{|S|=p, S ⊇ fixed} Σ_{j∈S} ρ_j,
+      ρ_j  = Σ_{i stored in column j} w_i · min(0, c_ij − μ_i)
+
+  (the middle term only when an unserved cost ``u`` is given). ``L(μ)`` is a lower bound on
+  the optimum for every ``μ``, so the bound reported is proven whatever the subgradient did.
+  The relaxed solutions ``S`` seed further interchange runs (Beasley 1993).
+* **MCLP** is solved as the p-median whose stored costs are 0 (covered) and whose unserved
+  cost is 1 per person: its objective is the uncovered weight, and the Lagrangian lower bound
+  on that is the upper bound on covered weight of Galvão & ReVelle, "A Lagrangean heuristic for
+  the maximal covering location problem", EJOR 88 (1996) 114–123 (see also Galvão, Espejo &
+  Boffey, EJOR 124 (2000) 377–389).
+
+All per-iteration work is vectorised over the stored entries (``np.bincount``, cumulative
+sums on row-sorted CSR arrays); there is no Python loop over demand rows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from accessplan.errors import InfeasibleError, InputError
+
+__all__ = ["HeuristicResult", "mclp_heuristic", "p_median_heuristic"]
+
+_RESTARTS = 8  # perturbation restarts after the subgradient phase when no time limit is set
+_MAX_SUBGRADIENT_ITERATIONS = 3000
+
+
+@dataclass
+class HeuristicResult:
+    """Best plan found by a heuristic, with a proven bound on the optimum.
+
+    Attributes
+    ----------
+    open
+        Positions (columns of the cost or cover matrix) of the open candidates, sorted;
+        fixed candidates included.
+    objective
+        p-median: population-weighted cost ``Σ_i w_i · min_open c_ij`` (person-minutes when
+        costs are minutes and weights persons), plus ``unserved_cost · w_i`` for rows no open
+        candidate reaches. MCLP: covered weight (persons).
+    bound
+        Proven Lagrangian bound on the optimum: lower bound for p-median, upper bound for MCLP.
+    gap
+        ``|objective − bound| / max(|objective|, 1e-9)``.
+    seconds
+        Wall-clock seconds.
+    iterations
+        Interchange moves plus subgradient iterations performed.
+    assignment
+        Per demand row, the position of the serving (closest; MCLP: a covering) open
+        candidate, or -1 when none serves it.
+    """
+
+    open: np.ndarray
+    objective: float
+    bound: float
+    gap: float
+    seconds: float
+    iterations: int
+    assignment: np.ndarray
+
+
+# --------------------------------------------------------------------------- input checks
+def _positions(values: Sequence[int], m: int, what: str) -> np.ndarray:
+    arr = np.asarray(list(values), dtype=np.int64) if len(values) else np.zeros(0, np.int64)
+    if arr.ndim != 1:
+        raise InputError(f"{what} must be a flat sequence of candidate positions.")
+    bad = arr[(arr < 0) | (arr >= m)]
+    if bad.size:
+        raise InputError(
+            f"{what} holds position {int(bad[0])}, outside the {m} candidates (0..{m - 1}); "
+            "give column positions of the cost matrix."
+        )
+    if np.unique(arr).size != arr.size:
+        raise InputError(f"{what} repeats a candidate; list each fixed candidate once.")
+    return np.sort(arr)
+
+
+def _check_weights(weights: np.ndarray, n: int) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if w.size != n:
+        raise InputError(
+            f"weights has {w.size} values but the matrix has {n} demand rows; give one weight "
+            "(persons) per row."
+        )
+    if not np.all(np.isfinite(w)):
+        row = int(np.flatnonzero(~np.isfinite(w))[0])
+        raise InputError(f"weights row {row} is NaN or infinite; give a finite number of persons.")
+    if w.size and w.min() < 0:
+        row = int(np.argmin(w))
+        raise InputError(f"weights row {row} is negative ({w[row]}); persons must be >= 0.")
+    return w
+
+
+def _check_p(p: int, m: int, n_fixed: int) -> int:
+    if isinstance(p, bool) or int(p) != p:
+        raise InputError(f"p must be a whole number of open sites, got {p!r}.")
+    p = int(p)
+    if p < 1 or p > m:
+        raise InputError(f"p = {p} must lie between 1 and the number of candidates ({m}).")
+    if p < n_fixed:
+        raise InputError(
+            f"p = {p} is smaller than the {n_fixed} fixed candidates; p counts every open "
+            "site, fixed ones included."
+        )
+    return p
+
+
+def _as_csr(matrix: object, what: str) -> sp.csr_array:
+    """Stored entries of a sparse matrix, or the finite entries of a dense array, as CSR."""
+    if sp.issparse(matrix):
+        csr = sp.csr_array(matrix)
+        if not csr.has_canonical_format:
+            csr = csr.copy()
+            csr.sort_indices()
+            if not csr.has_canonical_format:
+                raise InputError(f"{what} stores the same (row, column) pair twice; store it once.")
+        return csr
+    dense = np.asarray(matrix)
+    if dense.ndim != 2:
+        raise InputError(f"{what} must be a 2-D array (demand rows × candidates).")
+    if dense.dtype == bool:
+        mask = dense
+    else:
+        dense = dense.astype(np.float64, copy=False)
+        mask = np.isfinite(dense)
+    rows, cols = np.nonzero(mask)
+    return sp.csr_array(
+        (dense[rows, cols], cols.astype(np.int32), _indptr(rows, dense.shape[0])),
+        shape=dense.shape,
+    )
+
+
+def _indptr(rows: np.ndarray, n: int) -> np.ndarray:
+    return np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n)))).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- the core problem
+@dataclass
+class _State:
+    """Closest (d1, φ1) and second-closest (d2) open option per core row, and the cost."""
+
+    d1: np.ndarray
+    phi1: np.ndarray
+    d2: np.ndarray
+    objective: float
+
+
+class _Core:
+    """Weighted p-median on row-sorted stored entries with an optional unserved option.
+
+    Rows keep only entries with cost <= ``unserved`` (a dearer pair is never used), sorted by
+    (cost, column) so the first open entry of a row is its closest open candidate, with a
+    deterministic tie-break on the lower column.
+    """
+
+    def __init__(
+        self,
+        csr: sp.csr_array,
+        w: np.ndarray,
+        p: int,
+        fixed: np.ndarray,
+        unserved: float | None,
+    ) -> None:
+        n, m = csr.shape
+        indptr = csr.indptr.astype(np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        cols = csr.indices.astype(np.int64)
+        data = csr.data.astype(np.float64)
+        keep = w[rows] > 0
+        if unserved is not None:
+            keep &= data <= unserved
+        rows, cols, data = rows[keep], cols[keep], data[keep]
+        order = np.lexsort((cols, data, rows))
+        rows, cols, data = rows[order], cols[order], data[order]
+        self.m = m
+        self.p = p
+        self.fixed = fixed
+        self.unserved = unserved
+        # rows that carry weight: those with entries, or (given an unserved cost) all of them
+        has_entry = np.zeros(n, dtype=bool)
+        has_entry[rows] = True
+        active = (w > 0) & (has_entry | (unserved is not None))
+        self.row_ids = np.flatnonzero(active)
+        new_id = np.full(n, -1, dtype=np.int64)
+        new_id[self.row_ids] = np.arange(self.row_ids.size)
+        self.rows = new_id[rows].astype(np.int32)
+        self.cols = cols.astype(np.int32)
+        self.data = data
+        self.n = self.row_ids.size
+        self.w = w[self.row_ids]
+        self.indptr = _indptr(self.rows, self.n)
+        self.w_entry = self.w[self.rows]
+        max_c = float(data.max()) if data.size else 0.0
+        if unserved is not None:
+            self.none_cost = float(unserved)
+        else:  # a penalty so large that leaving a reachable row unserved never pays
+            w_min = float(self.w.min()) if self.n else 1.0
+            self.none_cost = (max_c + 1.0) * (1.0 + float(self.w.sum()) / w_min)
+        self.integral = bool(
+            np.all(data == np.round(data))
+            and np.all(self.w == np.round(self.w))
+            and (unserved is None or float(unserved).is_integer())
+        )
+        self.iterations = 0
+
+    # ----------------------------------------------------------------- evaluation
+    def evaluate(self, is_open: np.ndarray) -> _State:
+        """Closest and second-closest open option of every row, O(nnz)."""
+        op = is_open[self.cols]
+        cs = np.concatenate(([0], np.cumsum(op, dtype=np.int64)))
+        rank = cs[1:] - cs[self.indptr[:-1]][self.rows]
+        first = np.flatnonzero(op & (rank == 1))
+        second = np.flatnonzero(op & (rank == 2))
+        d1 = np.full(self.n, self.none_cost)
+        phi1 = np.full(self.n, -1, dtype=np.int64)
+        d2 = np.full(self.n, self.none_cost)
+        d1[self.rows[first]] = self.data[first]
+        phi1[self.rows[first]] = self.cols[first]
+        d2[self.rows[second]] = self.data[second]
+        return _State(d1, phi1, d2, float(self.w @ d1))
+
+    def open_mask(self, positions: np.ndarray) -> np.ndarray:
+        mask = np.zeros(self.m, dtype=bool)
+        mask[positions] = True
+        return mask
+
+    # ----------------------------------------------------------------- greedy
+    def greedy(self) -> np.ndarray:
+        """Greedy add from the fixed candidates until p are open."""
+        is_open = self.open_mask(self.fixed)
+        current = self.evaluate(is_open).d1
+        for _ in range(self.p - self.fixed.size):
+            saving = np.maximum(current[self.rows] - self.data, 0.0) * self.w_entry
+            gain = np.bincount(self.cols, saving, minlength=self.m)
+            gain[is_open] = -np.inf
+            best = int(np.argmax(gain))
+            is_open[best] = True
+            sel = self.cols == best
+            r = self.rows[sel]
+            current[r] = np.minimum(current[r], self.data[sel])
+        return is_open
+
+    # ----------------------------------------------------------------- interchange
+    def swap_profits(self, is_open: np.ndarray, st: _State) -> tuple[np.ndarray, np.ndarray]:
+        """Profit of every (insert f, remove g) swap (Resende & Werneck 2007), and g's list."""
+        removable = is_open.copy()
+        removable[self.fixed] = False
+        out_list = np.flatnonzero(removable)
+        d1e = st.d1[self.rows]
+        better = np.flatnonzero(self.data < d1e)
+        gain = np.bincount(
+            self.cols[better], (d1e[better] - self.data[better]) * self.w_entry[better], self.m
+        )
+        served = st.phi1 >= 0
+        loss = np.bincount(st.phi1[served], self.w[served] * (st.d2 - st.d1)[served], self.m)
+        pos = np.full(self.m + 1, -1, dtype=np.int64)  # last slot: the unserved option
+        pos[out_list] = np.arange(out_list.size)
+        k = out_list.size
+        d2e = st.d2[self.rows]
+        g_of_entry = pos[st.phi1[self.rows]]
+        sel = np.flatnonzero((self.data < d2e) & (g_of_entry >= 0) & ~is_open[self.cols])
+        amount = self.w_entry[sel] * (d2e[sel] - np.maximum(self.data[sel], d1e[sel]))
+        extra = np.bincount(
+            self.cols[sel].astype(np.int64) * k + g_of_entry[sel], amount, self.m * k
+        ).reshape(self.m, k)
+        profit = gain[:, None] - loss[out_list][None, :] + extra
+        profit[is_open, :] = -np.inf
+        return profit, out_list
+
+    def local_search(
+        self, is_open: np.ndarray, deadline: float, st: _State | None = None
+    ) -> tuple[np.ndarray, _State]:
+        """Best-improvement swaps until no swap lowers the cost (or the deadline passes)."""
+        is_open = is_open.copy()
+        st = self.evaluate(is_open) if st is None else st
+        while time.perf_counter() < deadline:
+            profit, out_list = self.swap_profits(is_open, st)
+            if out_list.size == 0 or profit.size == 0:
+                break
+            flat = int(np.argmax(profit))
+            f, gi = divmod(flat, out_list.size)
+            if not profit.flat[flat] > 1e-12 * max(abs(st.objective), 1.0):
+                break
+            trial = is_open.copy()
+            trial[f] = True
+            trial[out_list[gi]] = False
+            new = self.evaluate(trial)
+            self.iterations += 1
+            if not new.objective < st.objective:  # rounding made the predicted profit vanish
+                break
+            is_open, st = trial, new
+        return is_open, st
+
+    # ----------------------------------------------------------------- Lagrangian
+    def trivial_bound(self) -> float:
+        """Σ_i w_i · (cheapest option of row i): a lower bound for any p."""
+        st = self.evaluate(np.ones(self.m, dtype=bool))
+        return st.objective
+
+    def select(self, rho: np.ndarray) -> np.ndarray:
+        """Fixed candidates plus the p − |fixed| others of smallest ρ (ties: lower column)."""
+        free = np.ones(self.m, dtype=bool)
+        free[self.fixed] = False
+        free_idx = np.flatnonzero(free)
+        k = self.p - self.fixed.size
+        chosen = free_idx[np.argsort(rho[free_idx], kind="stable")[:k]]
+        return np.sort(np.concatenate((self.fixed, chosen)))
+
+    def lagrangian(self, mu: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Bound L(μ), the relaxed open set S and the subgradient of every assignment row."""
+        diff = self.data - mu[self.rows]
+        neg = np.flatnonzero(diff < 0)
+        rho = np.bincount(self.cols[neg], self.w_entry[neg] * diff[neg], self.m)
+        chosen = self.select(rho)
+        value = float(self.w @ mu) + float(rho[chosen].sum())
+        is_open = self.open_mask(chosen)
+        assigned = neg[is_open[self.cols[neg]]]
+        count = np.bincount(self.rows[assigned], minlength=self.n).astype(np.float64)
+        if self.unserved is not None:
+            below = mu > self.unserved
+            value += float(self.w[below] @ (self.unserved - mu[below]))
+            count += below
+        return value, chosen, 1.0 - count
+
+    def round_bound(self, bound: float) -> float:
+        """Integral data: the optimum is an integer, so the bound rounds up."""
+        if self.integral and math.isfinite(bound):
+            return float(math.ceil(bound - 1e-9 * max(1.0, abs(bound))))
+        return bound
+
+
+@dataclass
+class _Search:
+    """Best plan and bound found so far."""
+
+    is_open: np.ndarray
+    state: _State
+    bound: float
+
+
+def _solve_core(
+    core: _Core,
+    deadline: float,
+    rng: np.random.Generator,
+    closed: Callable[[float, float], bool],
+) -> _Search:
+    """Greedy + interchange, then subgradient with Lagrangian-seeded interchange, then restarts.
+
+    ``closed(objective, bound)`` says when the gap is small enough to stop.
+    """
+    is_open, st = core.local_search(core.greedy(), deadline)
+    best = _Search(is_open, st, max(0.0, core.round_bound(core.trivial_bound())))
+    if core.n == 0 or closed(best.state.objective, best.bound):
+        return best
+    _subgradient(core, best, deadline, closed)
+    restarts = 0
+    removable_count = core.p - core.fixed.size
+    while (
+        restarts < _RESTARTS
+        and removable_count > 0
+        and core.m > core.p
+        and time.perf_counter() < deadline
+        and not closed(best.state.objective, best.bound)
+    ):
+        restarts += 1
+        trial = _perturb(core, best.is_open, rng)
+        trial, trial_st = core.local_search(trial, deadline)
+        if trial_st.objective < best.state.objective:
+            best.is_open, best.state = trial, trial_st
+    return best
+
+
+def _perturb(core: _Core, is_open: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Swap a random fifth (at least one) of the removable open candidates for closed ones."""
+    removable = is_open.copy()
+    removable[core.fixed] = False
+    out_pool = np.flatnonzero(removable)
+    in_pool = np.flatnonzero(~is_open)
+    r = max(1, min(out_pool.size, in_pool.size, out_pool.size // 5))
+    trial = is_open.copy()
+    trial[rng.choice(out_pool, size=r, replace=False)] = False
+    trial[rng.choice(in_pool, size=r, replace=False)] = True
+    return trial
+
+
+def _subgradient(
+    core: _Core, best: _Search, deadline: float, closed: Callable[[float, float], bool]
+) -> None:
+    """Subgradient optimisation of L(μ) (Beasley 1993), improving ``best`` in place."""
+    mu = best.state.d1.copy()
+    if core.unserved is None:  # start unserved rows at their dearest pair, not the penalty
+        row_max = np.maximum.reduceat(core.data, core.indptr[:-1]) if core.data.size else mu
+        mu = np.minimum(mu, row_max)
+    beta, stall, best_value = 2.0, 0, -np.inf
+    seen: set[bytes] = set()
+    for it in range(_MAX_SUBGRADIENT_ITERATIONS):
+        if time.perf_counter() >= deadline or beta < 1e-4:
+            break
+        value, chosen, g = core.lagrangian(mu)
+        core.iterations += 1
+        if value > best_value + 1e-12 * max(1.0, abs(value)):
+            best_value, stall = value, 0
+            best.bound = max(best.bound, core.round_bound(value))
+        else:
+            stall += 1
+            if stall >= 20:
+                beta, stall = beta / 2.0, 0
+        key = chosen.tobytes()
+        if key not in seen and (stall == 0 or it % 10 == 0):
+            seen.add(key)
+            cand, cand_st = core.local_search(core.open_mask(chosen), deadline)
+            if cand_st.objective < best.state.objective:
+                best.is_open, best.state = cand, cand_st
+        if closed(best.state.objective, best.bound):
+            break
+        norm = float(core.w @ (g * g))
+        if norm == 0.0:  # the relaxed assignment is feasible, hence optimal: L = optimum
+            break
+        step = beta * max(best.state.objective - value, 0.0) / norm
+        if step == 0.0:
+            break
+        mu = mu + step * g
+
+
+def _finish(
+    core: _Core,
+    full_csr: sp.csr_array,
+    search: _Search,
+    n: int,
+    unserved: float | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Open positions and the per-row assignment on the full matrix (all rows)."""
+    open_pos = np.flatnonzero(search.is_open)
+    indptr = full_csr.indptr.astype(np.int64)
+    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+    cols = full_csr.indices.astype(np.int64)
+    data = full_csr.data.astype(np.float64)
+    ok = search.is_open[cols]
+    if unserved is not None:
+        ok &= data <= unserved
+    rows, cols, data = rows[ok], cols[ok], data[ok]
+    order = np.lexsort((cols, data, rows))
+    rows, cols = rows[order], cols[order]
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    assignment = np.full(n, -1, dtype=np.int64)
+    assignment[rows[first]] = cols[first]
+    return open_pos, assignment
+
+
+def _gap(objective: float, bound: float) -> float:
+    return abs(objective - bound) / max(abs(objective), 1e-9)
+
+
+def _deadline(time_limit: float | None, t0: float) -> float:
+    if time_limit is None:
+        return math.inf
+    if not time_limit > 0:
+        raise InputError(f"time_limit must be a positive number of seconds, got {time_limit}.")
+    return t0 + float(time_limit)
+
+
+# --------------------------------------------------------------------------- public API
+def p_median_heuristic(
+    cost: sp.csr_array | np.ndarray,
+    weights: np.ndarray,
+    p: int,
+    *,
+    fixed: Sequence[int] = (),
+    unserved_cost: float | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    gap_tolerance: float = 1e-9,
+) -> HeuristicResult:
+    """p-median by greedy + fast interchange, with a proven Lagrangian lower bound.
+
+    Minimises ``Σ_i w_i · min_{j open} c_ij`` over sets of ``p`` open candidates. Algorithms:
+    greedy add, the fast swap-based interchange of Resende & Werneck (2007) (after Teitz & Bart
+    1968 and Whitaker 1983), and Lagrangian relaxation of the assignment constraints with
+    subgradient optimisation (Beasley 1993, EJOR 65), whose relaxed solutions seed further
+    interchange runs; see the module docstring for the formulas.
+
+    Parameters
+    ----------
+    cost
+        Demand × candidate cost (minutes), a scipy sparse matrix whose STORED entries are the
+        allowed pairs (a stored 0.0 is a 0-minute pair), or a dense array whose finite
+        entries are allowed pairs (NaN/inf = not allowed).
+    weights
+        Persons per demand row (>= 0).
+    p
+        Number of open candidates, fixed ones included.
+    fixed
+        Candidate positions that stay open.
+    unserved_cost
+        Cost (minutes) charged per person of a row that no open candidate reaches. A row's
+        cost is ``min(c_ij over open j, unserved_cost)``, so pairs dearer than it are never
+        used. When None, every row with at least one stored entry must be served
+        (:class:`InfeasibleError` if no plan found does so); rows with no stored entry are
+        left out (cost 0, assignment -1) and the caller reports them.
+    time_limit
+        Seconds; the best plan found by then is returned with its gap. The greedy start
+        always completes.
+    seed
+        Seed of the perturbation restarts; equal seeds give equal results (without a time
+        limit).
+    gap_tolerance
+        Stop once the relative gap is at most this.
+
+    Returns
+    -------
+    HeuristicResult
+        ``objective`` in cost × weight units (person-minutes), ``bound`` a proven lower bound.
+
+    Raises
+    ------
+    InputError
+        Bad matrix, weights, p, fixed positions, negative costs or time limit.
+    InfeasibleError
+        ``unserved_cost`` is None and no plan found serves every reachable row.
+    """
+    t0 = time.perf_counter()
+    deadline = _deadline(time_limit, t0)
+    csr = _as_csr(cost, "cost")
+    n, m = csr.shape
+    if csr.data.size and not np.all(np.isfinite(csr.data)):
+        raise InputError("cost stores NaN or infinite entries; leave disallowed pairs unstored.")
+    if csr.data.size and csr.data.min() < 0:
+        raise InputError("cost holds negative entries; costs (minutes) must be >= 0.")
+    w = _check_weights(weights, n)
+    fixed_pos = _positions(fixed, m, "fixed")
+    p = _check_p(p, m, fixed_pos.size)
+    if unserved_cost is not None:
+        unserved_cost = float(unserved_cost)
+        if not (math.isfinite(unserved_cost) and unserved_cost >= 0):
+            raise InputError(
+                f"unserved_cost must be a finite cost >= 0 per person, got {unserved_cost}."
+            )
+    core = _Core(csr, w, p, fixed_pos, unserved_cost)
+    # rows outside the core with weight: no entry at all (charged unserved_cost if given)
+    outside = 0.0
+    if unserved_cost is not None:
+        in_core = np.zeros(n, dtype=bool)
+        in_core[core.row_ids] = True
+        outside = float(w[~in_core].sum()) * unserved_cost
+
+    def closed(objective: float, bound: float) -> bool:
+        return objective - bound <= gap_tolerance * max(abs(objective + outside), 1e-9)
+
+    search = _solve_core(core, deadline, np.random.default_rng(seed), closed)
+    if unserved_cost is None and np.any(search.state.phi1 < 0):
+        unreached = core.row_ids[search.state.phi1 < 0]
+        raise InfeasibleError(
+            f"no plan with p = {p} open candidates was found that reaches every demand row; "
+            f"{unreached.size} rows (first: row {int(unreached[0])}) stay unserved. Increase p, "
+            "widen the travel-time cutoff, add candidates, or pass unserved_cost."
+        )
+    objective = search.state.objective + outside
+    bound = min(search.bound, search.state.objective) + outside
+    open_pos, assignment = _finish(core, csr, search, n, unserved_cost)
+    return HeuristicResult(
+        open=open_pos,
+        objective=objective,
+        bound=bound,
+        gap=_gap(objective, bound),
+        seconds=time.perf_counter() - t0,
+        iterations=core.iterations,
+        assignment=assignment,
+    )
+
+
+def mclp_heuristic(
+    cover: sp.csr_array | np.ndarray,
+    weights: np.ndarray,
+    p: int,
+    *,
+    fixed: Sequence[int] = (),
+    time_limit: float | None = None,
+    seed: int = 0,
+    gap_tolerance: float = 1e-9,
+) -> HeuristicResult:
+    """Maximal covering location by greedy + fast interchange, with a proven upper bound.
+
+    Maximises the weight of demand rows covered by at least one of ``p`` open candidates
+    (Church & ReVelle 1974). Solved as the p-median with cost 0 on covered pairs and 1 per
+    person uncovered, by the same greedy + Resende–Werneck interchange; the Lagrangian
+    relaxation of the coverage constraints ``z_i <= Σ_{j covers i} y_j`` (Galvão & ReVelle
+    1996; Galvão, Espejo & Boffey 2000) gives the proven upper bound.
+
+    Parameters
+    ----------
+    cover
+        Boolean demand × candidate matrix, sparse (a stored True = the candidate covers the
+        row within the standard) or dense.
+    weights
+        Persons per demand row (>= 0).
+    p, fixed, time_limit, seed, gap_tolerance
+        As in :func:`p_median_heuristic`.
+
+    Returns
+    -------
+    HeuristicResult
+        ``objective`` = covered weight (persons), ``bound`` a proven upper bound on it;
+        ``assignment`` = a covering open candidate per row (the lowest position), or -1.
+    """
+    t0 = time.perf_counter()
+    deadline = _deadline(time_limit, t0)
+    csr = _as_csr(cover, "cover")
+    n, m = csr.shape
+    covered_pairs = csr.data.astype(bool)
+    zero_cost = sp.csr_array(
+        (
+            np.zeros(int(covered_pairs.sum())),
+            csr.indices[covered_pairs],
+            _indptr(np.repeat(np.arange(n), np.diff(csr.indptr))[covered_pairs], n),
+        ),
+        shape=(n, m),
+    )
+    w = _check_weights(weights, n)
+    fixed_pos = _positions(fixed, m, "fixed")
+    p = _check_p(p, m, fixed_pos.size)
+    total = float(w.sum())
+    core = _Core(zero_cost, w, p, fixed_pos, 1.0)
+
+    def closed(uncovered: float, bound: float) -> bool:
+        return uncovered - bound <= gap_tolerance * max(abs(total - uncovered), 1e-9)
+
+    search = _solve_core(core, deadline, np.random.default_rng(seed), closed)
+    objective = total - search.state.objective
+    bound = total - min(search.bound, search.state.objective)
+    open_pos, assignment = _finish(core, zero_cost, search, n, 1.0)
+    return HeuristicResult(
+        open=open_pos,
+        objective=objective,
+        bound=bound,
+        gap=_gap(objective, bound),
+        seconds=time.perf_counter() - t0,
+        iterations=core.iterations,
+        assignment=assignment,
+    )
