@@ -70,7 +70,9 @@ def test_nearest_by_type_ignores_zero_capacity_and_restricted_destinations(tiny)
     fac.loc[fac["id"] == "z", "capacity"] = 0.0
     out = nearest(tt, supply=fac)
     assert list(out.columns) == ["total", "clinic", "robotic"]
-    assert out["clinic"].to_dict() == {"a": 5.0, "b": 25.0, "c": NAN} or np.isnan(out.at["c", "clinic"])
+    assert out["clinic"].to_dict() == {"a": 5.0, "b": 25.0, "c": NAN} or np.isnan(
+        out.at["c", "clinic"]
+    )
     assert out.loc["c", "total"] == 12.0 and out.loc["b", "robotic"] == 0.0
     assert nearest(tt, destinations=["z"]).to_dict()["b"] == 40.0
 
@@ -80,7 +82,12 @@ def test_cumulative_counts_the_boundary_and_digital_for_connected_share(tiny):
     assert cumulative(tt, supply, 15).to_dict() == {"a": 30.0, "b": 20.0, "c": 25.0}
     assert cumulative(tt, supply, 14.999).to_dict() == {"a": 10.0, "b": 20.0, "c": 25.0}
     typed = cumulative(tt, facilities(tele=40.0), 15, digital_access=0.5, effectiveness=0.5)
-    assert typed.loc["a"].to_dict() == {"total": 40.0, "clinic": 10.0, "robotic": 20.0, "digital": 10.0}
+    assert typed.loc["a"].to_dict() == {
+        "total": 40.0,
+        "clinic": 10.0,
+        "robotic": 20.0,
+        "digital": 10.0,
+    }
 
 
 def test_gravity_sums_supply_times_decay(tiny):
@@ -96,8 +103,15 @@ def test_gravity_sums_supply_times_decay(tiny):
 def test_coverage_counts_persons_within_standard_once(tiny):
     tt, demand, _ = tiny
     assert coverage(tt, demand, 6).to_dict() == {"a": 100.0, "b": 200.0, "c": 0.0}
-    out = coverage(tt, demand, 6, supply=facilities(tele=1.0), digital_access=0.5, effectiveness=0.4)
-    assert out.loc["a"].to_dict() == {"total": 100.0, "clinic": 100.0, "robotic": 0.0, "digital": 20.0}
+    out = coverage(
+        tt, demand, 6, supply=facilities(tele=1.0), digital_access=0.5, effectiveness=0.4
+    )
+    assert out.loc["a"].to_dict() == {
+        "total": 100.0,
+        "clinic": 100.0,
+        "robotic": 0.0,
+        "digital": 20.0,
+    }
     assert out.loc["c", "total"] == pytest.approx(0.4 * 0.5 * 300)
 
 
@@ -164,13 +178,17 @@ def test_gaussian_and_kernel_density_fca_weight_the_catchment(tiny):
     dx = 100 * gy(5) + 200 * gy(25)
     dy = 100 * g + 200 * 1 + 300 * gy(12)
     expected_a = gy(5) * 10 / dx + g * 20 / dy
-    assert gaussian_two_step_fca(tt, demand, supply, 30)["a"] == pytest.approx(expected_a, rel=1e-13)
+    assert gaussian_two_step_fca(tt, demand, supply, 30)["a"] == pytest.approx(
+        expected_a, rel=1e-13
+    )
 
 
 def test_fca_ratio_divides_supply_by_demand_around_each_origin(tiny):
     tt, demand, supply = tiny
     between = TravelTimes.from_dense(
-        np.array([[0.0, 10.0, 50.0], [10.0, 0.0, 20.0], [50.0, 20.0, 0.0]]), list("abc"), list("abc")
+        np.array([[0.0, 10.0, 50.0], [10.0, 0.0, 20.0], [50.0, 20.0, 0.0]]),
+        list("abc"),
+        list("abc"),
     )
     out = fca_ratio(tt, demand, supply, 20, demand_tt=between)
     assert out.to_dict() == pytest.approx({"a": 30 / 300, "b": 20 / 600, "c": 25 / 500}, rel=1e-14)
@@ -189,7 +207,9 @@ def test_typed_result_is_total_plus_components_and_equals_plain_series(tiny):
 
 def test_works_on_travel_times_built_from_a_long_table(tiny):
     tt, demand, supply = tiny
-    long_tt = TravelTimes.from_long(tt.to_long(), origin_ids=tt.origin_ids, destination_ids=tt.destination_ids)
+    long_tt = TravelTimes.from_long(
+        tt.to_long(), origin_ids=tt.origin_ids, destination_ids=tt.destination_ids
+    )
     assert two_step_fca(long_tt, demand, supply, 30).equals(two_step_fca(tt, demand, supply, 30))
 
 
@@ -207,7 +227,9 @@ RATIO_MEASURES = [
 def test_digital_component_follows_the_supply_formula(tiny, measure):
     tt, demand, _ = tiny
     share = pd.Series({"a": 0.9, "b": 0.5, "c": 0.1})
-    out = measure(tt, demand, facilities(tele=30.0, app=10.0), digital_access=share, effectiveness=0.6)
+    out = measure(
+        tt, demand, facilities(tele=30.0, app=10.0), digital_access=share, effectiveness=0.6
+    )
     # A_i^dig = a_i e ΣS_d / Σ a_k P_k, so Σ P_i A_i^dig = e ΣS_d
     connected = 0.9 * 100 + 0.5 * 200 + 0.1 * 300
     assert out["digital"].to_dict() == pytest.approx(
@@ -218,12 +240,14 @@ def test_digital_component_follows_the_supply_formula(tiny, measure):
     pd.testing.assert_frame_equal(out[["clinic", "robotic"]], without[["clinic", "robotic"]])
     off = measure(tt, demand, facilities(tele=30.0), digital_access=0.0, effectiveness=0.6)
     pd.testing.assert_frame_equal(off, without)
-    half = measure(tt, demand, facilities(tele=30.0, app=10.0), digital_access=share, effectiveness=0.3)
+    half = measure(
+        tt, demand, facilities(tele=30.0, app=10.0), digital_access=share, effectiveness=0.3
+    )
     assert half["digital"].to_numpy() == pytest.approx(out["digital"].to_numpy() / 2, rel=1e-14)
 
 
 def test_digital_facility_need_not_be_a_travel_time_destination(tiny):
-    tt, demand, _ = tiny
+    tt, _, _ = tiny
     assert "tele" not in tt.destination_ids
     out = cumulative(tt, facilities(tele=8.0), 30, digital_access=0.25, effectiveness=1.0)
     assert out["digital"].tolist() == [2.0, 2.0, 2.0]
@@ -235,8 +259,11 @@ def test_digital_facility_need_not_be_a_travel_time_destination(tiny):
 def test_capacity_limited_coverage_grows_catchments_and_splits_the_boundary_ring(tiny):
     tt, demand, _ = tiny
     fac = pd.DataFrame(
-        {"id": ["x", "y", "z", "tele"], "type": ["clinic", "robotic", "clinic", "digital"],
-         "capacity": [150.0, 120.0, 100.0, 50.0]}
+        {
+            "id": ["x", "y", "z", "tele"],
+            "type": ["clinic", "robotic", "clinic", "digital"],
+            "capacity": [150.0, 120.0, 100.0, 50.0],
+        }
     )
     res = capacity_limited_coverage(tt, demand, fac, digital_access=0.5, effectiveness=0.6)
     f = res.per_facility
@@ -251,7 +278,9 @@ def test_capacity_limited_coverage_grows_catchments_and_splits_the_boundary_ring
     o = res.per_origin
     assert o.loc["b", "covered"] == pytest.approx(50 + 120 + 0.6 * 15 * 50 / 115)
     assert (o["covered"] + o["uncovered"]).to_numpy() == pytest.approx(o["population"].to_numpy())
-    assert o[["clinic", "robotic", "digital"]].sum(axis=1).to_numpy() == pytest.approx(o["covered"].to_numpy())
+    assert o[["clinic", "robotic", "digital"]].sum(axis=1).to_numpy() == pytest.approx(
+        o["covered"].to_numpy()
+    )
     assert res.covered_population == pytest.approx(f["covered"].sum())
 
 
@@ -293,16 +322,28 @@ def test_capacity_limited_coverage_order_and_within():
         (lambda tt, d, s: two_step_fca(tt, d, s, 0), "catchment"),
         (lambda tt, d, s: two_step_fca(tt, d, s, -10), "catchment"),
         (lambda tt, d, s: cumulative(tt, s, float("nan")), "within"),
-        (lambda tt, d, s: enhanced_two_step_fca(tt, d, s, {20: 1.0, 10: 0.5}), "strictly increasing"),
-        (lambda tt, d, s: enhanced_two_step_fca(tt, d, s, {10: 1.0, 10.0: 0.5, 5: 1}), "increasing"),
+        (
+            lambda tt, d, s: enhanced_two_step_fca(tt, d, s, {20: 1.0, 10: 0.5}),
+            "strictly increasing",
+        ),
+        (
+            lambda tt, d, s: enhanced_two_step_fca(tt, d, s, {10: 1.0, 5: 0.5}),
+            "increasing",
+        ),
         (lambda tt, d, s: enhanced_two_step_fca(tt, d, s, {10: -1.0}), ">= 0"),
         (lambda tt, d, s: gravity(tt, s, power_decay(1.0, min_minutes=0)), "min_minutes"),
         (lambda tt, d, s: gravity(tt, s, lambda t: -t), ">= 0"),
         (lambda tt, d, s: nearest(tt, k=0), "k must"),
         (lambda tt, d, s: two_step_fca(tt, d, facilities().assign(type="drone"), 30), "type"),
         (lambda tt, d, s: two_step_fca(tt, d, facilities().drop(columns="type"), 30), "column"),
-        (lambda tt, d, s: two_step_fca(tt, d, facilities(tele=1.0), 30, digital_access=1.5), "digital_access"),
-        (lambda tt, d, s: two_step_fca(tt, d, facilities(tele=1.0), 30, effectiveness=2), "effectiveness"),
+        (
+            lambda tt, d, s: two_step_fca(tt, d, facilities(tele=1.0), 30, digital_access=1.5),
+            "digital_access",
+        ),
+        (
+            lambda tt, d, s: two_step_fca(tt, d, facilities(tele=1.0), 30, effectiveness=2),
+            "effectiveness",
+        ),
         (lambda tt, d, s: capacity_limited_coverage(tt, d, s, order=["x"]), "order"),
         (lambda tt, d, s: two_step_fca(tt, d, [1, 2, 3], 30), "Series"),
     ],
@@ -362,7 +403,12 @@ def test_scaling_all_supply_scales_every_measure(problem, factor):
 
 
 @settings(max_examples=60, deadline=None)
-@given(problems(), st.lists(st.one_of(st.none(), st.floats(0, 60))), st.floats(0, 100), st.floats(1, 60))
+@given(
+    problems(),
+    st.lists(st.one_of(st.none(), st.floats(0, 60))),
+    st.floats(0, 100),
+    st.floats(1, 60),
+)
 def test_adding_a_facility_never_lowers_cumulative_access(problem, new_minutes, capacity, within):
     tt, _, supply = problem
     n = tt.shape[0]
@@ -379,12 +425,16 @@ def test_adding_a_facility_never_lowers_cumulative_access(problem, new_minutes, 
 def test_digital_with_no_connected_population_changes_nothing(problem, capacity, effectiveness):
     tt, demand, supply = problem
     fac = pd.DataFrame({"id": supply.index, "type": "clinic", "capacity": supply.to_numpy()})
-    with_digital = pd.concat([fac, pd.DataFrame([{"id": "tele", "type": "digital", "capacity": capacity}])])
+    with_digital = pd.concat(
+        [fac, pd.DataFrame([{"id": "tele", "type": "digital", "capacity": capacity}])]
+    )
     for measure in (
         lambda f: two_step_fca(tt, demand, f, 30, digital_access=0.0, effectiveness=effectiveness),
         lambda f: three_step_fca(tt, demand, f, digital_access=0.0, effectiveness=effectiveness),
         lambda f: cumulative(tt, f, 30, digital_access=0.0, effectiveness=effectiveness),
-        lambda f: coverage(tt, demand, 30, supply=f, digital_access=0.0, effectiveness=effectiveness),
+        lambda f: coverage(
+            tt, demand, 30, supply=f, digital_access=0.0, effectiveness=effectiveness
+        ),
     ):
         pd.testing.assert_frame_equal(measure(with_digital), measure(fac))
     base = capacity_limited_coverage(tt, demand, fac, within=30)
