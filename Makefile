@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Headless Chromium for the offline map/report test (Debian's package).
+# Headless Chromium for the offline map/report test (Debian's package; tests drive
+# /usr/bin/chromium through the Python playwright package and never download a browser).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+	@test -x /usr/bin/chromium || { echo "chromium is missing at /usr/bin/chromium" >&2; exit 1; }
 
 demo: $(STAMP)
 	$(BIN)/accessplan demo --out $(OUT)
