@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from accessplan import equity
 from accessplan.errors import InputError
 from accessplan.maps import (
     NEW_RING_COLOUR,
@@ -31,8 +32,6 @@ from accessplan.maps import (
 )
 
 __all__ = [
-    "gini",
-    "lorenz_curve",
     "plot_access_maps",
     "plot_budget_coverage",
     "plot_lorenz",
@@ -192,46 +191,6 @@ def plot_access_maps(
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_distribution(values: Any, population: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
-    v = np.asarray(values, dtype=float).ravel()
-    p = np.asarray(population, dtype=float).ravel()
-    if v.shape != p.shape:
-        raise InputError(f"{what}: {v.size} values but {p.size} population counts.")
-    if v.size == 0:
-        raise InputError(f"{what}: no values.")
-    if not np.isfinite(v).all():
-        at = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise InputError(
-            f"{what}: value at position {at} is {v[at]}; a Lorenz curve needs finite access "
-            "values (for supply-per-person measures fill unreachable cells with 0 first)."
-        )
-    if (v < 0).any() or (p < 0).any() or not np.isfinite(p).all():
-        raise InputError(f"{what}: access values and population must be finite and ≥ 0.")
-    if p.sum() <= 0 or (v * p).sum() <= 0:
-        raise InputError(f"{what}: total population and total access must be positive.")
-    return v, p
-
-
-def lorenz_curve(values: Any, population: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Population-weighted Lorenz curve of access.
-
-    Units are sorted by access per person ascending; ``x`` is the cumulative share of persons,
-    ``y`` the cumulative share of total access (Σ access × persons). Both start at 0 and end at 1.
-    """
-    v, p = _check_distribution(values, population, "lorenz_curve")
-    order = np.argsort(v, kind="stable")
-    x = np.concatenate([[0.0], np.cumsum(p[order]) / p.sum()])
-    y = np.concatenate([[0.0], np.cumsum(v[order] * p[order]) / (v * p).sum()])
-    return x, y
-
-
-def gini(values: Any, population: Any) -> float:
-    """Population-weighted Gini coefficient of access: one minus twice the area under the
-    Lorenz curve (trapezoids), 0 for equal access per person, towards 1 for concentration."""
-    x, y = lorenz_curve(values, population)
-    return float(1.0 - np.sum(np.diff(x) * (y[1:] + y[:-1])))
-
-
 def plot_lorenz(
     frame: pd.DataFrame,
     path: str | Path,
@@ -241,8 +200,12 @@ def plot_lorenz(
     after: str | None = "after",
     value_label: str = "access",
 ) -> Path:
-    """Lorenz curves of access before and after, with the Gini coefficient of each."""
-    pop = _column(frame, population, "lorenz")
+    """Lorenz curves of access before and after, with the Gini coefficient of each.
+
+    Curves and coefficients come from :mod:`accessplan.equity` (population-weighted); values
+    must be finite and ≥ 0 (fill unreachable cells with 0 access first).
+    """
+    persons = pd.Series(_column(frame, population, "lorenz"), index=frame.index)
     fig = Figure(figsize=(5.2, 5.0), layout="constrained")
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="#999999", linewidth=1, linestyle="--", label="Equal access")
@@ -250,9 +213,15 @@ def plot_lorenz(
     if after is not None:
         series.append(("After", after, "#1d4e9e"))
     for label, column, colour in series:
-        values = _column(frame, column, "lorenz")
-        x, y = lorenz_curve(values, pop)
-        ax.plot(x, y, color=colour, linewidth=2, label=f"{label} (Gini {gini(values, pop):.3f})")
+        values = pd.Series(_column(frame, column, "lorenz"), index=frame.index, name=column)
+        curve = equity.lorenz_curve(values, persons)
+        ax.plot(
+            curve["population_share"],
+            curve["value_share"],
+            color=colour,
+            linewidth=2,
+            label=f"{label} (Gini {equity.gini(values, persons):.3f})",
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")

@@ -14,8 +14,6 @@ from shapely.geometry import Point, box
 
 from accessplan.errors import InputError
 from accessplan.figures import (
-    gini,
-    lorenz_curve,
     plot_access_maps,
     plot_budget_coverage,
     plot_lorenz,
@@ -90,30 +88,18 @@ def figure_paths(tmp_path_factory):
 # --- figures ----------------------------------------------------------------------------------
 
 
-def test_gini_is_zero_for_equal_access_and_one_half_for_two_extreme_halves():
-    assert gini([2.0, 2.0, 2.0], [1, 5, 9]) == pytest.approx(0.0)
-    assert gini([0.0, 1.0], [1, 1]) == pytest.approx(0.5)
+def test_lorenz_figure_refuses_unreachable_values_with_advice(tmp_path):
+    cells = make_cells()
+    cells.loc[cells.index[2], "after"] = np.nan
+    with pytest.raises(InputError, match="fill it"):
+        plot_lorenz(cells, tmp_path / "lorenz.png")
 
 
-def test_gini_matches_the_pairwise_mean_difference_definition():
-    rng = np.random.default_rng(7)
-    access, people = rng.gamma(2.0, 1.0, 60), rng.integers(1, 100, 60).astype(float)
-    mean = np.sum(access * people) / people.sum()
-    pairwise = np.sum(np.outer(people, people) * np.abs(access[:, None] - access[None, :]))
-    expected = pairwise / (2 * people.sum() ** 2 * mean)
-    assert gini(access, people) == pytest.approx(expected, rel=1e-12)
-
-
-def test_lorenz_curve_runs_from_origin_to_one_and_stays_below_equality():
-    x, y = lorenz_curve([3.0, 1.0, 2.0], [1.0, 1.0, 2.0])
-    assert x.tolist() == pytest.approx([0, 0.25, 0.75, 1.0])
-    assert y.tolist() == pytest.approx([0, 1 / 8, 5 / 8, 1.0])
-    assert np.all(y <= x + 1e-12)
-
-
-def test_lorenz_refuses_unreachable_values_with_advice():
-    with pytest.raises(InputError, match="fill unreachable cells with 0"):
-        lorenz_curve([1.0, np.nan], [1, 1])
+def test_access_maps_figure_accepts_baseline_only_and_checks_columns(tmp_path):
+    cells = make_cells()
+    assert plot_access_maps(cells, tmp_path / "base.png", after=None).is_file()
+    with pytest.raises(InputError, match="missing column 'after'"):
+        plot_access_maps(cells.drop(columns=["after", "change"]), tmp_path / "x.png")
 
 
 def test_figures_are_png_files_and_identical_on_rerun(tmp_path, figure_paths):
