@@ -27,7 +27,7 @@ import pandas as pd
 import pulp
 import scipy.sparse as sp
 
-from accessplan.errors import AccessplanError, InfeasibleError, InputError
+from accessplan.errors import AccessplanError, InfeasibleError, InputError, SolverError
 from accessplan.optimize import fairness
 from accessplan.optimize._solve import SolveInfo, relative_gap, solve_problem
 from accessplan.optimize.plan import Plan
@@ -632,12 +632,21 @@ def _solve_stages(
         prob.setObjective(expr * sign)
         if first is None:
             info = solve_problem(prob, solver, time_limit=time_limit, gap=gap, msg=msg)
+            if info.status != "optimal" and not _solution_is_feasible(prob):
+                raise SolverError(
+                    f"{info.solver} found no feasible plan within the time limit "
+                    f"({time_limit} s); raise time_limit or accept a larger gap."
+                )
             first = replace(info, objective=sign * info.objective, bound=sign * info.bound)
         else:
             saved = {v.name: v.varValue for v in prob.variables()}
             try:
-                solve_problem(prob, solver, time_limit=time_limit, gap=gap, msg=msg)
+                info = solve_problem(prob, solver, time_limit=time_limit, gap=gap, msg=msg)
+                usable = info.status == "optimal" or _solution_is_feasible(prob)
             except AccessplanError:
+                usable = False
+            if not usable:
+                # A tie-break stage that stopped without a usable solution keeps the last one.
                 for v in prob.variables():
                     v.varValue = saved.get(v.name)
                 break
@@ -648,6 +657,15 @@ def _solve_stages(
         prob += held, f"hold_{name}"
     assert first is not None
     return first, values
+
+
+def _solution_is_feasible(prob: pulp.LpProblem, tol: float = 1e-6) -> bool:
+    """True when the variable values satisfy every bound, integrality and constraint."""
+    for v in prob.variables():
+        value = v.varValue
+        if value is None or not v.valid(tol):
+            return False
+    return all(c.valid(tol * max(1.0, abs(c.constant))) for c in prob.constraints())
 
 
 # ---------------------------------------------------------------------------------- public
