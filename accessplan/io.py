@@ -22,7 +22,8 @@ Road graph contract
 ``G.graph["crs"]`` is set (pyproj-compatible; OSM sources come in EPSG:4326); every node has
 float ``x`` and ``y`` in that CRS; every edge has ``length`` (metres, float), ``highway`` (str,
 the first value when OSM gives a list) and ``oneway`` (bool), and optionally ``maxspeed`` (the
-raw OSM string), ``name`` and ``osmid``. A two-way street is two directed edges.
+raw OSM string), ``name``, ``osmid`` and ``geometry`` (the road's LineString in the graph CRS,
+where the source has one). A two-way street is two directed edges.
 """
 
 from __future__ import annotations
@@ -427,6 +428,9 @@ def _normalise_graph(graph: nx.Graph, where: str) -> nx.MultiDiGraph:
             value = _first(data.get(key))
             if not _is_missing(value):
                 attrs[key] = value if key == "osmid" else str(value)
+        geometry = data.get("geometry")
+        if getattr(geometry, "geom_type", None) == "LineString":
+            attrs["geometry"] = geometry  # the road's shape, used to place nodes along it
         edges.append((u, v, attrs))
     out.add_edges_from(edges)
     return out
