@@ -40,6 +40,7 @@ sums on row-sorted CSR arrays); there is no Python loop over demand rows.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -53,7 +54,10 @@ from accessplan.errors import InfeasibleError, InputError
 __all__ = ["HeuristicResult", "mclp_heuristic", "p_median_heuristic"]
 
 _RESTARTS = 8  # perturbation restarts after the subgradient phase when no time limit is set
-_MAX_SUBGRADIENT_ITERATIONS = 3000
+_MAX_SUBGRADIENT_ITERATIONS = 3000  # at the root node
+_NODE_ITERATIONS = 150
+_MAX_NODES = 400  # Lagrangian branch-and-bound nodes when no time limit is set
+_PRIMAL_WINDOW = 0.02  # interchange from relaxed solutions within 2 % of the best plan
 
 
 @dataclass
@@ -162,6 +166,14 @@ def _as_csr(matrix: object, what: str) -> sp.csr_array:
     )
 
 
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(starts[i], ends[i])`` over i, vectorised."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    return offsets + np.arange(total, dtype=np.int64)
+
+
 def _indptr(rows: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n)))).astype(np.int64)
 
@@ -175,6 +187,7 @@ class _State:
     phi1: np.ndarray
     d2: np.ndarray
     objective: float
+    prefix_end: np.ndarray  # per row: index of its second open entry (or the row's end)
 
 
 class _Core:
@@ -249,7 +262,13 @@ class _Core:
         d1[self.rows[first]] = self.data[first]
         phi1[self.rows[first]] = self.cols[first]
         d2[self.rows[second]] = self.data[second]
-        return _State(d1, phi1, d2, float(self.w @ d1))
+        prefix_end = self.indptr[1:].copy()
+        prefix_end[self.rows[second]] = second
+        return _State(d1, phi1, d2, float(self.w @ d1), prefix_end)
+
+    def prefix_entries(self, st: _State) -> np.ndarray:
+        """Indices of every row's entries before its second open one (cost < d2 and ties)."""
+        return _ranges(self.indptr[:-1], st.prefix_end)
 
     def open_mask(self, positions: np.ndarray) -> np.ndarray:
         mask = np.zeros(self.m, dtype=bool)
@@ -278,22 +297,22 @@ class _Core:
         removable = is_open.copy()
         removable[self.fixed] = False
         out_list = np.flatnonzero(removable)
-        d1e = st.d1[self.rows]
-        better = np.flatnonzero(self.data < d1e)
-        gain = np.bincount(
-            self.cols[better], (d1e[better] - self.data[better]) * self.w_entry[better], self.m
-        )
+        idx = self.prefix_entries(st)  # only entries cheaper than d2 can change a row's cost
+        rows, cols, data, w_e = self.rows[idx], self.cols[idx], self.data[idx], self.w_entry[idx]
+        d1e = st.d1[rows]
+        better = np.flatnonzero(data < d1e)
+        gain = np.bincount(cols[better], (d1e[better] - data[better]) * w_e[better], self.m)
         served = st.phi1 >= 0
         loss = np.bincount(st.phi1[served], self.w[served] * (st.d2 - st.d1)[served], self.m)
         pos = np.full(self.m + 1, -1, dtype=np.int64)  # last slot: the unserved option
         pos[out_list] = np.arange(out_list.size)
         k = out_list.size
-        d2e = st.d2[self.rows]
-        g_of_entry = pos[st.phi1[self.rows]]
-        sel = np.flatnonzero((self.data < d2e) & (g_of_entry >= 0) & ~is_open[self.cols])
-        amount = self.w_entry[sel] * (d2e[sel] - np.maximum(self.data[sel], d1e[sel]))
+        d2e = st.d2[rows]
+        g_of_entry = pos[st.phi1[rows]]
+        sel = np.flatnonzero((data < d2e) & (g_of_entry >= 0) & ~is_open[cols])
+        amount = w_e[sel] * (d2e[sel] - np.maximum(data[sel], d1e[sel]))
         extra = np.bincount(
-            self.cols[sel].astype(np.int64) * k + g_of_entry[sel], amount, self.m * k
+            cols[sel].astype(np.int64) * k + g_of_entry[sel], amount, self.m * k
         ).reshape(self.m, k)
         profit = gain[:, None] - loss[out_list][None, :] + extra
         profit[is_open, :] = -np.inf
@@ -329,31 +348,6 @@ class _Core:
         st = self.evaluate(np.ones(self.m, dtype=bool))
         return st.objective
 
-    def select(self, rho: np.ndarray) -> np.ndarray:
-        """Fixed candidates plus the p − |fixed| others of smallest ρ (ties: lower column)."""
-        free = np.ones(self.m, dtype=bool)
-        free[self.fixed] = False
-        free_idx = np.flatnonzero(free)
-        k = self.p - self.fixed.size
-        chosen = free_idx[np.argsort(rho[free_idx], kind="stable")[:k]]
-        return np.sort(np.concatenate((self.fixed, chosen)))
-
-    def lagrangian(self, mu: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """Bound L(μ), the relaxed open set S and the subgradient of every assignment row."""
-        diff = self.data - mu[self.rows]
-        neg = np.flatnonzero(diff < 0)
-        rho = np.bincount(self.cols[neg], self.w_entry[neg] * diff[neg], self.m)
-        chosen = self.select(rho)
-        value = float(self.w @ mu) + float(rho[chosen].sum())
-        is_open = self.open_mask(chosen)
-        assigned = neg[is_open[self.cols[neg]]]
-        count = np.bincount(self.rows[assigned], minlength=self.n).astype(np.float64)
-        if self.unserved is not None:
-            below = mu > self.unserved
-            value += float(self.w[below] @ (self.unserved - mu[below]))
-            count += below
-        return value, chosen, 1.0 - count
-
     def round_bound(self, bound: float) -> float:
         """Integral data: the optimum is an integer, so the bound rounds up."""
         if self.integral and math.isfinite(bound):
@@ -384,7 +378,7 @@ def _solve_core(
     best = _Search(is_open, st, max(0.0, core.round_bound(core.trivial_bound())))
     if core.n == 0 or closed(best.state.objective, best.bound):
         return best
-    _subgradient(core, best, deadline, closed)
+    _branch_and_bound(core, best, deadline, closed, _MAX_NODES)
     restarts = 0
     removable_count = core.p - core.fixed.size
     while (
@@ -415,43 +409,259 @@ def _perturb(core: _Core, is_open: np.ndarray, rng: np.random.Generator) -> np.n
     return trial
 
 
-def _subgradient(
-    core: _Core, best: _Search, deadline: float, closed: Callable[[float, float], bool]
-) -> None:
-    """Subgradient optimisation of L(μ) (Beasley 1993), improving ``best`` in place."""
-    mu = best.state.d1.copy()
-    if core.unserved is None:  # start unserved rows at their dearest pair, not the penalty
-        row_max = np.maximum.reduceat(core.data, core.indptr[:-1]) if core.data.size else mu
-        mu = np.minimum(mu, row_max)
-    beta, stall, best_value = 2.0, 0, -np.inf
-    seen: set[bytes] = set()
-    for it in range(_MAX_SUBGRADIENT_ITERATIONS):
+class _Relaxation:
+    """Lagrangian relaxation of the assignment constraints on a working set of entries.
+
+    Multipliers are capped per row (``μ_i <= cap_i``); entries with ``c_ij >= cap_i`` then never
+    enter ``ρ_j`` and are left out of the working set. ``L(μ)`` is a valid lower bound for every
+    ``μ``, capped or not, so the cap only trades bound strength for speed; rows whose
+    multiplier presses against its cap get a wider one.
+    """
+
+    def __init__(self, core: _Core, cap: np.ndarray) -> None:
+        self.core = core
+        self.cap = cap
+        keep = np.flatnonzero(core.data < cap[core.rows])
+        self.rows = core.rows[keep]
+        self.cols = core.cols[keep]
+        self.data = core.data[keep]
+        self.w_e = core.w_entry[keep]
+
+    def value(
+        self, mu: np.ndarray, forced_open: np.ndarray, free: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """``L(μ)``, the relaxed open set S, the subgradient of each row, and ``ρ``.
+
+        ``forced_open`` (fixed candidates and branching decisions) are always in S; the rest
+        of S is the ``p − |forced_open|`` candidates of smallest ``ρ`` among ``free`` (ties:
+        lower position). Returns ``-inf`` as the bound when the node allows no such S... it
+        never does: callers check the counts first.
+        """
+        core = self.core
+        diff = self.data - mu[self.rows]
+        neg = np.flatnonzero(diff < 0)
+        rho = np.bincount(self.cols[neg], self.w_e[neg] * diff[neg], core.m)
+        free_idx = np.flatnonzero(free)
+        k = core.p - int(forced_open.sum())
+        chosen = free_idx[np.argsort(rho[free_idx], kind="stable")[:k]]
+        is_open = forced_open.copy()
+        is_open[chosen] = True
+        value = float(core.w @ mu) + float(rho[is_open].sum())
+        assigned = neg[is_open[self.cols[neg]]]
+        count = np.bincount(self.rows[assigned], minlength=core.n).astype(np.float64)
+        if core.unserved is not None:
+            below = mu > core.unserved
+            value += float(core.w[below] @ (core.unserved - mu[below]))
+            count += below
+        return value, is_open, 1.0 - count, rho
+
+
+@dataclass
+class _Node:
+    """A branch of the search: candidates forced open / closed, and its proven bound."""
+
+    bound: float
+    forced_open: np.ndarray
+    forced_closed: np.ndarray
+    mu: np.ndarray
+    depth: int
+
+
+@dataclass
+class _Ascent:
+    """Outcome of a subgradient ascent at one node."""
+
+    bound: float
+    mu: np.ndarray
+    is_open: np.ndarray
+    rho: np.ndarray
+
+
+def _ascend(
+    relax: _Relaxation,
+    node: _Node,
+    best: _Search,
+    deadline: float,
+    closed: Callable[[float, float], bool],
+    *,
+    iterations: int,
+    beta: float,
+    try_primal: Callable[[np.ndarray], None],
+) -> _Ascent:
+    """Subgradient optimisation of ``L(μ)`` at a node (Beasley 1993), Polyak steps.
+
+    The step is ``β (UB − L) / Σ_i w_i g_i²`` along ``g`` in per-person multipliers
+    ``μ = λ / w``; β halves after 20 iterations without a better bound. Relaxed solutions
+    are handed to ``try_primal`` to seed the interchange.
+    """
+    core = relax.core
+    free = ~(node.forced_open | node.forced_closed)
+    mu = np.minimum(node.mu, relax.cap)
+    out = _Ascent(-np.inf, mu, node.forced_open, np.zeros(core.m))
+    stall = 0
+    for _ in range(iterations):
         if time.perf_counter() >= deadline or beta < 1e-4:
             break
-        value, chosen, g = core.lagrangian(mu)
+        value, is_open, g, rho = relax.value(mu, node.forced_open, free)
         core.iterations += 1
-        if value > best_value + 1e-12 * max(1.0, abs(value)):
-            best_value, stall = value, 0
-            best.bound = max(best.bound, core.round_bound(value))
+        if value > out.bound + 1e-12 * max(1.0, abs(value)):
+            out = _Ascent(value, mu, is_open, rho)
+            stall = 0
         else:
             stall += 1
             if stall >= 20:
                 beta, stall = beta / 2.0, 0
-        key = chosen.tobytes()
-        if key not in seen and (stall == 0 or it % 10 == 0):
-            seen.add(key)
-            cand, cand_st = core.local_search(core.open_mask(chosen), deadline)
-            if cand_st.objective < best.state.objective:
-                best.is_open, best.state = cand, cand_st
-        if closed(best.state.objective, best.bound):
+        try_primal(is_open)
+        if closed(best.state.objective, core.round_bound(out.bound)):
             break
         norm = float(core.w @ (g * g))
-        if norm == 0.0:  # the relaxed assignment is feasible, hence optimal: L = optimum
+        if norm == 0.0:  # the relaxed assignment is feasible, hence optimal at this node
             break
         step = beta * max(best.state.objective - value, 0.0) / norm
         if step == 0.0:
             break
-        mu = mu + step * g
+        mu = np.minimum(mu + step * g, relax.cap)
+    return out
+
+
+def _initial_multipliers(core: _Core, st: _State) -> tuple[np.ndarray, np.ndarray]:
+    """Start μ at each row's cost in the best plan; cap μ at twice its second-best cost."""
+    row_max = np.full(core.n, core.none_cost)
+    has = np.diff(core.indptr) > 0
+    row_max[has] = np.maximum.reduceat(core.data, core.indptr[:-1][has])
+    mu = np.minimum(st.d1, row_max)
+    if core.unserved is not None:
+        row_max = np.maximum(row_max, core.unserved)
+    cap = np.minimum(np.maximum(2.0 * st.d2, st.d1 + 1e-9), row_max)
+    return mu, np.nextafter(cap, np.inf)
+
+
+def _branch_and_bound(
+    core: _Core,
+    best: _Search,
+    deadline: float,
+    closed: Callable[[float, float], bool],
+    max_nodes: int,
+) -> None:
+    """Lagrangian branch and bound on the open/closed decisions (Beasley 1993).
+
+    Each node maximises ``L(μ)`` by subgradient ascent, warm-started from its parent; the
+    penalty tests ``L + ρ_j − ρ_out`` (forcing j open) and ``L − ρ_j + ρ_in`` (forcing it
+    closed) fix candidates whose other choice cannot beat the best plan; the remaining nodes
+    branch on the open free candidate of most negative ``ρ``, best bound first. ``best.bound``
+    ends as the smallest bound over the nodes not yet closed (a proven lower bound).
+    """
+    mu, cap = _initial_multipliers(core, best.state)
+    relax = _Relaxation(core, cap)
+    seen: set[bytes] = set()
+
+    def try_primal(is_open: np.ndarray) -> None:
+        key = np.packbits(is_open).tobytes()
+        if key in seen:
+            return
+        seen.add(key)
+        if np.count_nonzero(is_open & ~best.is_open) < 2:
+            return  # one swap from the best plan, which is already swap-optimal
+        start = core.evaluate(is_open)
+        if start.objective > (1.0 + _PRIMAL_WINDOW) * best.state.objective:
+            return
+        cand, cand_st = core.local_search(is_open, deadline, start)
+        if cand_st.objective < best.state.objective:
+            best.is_open, best.state = cand, cand_st
+
+    fixed_mask = core.open_mask(core.fixed)
+    root = _Node(-np.inf, fixed_mask, np.zeros(core.m, dtype=bool), mu, 0)
+    heap: list[tuple[float, int, _Node]] = [(-np.inf, 0, root)]
+    sequence = 0
+    settled = np.inf  # smallest bound among the branches already closed
+    counter = 0
+    while heap and counter < max_nodes and time.perf_counter() < deadline:
+        _, _, node = heapq.heappop(heap)
+        counter += 1
+        if closed(best.state.objective, node.bound):
+            settled = min(settled, node.bound)
+            continue
+        first = counter == 1
+        for attempt in range(3):
+            asc = _ascend(
+                relax,
+                node,
+                best,
+                deadline,
+                closed,
+                iterations=_MAX_SUBGRADIENT_ITERATIONS if first else _NODE_ITERATIONS,
+                beta=2.0 if first else 0.5,
+                try_primal=try_primal,
+            )
+            pressed = asc.mu >= relax.cap * (1 - 1e-12)
+            if attempt == 2 or not np.any(pressed) or time.perf_counter() >= deadline:
+                break
+            cap = relax.cap.copy()  # widen the caps that bind and ascend again
+            cap[pressed] = np.minimum(2.0 * cap[pressed], np.nextafter(core.none_cost, np.inf))
+            relax = _Relaxation(core, cap)
+            node = _Node(node.bound, node.forced_open, node.forced_closed, asc.mu, node.depth)
+        bound = max(node.bound, core.round_bound(asc.bound))
+        if closed(best.state.objective, bound):
+            settled = min(settled, bound)
+            continue
+        children, fixed_bound = _children(core, node, asc, bound, best, closed)
+        settled = min(settled, fixed_bound)
+        for child in children:
+            sequence += 1
+            heapq.heappush(heap, (child.bound, sequence, child))
+    open_bounds = [b for b, _, _ in heap]
+    best.bound = max(best.bound, min([settled, *open_bounds, best.state.objective]))
+
+
+def _children(
+    core: _Core,
+    node: _Node,
+    asc: _Ascent,
+    bound: float,
+    best: _Search,
+    closed: Callable[[float, float], bool],
+) -> tuple[list[_Node], float]:
+    """Penalty tests, then the two branches of the node; and the least bound fixed away."""
+    forced_open, forced_closed = node.forced_open.copy(), node.forced_closed.copy()
+    free = ~(forced_open | forced_closed)
+    chosen_free = np.flatnonzero(asc.is_open & free)
+    other_free = np.flatnonzero(~asc.is_open & free)
+    rho = asc.rho
+    settled = np.inf
+    if chosen_free.size and other_free.size:
+        worst_in = rho[chosen_free].max()
+        best_out = rho[other_free].min()
+        open_alt = asc.bound + rho[other_free] - worst_in  # bound if j is forced open
+        shut = np.array([closed(best.state.objective, core.round_bound(v)) for v in open_alt])
+        if shut.any():
+            settled = min(settled, float(core.round_bound(open_alt[shut].min())))
+            forced_closed[other_free[shut]] = True
+        close_alt = asc.bound - rho[chosen_free] + best_out  # bound if j is forced closed
+        keep = np.array([closed(best.state.objective, core.round_bound(v)) for v in close_alt])
+        if keep.any():
+            settled = min(settled, float(core.round_bound(close_alt[keep].min())))
+            forced_open[chosen_free[keep]] = True
+    n_open = int(forced_open.sum())
+    free = ~(forced_open | forced_closed)
+    if n_open > core.p or n_open + int(free.sum()) < core.p:
+        return [], settled  # no plan of p sites left in this branch
+    if n_open == core.p or n_open + int(free.sum()) == core.p:
+        leaf = forced_open | (free if n_open < core.p else False)
+        st = core.evaluate(leaf)
+        if st.objective < best.state.objective:
+            best.is_open, best.state = leaf, st
+        return [], min(settled, st.objective)
+    branch_pool = np.flatnonzero(asc.is_open & free)
+    if branch_pool.size == 0:
+        branch_pool = np.flatnonzero(free)
+    j = int(branch_pool[np.argmin(rho[branch_pool])])
+    with_j, without_j = forced_open.copy(), forced_closed.copy()
+    with_j[j] = True
+    without_j[j] = True
+    return [
+        _Node(bound, with_j, forced_closed, asc.mu, node.depth + 1),
+        _Node(bound, forced_open, without_j, asc.mu, node.depth + 1),
+    ], settled
 
 
 def _finish(
