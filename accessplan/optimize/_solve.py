@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -195,6 +195,7 @@ class LinearModel:
     integer: Any
     offset: float = 0.0
     start: Any = None
+    highs_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def num_col(self) -> int:
@@ -244,6 +245,8 @@ def _solve_highspy(
     # HiGHS stops at a 1e-4 relative gap by default; ask for (near) proven optimality unless the
     # caller accepts a gap.
     h.setOptionValue("mip_rel_gap", float(gap) if gap is not None else 1e-9)
+    for key, value in model.highs_options.items():
+        h.setOptionValue(key, value)
     csc = sp.csc_array(model.A)
     csc.sort_indices()
     integer = np.asarray(model.integer, dtype=bool)

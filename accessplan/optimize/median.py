@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pulp
 import scipy.sparse as sp
 
-from accessplan.errors import InfeasibleError, InputError, SolverError
+from accessplan.errors import AccessplanError, InfeasibleError, InputError, SolverError
 from accessplan.optimize._data import (
     LocationData,
     heuristics_module,
@@ -22,7 +23,7 @@ from accessplan.optimize._data import (
     prepare_location_data,
     resolve_method,
 )
-from accessplan.optimize._solve import LinearModel, SolveInfo, solve_model
+from accessplan.optimize._solve import LinearModel, SolveInfo, relative_gap, solve_model
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
 
@@ -151,9 +152,10 @@ def p_median(
         return _p_median_by_heuristic(
             data, minutes, unreachable, unserved, time_limit, seed, details, t0
         )
-    model = _elloumi_model(minutes, data.weights, data.p_total, data.fixed, unserved)
     try:
-        info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
+        open_mask, info = _exact_p_median(
+            data, minutes, unserved, solver, time_limit, gap, msg, seed, details
+        )
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"p_median: no {data.p_total} open sites can serve every reachable origin ({exc}); "
@@ -166,9 +168,103 @@ def p_median(
         return _p_median_by_heuristic(
             data, minutes, unreachable, unserved, time_limit, seed, details, t0
         )
-    open_mask = x[: data.n_candidates] > 0.5
-    details["model_size"] = {"columns": model.num_col, "rows": model.num_row, "nnz": model.A.nnz}
     return _median_plan(data, minutes, open_mask, unreachable, unserved, info, details, t0)
+
+
+def _exact_p_median(
+    data: LocationData,
+    minutes: sp.csr_array,
+    unserved: float | None,
+    solver: str | pulp.LpSolver,
+    time_limit: float | None,
+    gap: float | None,
+    msg: bool,
+    seed: int,
+    details: dict,
+) -> tuple[np.ndarray, SolveInfo]:
+    """Lagrangian reduction (bound, plan, fixed sites), then the compact model on what is left."""
+    t0 = time.perf_counter()
+    m = data.n_candidates
+    upper_open = _heuristic_upper_plan(data, minutes, unserved, time_limit, seed)
+    red = _lagrangian_reduction(
+        minutes, data.weights, data.p_total, data.fixed, unserved, upper_open
+    )
+    details["lagrangian"] = {
+        "bound": red.bound,
+        "upper": red.upper,
+        "iterations": red.iterations,
+        "closed_sites": int(red.closed.sum()),
+        "forced_sites": int(red.forced.sum()),
+    }
+    tolerance = (gap or 0.0) * max(abs(red.upper), 1.0) + 1e-9 * max(abs(red.upper), 1.0)
+    if red.upper - red.bound <= tolerance:
+        seconds = time.perf_counter() - t0
+        info = SolveInfo(
+            "optimal",
+            red.upper,
+            red.bound,
+            relative_gap(red.upper, red.bound),
+            seconds,
+            "lagrangian",
+        )
+        return red.upper_open, info
+    alive = np.flatnonzero(~red.closed)
+    new_pos = np.full(m, -1)
+    new_pos[alive] = np.arange(alive.size)
+    sub = keep_pairs(minutes, ~red.closed[minutes.indices])
+    sub = sp.csr_array(
+        (sub.data, new_pos[sub.indices], sub.indptr), shape=(sub.shape[0], alive.size)
+    )
+    sub_fixed = new_pos[np.union1d(data.fixed, np.flatnonzero(red.forced))]
+    model = _elloumi_model(
+        sub, data.weights, data.p_total, sub_fixed, unserved, start_open=red.upper_open[alive]
+    )
+    details["model_size"] = {"columns": model.num_col, "rows": model.num_row, "nnz": model.A.nnz}
+    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 1.0)
+    info, x = solve_model(model, solver, time_limit=remaining, gap=gap, msg=msg)
+    open_mask = np.zeros(m, dtype=bool)
+    open_mask[alive[x[: alive.size] > 0.5]] = True
+    # Plans outside the reduced space cost more than the upper bound.
+    bound = max(red.bound, min(info.bound, red.upper)) if np.isfinite(info.bound) else red.bound
+    if red.upper < info.objective - 1e-9 * max(abs(red.upper), 1.0):
+        open_mask, objective = red.upper_open, red.upper
+    else:
+        objective = info.objective
+    status = info.status
+    result_gap = relative_gap(objective, bound)
+    if result_gap < 1e-9:
+        result_gap, status = 0.0, "optimal"
+    seconds = time.perf_counter() - t0
+    return open_mask, SolveInfo(status, objective, bound, result_gap, seconds, info.solver)
+
+
+def _heuristic_upper_plan(
+    data: LocationData,
+    minutes: sp.csr_array,
+    unserved: float | None,
+    time_limit: float | None,
+    seed: int,
+) -> np.ndarray | None:
+    """Open sites of a heuristic plan (an upper bound for the reduction), when available."""
+    module = heuristics_module()
+    if module is None:
+        return None
+    budget = 10.0 if time_limit is None else max(0.1 * time_limit, 0.5)
+    try:
+        result = module.p_median_heuristic(
+            minutes,
+            data.weights,
+            data.p_total,
+            fixed=tuple(int(j) for j in data.fixed),
+            unserved_cost=unserved,
+            time_limit=budget,
+            seed=seed,
+        )
+    except AccessplanError:
+        return None
+    open_mask = np.zeros(data.n_candidates, dtype=bool)
+    open_mask[np.asarray(result.open, dtype=np.int64)] = True
+    return open_mask
 
 
 def _unserved_minutes(tt: TravelTimes, unserved_minutes: float | None) -> float | None:
@@ -197,8 +293,12 @@ def _elloumi_model(
     p_total: int,
     fixed: np.ndarray,
     unserved: float | None,
+    start_open: np.ndarray | None = None,
 ) -> LinearModel:
-    """Arrays of the compact p-median model (see :func:`p_median`); columns ``y`` then ``z``."""
+    """Arrays of the compact p-median model (see :func:`p_median`); columns ``y`` then ``z``.
+
+    ``start_open`` (open flag per candidate) becomes the solver's starting solution.
+    """
     n, m = minutes.shape
     rows = np.repeat(np.arange(n), np.diff(minutes.indptr))
     keep = weights[rows] > 0
@@ -276,8 +376,27 @@ def _elloumi_model(
     col_upper = np.concatenate([np.ones(m), z_upper[kept_levels]])
     integer = np.concatenate([np.ones(m, dtype=bool), np.zeros(n_z, dtype=bool)])
     c = np.concatenate([np.zeros(m), z_cost[kept_levels]])
+    start = None
+    if start_open is not None:
+        nearest = np.full(n, np.inf)
+        start_rows, _, start_minutes = nearest_open(minutes, start_open)
+        nearest[start_rows] = start_minutes
+        z_start = (nearest[lvl_row[kept_levels]] > lvl_d[kept_levels]).astype(np.float64)
+        start = np.concatenate([start_open.astype(np.float64), z_start])
     return LinearModel(
-        "p_median", "min", c, A, row_lower, row_upper, col_lower, col_upper, integer, offset
+        "p_median",
+        "min",
+        c,
+        A,
+        row_lower,
+        row_upper,
+        col_lower,
+        col_upper,
+        integer,
+        offset,
+        start=start,
+        # The start is a good plan: the solver's time is better spent on the bound.
+        highs_options=_NO_HEURISTICS if start is not None else {},
     )
 
 
@@ -559,9 +678,7 @@ def _capacitated_model(
     assign_lower = np.ones(n_i) if objective == "time" and unserved is None else np.zeros(n_i)
     if with_u:
         assign_lower = np.ones(n_i)
-    row_lower = np.concatenate(
-        [assign_lower, np.full(n_x + capped.size, -np.inf), [data.p_total]]
-    )
+    row_lower = np.concatenate([assign_lower, np.full(n_x + capped.size, -np.inf), [data.p_total]])
     row_upper = np.concatenate([np.ones(n_i), np.zeros(n_x + capped.size), [data.p_total]])
     col_lower = np.zeros(m + n_x + n_u)
     col_lower[data.fixed] = 1.0
@@ -580,3 +697,138 @@ def _capacitated_model(
         name = "capacitated_mclp"
     model = LinearModel(name, sense, c, A, row_lower, row_upper, col_lower, col_upper, integer)
     return model, rows, cols, d
+
+
+# ---------------------------------------------------------------------------------------------
+# Lagrangian reduction for the exact p-median
+#
+# Relaxing the assignment constraints sum_j x_ij = 1 of the classic model with multipliers
+# lambda_i gives L(lambda) = sum_i lambda_i + (sum of the |E|+p smallest rho_j, forced sites
+# included), rho_j = sum_i min(0, w_i d_ij - lambda_i): a lower bound equal to the LP bound at
+# the best multipliers (Beasley 1993). With an upper bound UB from a plan, the classic
+# reduced-cost tests fix sites: a closed site whose opening would raise the bound above UB
+# stays closed, an open one whose closing would stays open. The exact model is then solved on
+# the surviving sites only, which on OR-Library instances removes most candidates. Any plan
+# outside the reduced space costs more than UB, so the reduced optimum is the global optimum.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reduction:
+    bound: float
+    upper: float
+    upper_open: np.ndarray
+    closed: np.ndarray
+    forced: np.ndarray
+    iterations: int
+
+
+def _plan_cost(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    cost: np.ndarray,
+    active: np.ndarray,
+    open_mask: np.ndarray,
+    unserved_cost: np.ndarray | None,
+    n: int,
+) -> float:
+    """Person-minutes of a set of open sites (pairs sorted by minutes within each row)."""
+    ok = open_mask[cols]
+    first_rows, first = np.unique(rows[ok], return_index=True)
+    per_row = np.full(n, np.inf)
+    per_row[first_rows] = cost[ok][first]
+    if unserved_cost is not None:
+        per_row = np.minimum(per_row, unserved_cost)
+    return float(per_row[active].sum())
+
+
+def _lagrangian_reduction(
+    minutes: sp.csr_array,
+    weights: np.ndarray,
+    p_total: int,
+    fixed: np.ndarray,
+    unserved: float | None,
+    upper_open: np.ndarray | None,
+    max_iter: int = 600,
+    integral: bool = False,
+) -> _Reduction:
+    n, m = minutes.shape
+    all_rows = np.repeat(np.arange(n), np.diff(minutes.indptr))
+    keep = weights[all_rows] > 0
+    rows, cols = all_rows[keep], minutes.indices[keep]
+    cost = weights[rows] * minutes.data[keep]
+    active = np.unique(rows)
+    u_cost = None if unserved is None else weights * unserved
+    is_fixed = np.zeros(m, dtype=bool)
+    is_fixed[fixed] = True
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    lam = np.zeros(n)
+    lam[rows[first]] = cost[first]
+
+    def relaxed(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(np.where(is_fixed, -np.inf, rho), kind="stable")
+        chosen = np.zeros(m, dtype=bool)
+        chosen[order[:p_total]] = True
+        return chosen, order
+
+    best_upper, best_open = np.inf, None
+    if upper_open is not None:
+        best_upper = _plan_cost(rows, cols, cost, active, upper_open, u_cost, n)
+        best_open = upper_open
+    best_bound, best_rho = -np.inf, np.zeros(m)
+    step, stall, it = 2.0, 0, 0
+    g_base = np.zeros(n)
+    g_base[active] = 1.0
+    for it in range(1, max_iter + 1):
+        slack = cost - lam[rows]
+        neg = slack < 0
+        rho = np.bincount(cols[neg], slack[neg], minlength=m)
+        chosen, _ = relaxed(rho)
+        bound = float(lam[active].sum() + rho[chosen].sum())
+        if u_cost is not None:
+            bound += float(np.minimum(0.0, u_cost - lam)[active].sum())
+        if it % 10 == 1 or best_open is None:
+            value = _plan_cost(rows, cols, cost, active, chosen, u_cost, n)
+            if value < best_upper:
+                best_upper, best_open = value, chosen
+        if bound > best_bound + 1e-12 * abs(bound):
+            best_bound, best_rho, stall = bound, rho, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                step, stall = step / 2, 0
+        if best_upper - best_bound <= 1e-9 * max(abs(best_upper), 1.0) or step < 1e-3:
+            break
+        served = neg & chosen[cols]
+        g = g_base - np.bincount(rows[served], minlength=n)
+        if u_cost is not None:
+            g -= u_cost < lam
+        norm = float((g[active] ** 2).sum())
+        if norm == 0:
+            break
+        lam = lam + step * (best_upper - bound) / norm * g
+    chosen, order = relaxed(best_rho)
+    free_in = order[:p_total][~is_fixed[order[:p_total]]]
+    worst_in = best_rho[free_in].max() if free_in.size else np.inf
+    best_out = best_rho[order[p_total]] if p_total < m else np.inf
+    tol = 1e-9 * max(abs(best_upper), 1.0)
+    if integral:
+        # Integer person-minutes: only plans cheaper by at least 1 are worth keeping.
+        tol = -1.0 + 1e-6
+        if np.ceil(best_bound - 1e-6) >= best_upper:
+            best_bound = best_upper
+    closed = ~chosen & ~is_fixed & (best_bound + best_rho - worst_in > best_upper + tol)
+    forced = chosen & ~is_fixed & (best_bound - best_rho + best_out > best_upper + tol)
+    if best_open is None:
+        best_open = chosen
+    return _Reduction(best_bound, best_upper, best_open, closed, forced, it)
+
+
+_NO_HEURISTICS = {
+    "mip_heuristic_effort": 0.0,
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+    "mip_heuristic_run_feasibility_jump": False,
+}
