@@ -594,7 +594,8 @@ _DECOR_JS = """
   var size = map.getSize();
   map.fitBounds({{ this.values['bounds'] }}, {
     paddingTopLeft: [20, 60],
-    paddingBottomRight: [Math.min(270, size.x * 0.3), 20]
+    paddingBottomRight: [Math.min(270, size.x * 0.3), 20],
+    animate: false
   });
 })();
 """

@@ -229,8 +229,12 @@ def test_report_renders_offline_with_map_figures_and_escaped_text(browser, pages
         assert PWN in page.locator("#notes").inner_text()
         widths = page.eval_on_selector_all("figure img", "imgs => imgs.map(i => i.naturalWidth)")
         assert widths and all(w > 100 for w in widths)
+        srcdoc = next(f for f in page.frames if f.url == "about:srcdoc")
+        srcdoc.wait_for_function(
+            "n => document.querySelectorAll('.leaflet-apCells-pane path').length === n",
+            arg=pages["cells"],
+        )
         frame = page.frame_locator("iframe.map")
-        frame.locator(".leaflet-control-layers-base label").first.wait_for(state="attached")
         assert frame.locator(".leaflet-apCells-pane path").count() == pages["cells"]
         assert frame.locator(".leaflet-control-layers-base label").count() == 3
         assert frame.locator(".leaflet-marker-pane .ap-fac").count() == 7

