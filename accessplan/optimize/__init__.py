@@ -8,6 +8,9 @@ from accessplan.optimize.allocation import (
     lp_objective_with_pools,
 )
 from accessplan.optimize.budget import SupplyOption, budget_sweep, budgeted_siting
+from accessplan.optimize.center import p_center
+from accessplan.optimize.coverage import capacitated_mclp, lscp, mclp
+from accessplan.optimize.median import capacitated_p_median, p_median
 from accessplan.optimize.plan import Plan
 
 __all__ = [
@@ -17,7 +20,13 @@ __all__ = [
     "allocate_resources",
     "budget_sweep",
     "budgeted_siting",
+    "capacitated_mclp",
+    "capacitated_p_median",
     "facility_demand",
     "fairness",
     "lp_objective_with_pools",
+    "lscp",
+    "mclp",
+    "p_center",
+    "p_median",
 ]
