@@ -57,6 +57,8 @@ _RESTARTS = 8  # perturbation restarts after the subgradient phase when no time 
 _MAX_SUBGRADIENT_ITERATIONS = 3000  # at the root node
 _NODE_ITERATIONS = 150
 _MAX_NODES = 400  # Lagrangian branch-and-bound nodes when no time limit is set
+_CAP_FACTOR = 1.2  # initial multiplier cap, × second-closest cost in the best plan
+_PRIMAL_EVERY = 5  # relaxed solutions tried as interchange starts: every 5th iteration
 _PRIMAL_WINDOW = 0.02  # interchange from relaxed solutions within 2 % of the best plan
 
 
@@ -499,7 +501,7 @@ def _ascend(
     mu = np.minimum(node.mu, relax.cap)
     out = _Ascent(-np.inf, mu, node.forced_open, np.zeros(core.m))
     stall = 0
-    for _ in range(iterations):
+    for it in range(iterations):
         if time.perf_counter() >= deadline or beta < 1e-4:
             break
         value, is_open, g, rho = relax.value(mu, node.forced_open, free)
@@ -511,7 +513,8 @@ def _ascend(
             stall += 1
             if stall >= 20:
                 beta, stall = beta / 2.0, 0
-        try_primal(is_open)
+        if it % _PRIMAL_EVERY == 0:
+            try_primal(is_open)
         if closed(best.state.objective, core.round_bound(out.bound)):
             break
         norm = float(core.w @ (g * g))
@@ -521,18 +524,19 @@ def _ascend(
         if step == 0.0:
             break
         mu = np.minimum(mu + step * g, relax.cap)
+    try_primal(out.is_open)
     return out
 
 
 def _initial_multipliers(core: _Core, st: _State) -> tuple[np.ndarray, np.ndarray]:
-    """Start μ at each row's cost in the best plan; cap μ at twice its second-best cost."""
+    """Start μ at each row's cost in the best plan; cap μ near its second-best cost."""
     row_max = np.full(core.n, core.none_cost)
     has = np.diff(core.indptr) > 0
     row_max[has] = np.maximum.reduceat(core.data, core.indptr[:-1][has])
     mu = np.minimum(st.d1, row_max)
     if core.unserved is not None:
         row_max = np.maximum(row_max, core.unserved)
-    cap = np.minimum(np.maximum(2.0 * st.d2, st.d1 + 1e-9), row_max)
+    cap = np.minimum(np.maximum(_CAP_FACTOR * st.d2, st.d1 + 1e-9), row_max)
     return mu, np.nextafter(cap, np.inf)
 
 
