@@ -269,3 +269,17 @@ def test_bad_method_is_rejected():
     tt, demand = _instance()
     with pytest.raises(InputError, match="method"):
         p_median(tt, demand, 1, method="fast")
+
+
+def test_heuristic_and_auto_methods_match_the_exact_plan():
+    tt, demand = _instance(n=30, m=10, seed=12)
+    exact = p_median(tt, demand, 3, method="exact")
+    heur = p_median(tt, demand, 3, method="heuristic")
+    auto = p_median(tt, demand, 3, method="auto")
+    assert heur.details["method"] == "heuristic" and auto.details["method"] == "exact"
+    assert heur.objective == pytest.approx(exact.objective)
+    assert heur.bound <= heur.objective + 1e-6
+    cover_exact = mclp(tt, demand, 2, 15.0, method="exact")
+    cover_heur = mclp(tt, demand, 2, 15.0, method="heuristic")
+    assert cover_heur.objective == pytest.approx(cover_exact.objective)
+    assert cover_heur.status == "heuristic" and len(cover_heur.sites) == 2
