@@ -283,3 +283,17 @@ def test_heuristic_and_auto_methods_match_the_exact_plan():
     cover_heur = mclp(tt, demand, 2, 15.0, method="heuristic")
     assert cover_heur.objective == pytest.approx(cover_exact.objective)
     assert cover_heur.status == "heuristic" and len(cover_heur.sites) == 2
+
+
+def test_evaluate_plan_gives_two_step_fca_of_the_open_sites():
+    from accessplan.measures import two_step_fca
+    from accessplan.optimize.plan import evaluate_plan
+
+    tt, demand = _instance()
+    cands = pd.DataFrame({"id": tt.destination_ids, "capacity": 10.0})
+    plan = p_median(tt, demand, 2, candidates=cands, method="exact")
+    after = evaluate_plan(plan, tt, demand, "two_step_fca", catchment=30.0)
+    supply = pd.Series(10.0, index=plan.sites.index)
+    expected = two_step_fca(tt.subset(destinations=plan.sites.index), demand, supply, 30.0)
+    total = after["total"] if isinstance(after, pd.DataFrame) else after
+    assert np.allclose(total.to_numpy(), expected.to_numpy(), equal_nan=True)

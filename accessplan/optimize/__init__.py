@@ -11,7 +11,7 @@ from accessplan.optimize.budget import SupplyOption, budget_sweep, budgeted_siti
 from accessplan.optimize.center import p_center
 from accessplan.optimize.coverage import capacitated_mclp, lscp, mclp
 from accessplan.optimize.median import capacitated_p_median, p_median
-from accessplan.optimize.plan import Plan
+from accessplan.optimize.plan import Plan, evaluate_plan
 
 __all__ = [
     "Plan",
@@ -22,6 +22,7 @@ __all__ = [
     "budgeted_siting",
     "capacitated_mclp",
     "capacitated_p_median",
+    "evaluate_plan",
     "facility_demand",
     "fairness",
     "lp_objective_with_pools",

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["Plan", "build_plan", "nearest_open"]
+__all__ = ["Plan", "build_plan", "evaluate_plan", "nearest_open"]
 
 
 @dataclass
@@ -233,3 +233,49 @@ def build_plan(
         uncovered=tt.origin_ids[uncovered_rows],
         details=dict(details or {}),
     )
+
+
+def evaluate_plan(
+    plan: Plan,
+    tt: Any,
+    demand: pd.Series,
+    measure: str = "two_step_fca",
+    **options: Any,
+) -> pd.Series | pd.DataFrame:
+    """Accessibility with the plan's open sites as the supply ("after" values).
+
+    Parameters
+    ----------
+    plan
+        A location plan; its open sites (existing ones included) are the supply, with their
+        ``capacity`` (a site without capacity counts as 1).
+    tt
+        Travel times (minutes) from the demand origins to at least the plan's sites.
+    demand
+        Persons per origin id.
+    measure
+        Name of a function of :mod:`accessplan.measures` taking ``(tt, demand, supply, ...)``
+        (``"two_step_fca"``, ``"enhanced_two_step_fca"``...) or ``"cumulative"`` /
+        ``"nearest"``; ``options`` go to it (``catchment=30`` for the 2SFCA family,
+        ``within=30`` for ``cumulative``).
+
+    Returns
+    -------
+    pandas.Series or pandas.DataFrame
+        What the measure returns, per origin.
+    """
+    from accessplan import measures
+
+    fn = getattr(measures, measure, None)
+    if fn is None or not callable(fn):
+        from accessplan.errors import InputError
+
+        raise InputError(f"unknown measure {measure!r}; use a function of accessplan.measures.")
+    supply = plan.supply()[["id", "type", "capacity"]]
+    supply["capacity"] = supply["capacity"].fillna(1.0)
+    sub = tt.subset(destinations=supply["id"])
+    if measure == "nearest":
+        return fn(sub, **options)
+    if measure == "cumulative":
+        return fn(sub, supply, **options)
+    return fn(sub, demand, supply, **options)
