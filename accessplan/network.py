@@ -63,6 +63,7 @@ def prepare_network(
     speeds: float | Mapping[str, float] | None = None,
     crs: Any | None = None,
     largest_component: bool = True,
+    max_edge_m: float | None = 250.0,
 ) -> nx.MultiDiGraph:
     """Make a road graph routable for one travel mode.
 
@@ -86,6 +87,12 @@ def prepare_network(
         Keep only the largest strongly connected component (default), so that every origin
         can reach every destination. The nodes removed are counted in
         ``G.graph["accessplan"]["nodes_removed"]``.
+    max_edge_m
+        Split edges longer than this (metres) into equal pieces, placing nodes along the road's
+        shape (its ``geometry``, else the straight line). OSM graphs have nodes only at
+        intersections, so a village beside a long rural road would otherwise snap to an
+        intersection kilometres away. Both directions of a two-way road share the new nodes.
+        None keeps the graph as it is.
 
     Returns
     -------
@@ -105,6 +112,11 @@ def prepare_network(
     H = _project(G, crs)
     _add_speeds(H, mode, speeds)
     _add_minutes(H)
+    added = 0
+    if max_edge_m is not None:
+        if not max_edge_m > 0:
+            raise InputError(f"max_edge_m must be a positive length in metres, got {max_edge_m}.")
+        added = _densify(H, float(max_edge_m))
     n_before = H.number_of_nodes()
     if largest_component:
         H = _largest_strong_component(H)
@@ -117,6 +129,7 @@ def prepare_network(
     H.graph["accessplan"] = {
         "mode": mode,
         "nodes_removed": n_before - H.number_of_nodes(),
+        "nodes_added_along_edges": added,
         "nodes": H.number_of_nodes(),
         "edges": H.number_of_edges(),
     }
@@ -208,6 +221,54 @@ def _add_minutes(G: nx.MultiDiGraph) -> None:
         if not (np.isfinite(speed) and speed > 0):
             raise NetworkError(f"edge ({u}, {v}, {k}) has an invalid speed {speed} km/h.")
         d["minutes"] = length / (speed * 1000.0 / 60.0)
+
+
+def _densify(G: nx.MultiDiGraph, max_edge_m: float) -> int:
+    """Split edges longer than ``max_edge_m`` in place; return the number of nodes added."""
+    from shapely.geometry import LineString
+
+    ints = [n for n in G.nodes if isinstance(n, int | np.integer)]
+    next_id = int(max(ints)) + 1 if ints else 0
+    shared: dict[tuple[Any, Any, float], tuple[Any, list[Any]]] = {}
+    long_edges = [
+        (u, v, k, d)
+        for u, v, k, d in G.edges(keys=True, data=True)
+        if d["length"] > max_edge_m and u != v
+    ]
+    added = 0
+    for u, v, k, d in long_edges:
+        pieces = int(np.ceil(d["length"] / max_edge_m))
+        key = (min(u, v, key=repr), max(u, v, key=repr), round(float(d["length"]), 2))
+        if key in shared:
+            start, inner = shared[key]
+            inner = inner if start == u else inner[::-1]
+        else:
+            a, b = G.nodes[u], G.nodes[v]
+            geom = d.get("geometry")
+            if geom is None or geom.is_empty:
+                geom = LineString([(a["x"], a["y"]), (b["x"], b["y"])])
+            elif _is_reversed(geom, a, b):
+                geom = LineString(list(geom.coords)[::-1])
+            inner = []
+            for i in range(1, pieces):
+                point = geom.interpolate(i / pieces, normalized=True)
+                G.add_node(next_id, x=float(point.x), y=float(point.y), interpolated=True)
+                inner.append(next_id)
+                next_id += 1
+            added += len(inner)
+            shared[key] = (u, inner)
+        chain = [u, *inner, v]
+        attrs = {name: value for name, value in d.items() if name != "geometry"}
+        attrs["length"] = d["length"] / pieces
+        attrs["minutes"] = d["minutes"] / pieces
+        G.remove_edge(u, v, k)
+        G.add_edges_from((chain[i], chain[i + 1], dict(attrs)) for i in range(pieces))
+    return added
+
+
+def _is_reversed(geom: Any, a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    x0, y0 = geom.coords[0]
+    return (x0 - a["x"]) ** 2 + (y0 - a["y"]) ** 2 > (x0 - b["x"]) ** 2 + (y0 - b["y"]) ** 2
 
 
 def _largest_strong_component(G: nx.MultiDiGraph) -> nx.MultiDiGraph:

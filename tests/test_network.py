@@ -24,25 +24,31 @@ def edge_minutes(G: nx.MultiDiGraph) -> list[float]:
 
 
 def test_walk_and_bike_use_constant_speeds():
-    assert edge_minutes(prepare_network(line_graph(), "walk")) == pytest.approx([1000 / 75] * 2)
-    assert edge_minutes(prepare_network(line_graph(), "bike", speeds=15)) == pytest.approx(
-        [4.0] * 2
+    assert edge_minutes(prepare_network(line_graph(), "walk", max_edge_m=None)) == pytest.approx(
+        [1000 / 75] * 2
     )
+    assert edge_minutes(
+        prepare_network(line_graph(), "bike", max_edge_m=None, speeds=15)
+    ) == pytest.approx([4.0] * 2)
 
 
 def test_drive_uses_highway_class_defaults_and_overrides():
-    G = prepare_network(line_graph(highway="primary"), "drive")
+    G = prepare_network(line_graph(highway="primary"), "drive", max_edge_m=None)
     expected = 1000 / (DEFAULT_DRIVE_SPEEDS_KPH["primary"] * 1000 / 60)
     assert edge_minutes(G) == pytest.approx([expected] * 2)
-    G2 = prepare_network(line_graph(highway="primary"), "drive", speeds={"primary": 60})
+    G2 = prepare_network(
+        line_graph(highway="primary"), "drive", max_edge_m=None, speeds={"primary": 60}
+    )
     assert edge_minutes(G2) == pytest.approx([1.0, 1.0])
-    G3 = prepare_network(line_graph(highway="footway_like"), "drive", speeds={"_fallback": 30})
+    G3 = prepare_network(
+        line_graph(highway="footway_like"), "drive", max_edge_m=None, speeds={"_fallback": 30}
+    )
     assert edge_minutes(G3) == pytest.approx([2.0, 2.0])
 
 
 def test_drive_prefers_maxspeed_tag_over_class_default():
     G = line_graph(highway="residential", maxspeed="60")
-    H = prepare_network(G, "drive")
+    H = prepare_network(G, "drive", max_edge_m=None)
     assert edge_minutes(H) == pytest.approx([1.0, 1.0])
 
 
@@ -52,7 +58,7 @@ def test_geographic_graph_is_projected_to_utm():
     G.add_node(2, x=43.26, y=-11.70)
     for u, v in ((1, 2), (2, 1)):
         G.add_edge(u, v, length=1090.0, highway="primary")
-    H = prepare_network(G, "walk")
+    H = prepare_network(G, "walk", max_edge_m=None)
     crs = pyproj.CRS.from_user_input(H.graph["crs"])
     assert crs.is_projected and "UTM zone 38S" in crs.name
     xs = sorted(d["x"] for _, d in H.nodes(data=True))
@@ -63,7 +69,7 @@ def test_largest_strong_component_is_kept_and_counted():
     G = line_graph()
     G.add_node(3, x=5000.0, y=0.0)
     G.add_edge(2, 3, length=10.0, highway="primary")  # 3 can be reached but not left
-    H = prepare_network(G, "walk")
+    H = prepare_network(G, "walk", max_edge_m=None)
     assert set(H.nodes) == {1, 2}
     assert H.graph["accessplan"]["nodes_removed"] == 1
 
@@ -71,7 +77,7 @@ def test_largest_strong_component_is_kept_and_counted():
 def test_routing_graph_keeps_fastest_parallel_edge():
     G = line_graph()
     G.add_edge(1, 2, length=500.0, highway="primary")
-    R = routing_graph(prepare_network(G, "walk", speeds=6.0))
+    R = routing_graph(prepare_network(G, "walk", max_edge_m=None, speeds=6.0))
     assert R.csr.nnz == 2
     assert sorted(R.csr.data.tolist()) == pytest.approx([5.0, 10.0])
 
@@ -93,15 +99,37 @@ def test_edges_without_length_or_class_are_rejected():
     G = line_graph()
     del G.edges[1, 2, 0]["length"]
     with pytest.raises(NetworkError, match="lack 'length'"):
-        prepare_network(G, "walk")
+        prepare_network(G, "walk", max_edge_m=None)
 
 
 def test_bad_mode_and_speeds_are_rejected():
     with pytest.raises(InputError, match="unknown travel mode"):
         prepare_network(line_graph(), "fly")
     with pytest.raises(InputError, match="positive"):
-        prepare_network(line_graph(), "walk", speeds=0)
+        prepare_network(line_graph(), "walk", max_edge_m=None, speeds=0)
     with pytest.raises(InputError, match="positive"):
-        prepare_network(line_graph(), "drive", speeds={"primary": -5})
+        prepare_network(line_graph(), "drive", max_edge_m=None, speeds={"primary": -5})
     with pytest.raises(InputError, match="not a projected"):
-        prepare_network(line_graph(), "walk", crs="EPSG:4326")
+        prepare_network(line_graph(), "walk", max_edge_m=None, crs="EPSG:4326")
+
+
+def test_long_edges_are_split_along_their_shape_and_share_nodes_both_ways():
+    from shapely.geometry import LineString
+
+    G = line_graph()
+    bent = LineString([(0, 0), (500, 500), (1000, 0)])  # the road bends north
+    for u, v in ((1, 2), (2, 1)):
+        G.edges[u, v, 0]["geometry"] = bent if u == 1 else LineString(bent.coords[::-1])
+    H = prepare_network(G, "walk", speeds=6.0, max_edge_m=300)
+    assert H.graph["accessplan"]["nodes_added_along_edges"] == 3  # 4 pieces, shared both ways
+    new = [n for n, d in H.nodes(data=True) if d.get("interpolated")]
+    assert len(new) == 3
+    assert max(H.nodes[n]["y"] for n in new) > 300  # placed on the bend, not the chord
+    assert sum(d["minutes"] for u, v, d in H.edges(data=True)) == pytest.approx(20.0)
+    assert nx.shortest_path_length(H, 1, 2, weight="minutes") == pytest.approx(10.0)
+    assert nx.shortest_path_length(H, 2, 1, weight="minutes") == pytest.approx(10.0)
+
+
+def test_max_edge_m_must_be_positive():
+    with pytest.raises(InputError, match="max_edge_m"):
+        prepare_network(line_graph(), "walk", max_edge_m=0)
