@@ -481,6 +481,12 @@ def align_values(
         if not series.index.is_unique:
             dup = series.index[series.index.duplicated()][:5].tolist()
             raise InputError(f"{what} has repeated ids {dup}; give one value per id.")
+        if series.index.equals(ids):  # already aligned: no set operations needed
+            return _checked_values(
+                pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, copy=True),
+                ids,
+                what,
+            )
         extra = series.index.difference(ids)
         if len(extra):
             raise InputError(
@@ -496,6 +502,11 @@ def align_values(
         arr = pd.to_numeric(series.reindex(ids), errors="coerce").to_numpy(dtype=np.float64)
         if len(missing):
             arr[ids.get_indexer(missing)] = fill
+    return _checked_values(arr, ids, what)
+
+
+def _checked_values(arr: np.ndarray, ids: pd.Index, what: str) -> np.ndarray:
+    """``arr`` (one value per id of ``ids``) if every value is finite and >= 0."""
     bad = ~np.isfinite(arr)
     if bad.any():
         raise InputError(f"{what} is NaN or infinite for id {ids[np.flatnonzero(bad)[0]]!r}.")

@@ -137,6 +137,31 @@ def test_two_step_fca_hand_computed(tiny):
     assert wide["b"] == pytest.approx(10 / 300 + 20 / 600 + 5 / 500, rel=1e-14)
 
 
+def test_catchment_at_or_beyond_the_cutoff_keeps_every_stored_pair(tiny):
+    _, demand, supply = tiny
+    minutes = np.array([[5.0, 15.0, NAN], [25.0, 0.0, 40.0], [NAN, 12.0, 8.0]])
+    full = TravelTimes.from_dense(minutes, ["a", "b", "c"], ["x", "y", "z"])
+    cut = TravelTimes.from_dense(minutes, ["a", "b", "c"], ["x", "y", "z"], cutoff=30)
+    at_cutoff = two_step_fca(cut, demand, supply, 30)
+    for catchment in (45, None):
+        pd.testing.assert_series_equal(two_step_fca(cut, demand, supply, catchment), at_cutoff)
+    pd.testing.assert_series_equal(two_step_fca(full, demand, supply, 30), at_cutoff)
+    # Below the cutoff the catchment filters; b reaches y in a stored 0 minutes and counts.
+    inner = two_step_fca(cut, demand, supply, 10)
+    assert inner.to_dict() == pytest.approx({"a": 10 / 100, "b": 20 / 200, "c": 5 / 300})
+
+
+def test_demand_in_any_id_order_gives_the_same_result(tiny):
+    tt, demand, supply = tiny
+    aligned = two_step_fca(tt, demand, supply, 30)
+    shuffled = two_step_fca(tt, demand.iloc[::-1], supply.iloc[[2, 0, 1]], 30)
+    pd.testing.assert_series_equal(shuffled, aligned)
+    typed = enhanced_two_step_fca(tt, demand, facilities())
+    assert typed["total"].to_numpy() == pytest.approx(
+        enhanced_two_step_fca(tt, demand.iloc[::-1], supply)[typed.index].to_numpy(), rel=1e-14
+    )
+
+
 def test_enhanced_two_step_fca_hand_computed(tiny):
     tt, demand, supply = tiny
     # weights: a–x 1, a–y .68, b–x .22, b–y 1, c–y .68, c–z 1 (b–z 40 > 30: 0)

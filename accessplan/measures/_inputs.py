@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,41 +178,87 @@ class Pairs:
     minutes: np.ndarray
 
 
+def within_mask(tt: TravelTimes, within: float | None) -> np.ndarray | None:
+    """Which stored pairs of ``tt`` take ``≤ within`` minutes; None when all of them do.
+
+    A ``TravelTimes`` stores no pair beyond its cutoff (its constructor drops them), so a
+    catchment at or above the cutoff keeps every pair without reading the minutes.
+    """
+    if within is None or (tt.cutoff is not None and tt.cutoff <= within):
+        return None
+    minutes = tt.matrix.data
+    if not minutes.size or minutes.max() <= within:
+        return None
+    return minutes <= within
+
+
 def pairs(tt: TravelTimes, within: float | None = None) -> Pairs:
     """Stored pairs of ``tt`` (zero minutes included), optionally only those ``≤ within``."""
     m = tt.matrix
     rows = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
     cols, minutes = m.indices, m.data
-    if within is not None and minutes.size and minutes.max() > within:
-        keep = minutes <= within
+    keep = within_mask(tt, within)
+    if keep is not None:
         rows, cols, minutes = rows[keep], cols[keep], minutes[keep]
     return Pairs(rows, cols.astype(np.int64, copy=False), minutes)
 
 
 def weight_matrix(
-    tt: TravelTimes, within: float | None = None, weights: np.ndarray | None = None
+    tt: TravelTimes,
+    within: float | None = None,
+    weights: np.ndarray | None = None,
+    *,
+    keep: np.ndarray | None = None,
 ) -> sp.csr_array:
     """Sparse weights on the reachable pairs (``≤ within``), same pattern as ``tt.matrix``.
 
     ``weights`` (one per kept pair, in CSR order) default to 1. Zero weights stay stored.
+    ``keep`` is the mask of :func:`within_mask` when the caller has it already. The result
+    shares the index arrays of ``tt.matrix`` when every pair is kept (no copy).
     """
     m = tt.matrix
-    indices, indptr, minutes = m.indices, m.indptr, m.data
-    if within is not None and minutes.size and minutes.max() > within:
-        keep = minutes <= within
+    if keep is None:
+        keep = within_mask(tt, within)
+    indices, indptr = m.indices, m.indptr
+    if keep is not None:
         kept_before = np.concatenate([[0], np.cumsum(keep)])
         indptr = kept_before[indptr].astype(indptr.dtype)
         indices = indices[keep]
     data = np.ones(indices.size) if weights is None else weights
-    return sp.csr_array((data, indices, indptr), shape=m.shape)
+    return sp.csr_array((data, indices, indptr), shape=m.shape, copy=False)
 
 
-def kept_minutes(tt: TravelTimes, within: float | None = None) -> np.ndarray:
+def kept_minutes(
+    tt: TravelTimes, within: float | None = None, *, keep: np.ndarray | None = None
+) -> np.ndarray:
     """Minutes of the pairs kept by :func:`weight_matrix` (CSR order)."""
+    if keep is None:
+        keep = within_mask(tt, within)
     minutes = tt.matrix.data
-    if within is not None and minutes.size and minutes.max() > within:
-        return minutes[minutes <= within]
-    return minutes
+    return minutes if keep is None else minutes[keep]
+
+
+def decayed_weights(
+    tt: TravelTimes, within: float | None, weigh: Callable[[np.ndarray], np.ndarray] | None
+) -> sp.csr_array:
+    """:func:`weight_matrix` with weights ``weigh(minutes)`` (1 when ``weigh`` is None)."""
+    keep = within_mask(tt, within)
+    w = None if weigh is None else weigh(kept_minutes(tt, keep=keep))
+    return weight_matrix(tt, weights=w, keep=keep)
+
+
+def per_type_product(weights: sp.csr_array, per_type: np.ndarray) -> np.ndarray:
+    """``weights @ per_type`` column by column (one value per destination and supply type).
+
+    Types without any value give 0 without a product; the others share one sparse product.
+    """
+    out = np.zeros((weights.shape[0], per_type.shape[1]))
+    present = np.flatnonzero(per_type.any(axis=0))
+    if present.size == 1:
+        out[:, present[0]] = weights @ per_type[:, present[0]]
+    elif present.size:
+        out[:, present] = weights @ per_type[:, present]
+    return out
 
 
 def per_origin_sum(p: Pairs, values: np.ndarray, n: int) -> np.ndarray:

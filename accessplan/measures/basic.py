@@ -14,6 +14,7 @@ How digital supply enters (``a_i`` = connected share of origin ``i``, ``e`` = ef
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -24,11 +25,12 @@ from accessplan.measures._inputs import (
     SupplyLike,
     assemble,
     check_minutes,
+    decayed_weights,
     demand_values,
     digital_shares,
-    kept_minutes,
     pairs,
     parse_supply,
+    per_type_product,
     weight_matrix,
 )
 from accessplan.measures.decay import Decay, as_decay, evaluate
@@ -144,8 +146,7 @@ def cumulative(
     """
     T = check_minutes(within, "within")
     sup = parse_supply(tt, supply)
-    W = weight_matrix(tt, T)
-    physical = np.column_stack([W @ s if s.any() else np.zeros(W.shape[0]) for s in sup.physical.T])
+    physical = per_type_product(weight_matrix(tt, T), sup.physical)
     digital = _digital_opportunities(tt, sup.digital_total, digital_access, effectiveness)
     return assemble(tt, sup, physical, digital, "cumulative")
 
@@ -181,8 +182,8 @@ def gravity(
     """
     T = check_minutes(within, "within", allow_none=True)
     sup = parse_supply(tt, supply)
-    W = weight_matrix(tt, T, evaluate(as_decay(decay), kept_minutes(tt, T)))
-    physical = np.column_stack([W @ s if s.any() else np.zeros(W.shape[0]) for s in sup.physical.T])
+    W = decayed_weights(tt, T, partial(evaluate, as_decay(decay)))
+    physical = per_type_product(W, sup.physical)
     digital = _digital_opportunities(tt, sup.digital_total, digital_access, effectiveness)
     return assemble(tt, sup, physical, digital, "gravity")
 

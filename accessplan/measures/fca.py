@@ -20,6 +20,7 @@ which adds to the physical components without changing them and satisfies
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -30,10 +31,11 @@ from accessplan.measures._inputs import (
     SupplyLike,
     assemble,
     check_minutes,
+    decayed_weights,
     demand_values,
     digital_shares,
-    kept_minutes,
     parse_supply,
+    per_type_product,
     weight_matrix,
 )
 from accessplan.measures.decay import (
@@ -88,18 +90,16 @@ def _fca(
 ) -> pd.Series | pd.DataFrame:
     """Both FCA steps on a sparse weight matrix ``W`` (origins × destinations).
 
-    Step 1: ``D = Wᵀ P`` and ``R_j = S_j / D_j`` (0 where ``D_j = 0``); step 2: ``A = W R``.
+    Step 1: ``D = Wᵀ P`` and ``R_j = S_j / D_j`` (0 where ``D_j = 0``); step 2: ``A = W R``,
+    one product for all physical supply types that have capacity.
     """
     population = demand_values(tt, demand)
     sup = parse_supply(tt, supply)
     demand_at = weights.T @ population
     has = demand_at > 0
-    physical = np.zeros((len(tt.origin_ids), sup.physical.shape[1]))
-    for k, capacity in enumerate(sup.physical.T):
-        if capacity.any():
-            ratio = np.zeros_like(demand_at)
-            ratio[has] = capacity[has] / demand_at[has]
-            physical[:, k] = weights @ ratio
+    ratio = np.zeros_like(sup.physical)
+    ratio[has] = sup.physical[has] / demand_at[has, None]
+    physical = per_type_product(weights, ratio)
     digital = digital_ratio(tt, population, sup.digital_total, digital_access, effectiveness)
     return assemble(tt, sup, physical, digital, name)
 
@@ -114,8 +114,8 @@ def _weighted_fca(
     effectiveness: float,
     name: str,
 ) -> pd.Series | pd.DataFrame:
-    w = None if decay is None else evaluate(decay, kept_minutes(tt, catchment))
-    W = weight_matrix(tt, catchment, w)
+    weigh = None if decay is None else partial(evaluate, decay)
+    W = decayed_weights(tt, catchment, weigh)
     return _fca(tt, demand, supply, W, digital_access, effectiveness, name)
 
 
@@ -321,7 +321,7 @@ def fca_ratio(
     neighbour_population = align_values(demand, demand_tt.destination_ids, "demand (demand_tt)")
     sup = parse_supply(tt, supply)
     W = weight_matrix(tt, T)
-    supply_near = np.column_stack([W @ s for s in sup.physical.T])
+    supply_near = per_type_product(W, sup.physical)
     demand_near = (weight_matrix(demand_tt, T) @ neighbour_population)[rows]
     physical = np.zeros_like(supply_near)
     has = demand_near > 0
