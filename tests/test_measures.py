@@ -492,5 +492,5 @@ def test_benchmark_script_runs_in_quick_mode():
     floors = [line for line in out.stdout.splitlines() if line.startswith("floor ")]
     assert floors and all("agree" not in line or "yes" in line for line in floors)
     for name in ("2sfca", "e2sfca", "gravity"):
-        assert f"speed-up {name} synthetic" in out.stdout
+        assert f"floor speedup-{name}-synthetic-2000x100-vs-access: " in out.stdout
     assert "|     access |" in out.stdout and "| accessplan |" in out.stdout
