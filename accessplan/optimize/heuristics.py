@@ -53,13 +53,14 @@ from accessplan.errors import InfeasibleError, InputError
 
 __all__ = ["HeuristicResult", "mclp_heuristic", "p_median_heuristic"]
 
-_RESTARTS = 8  # perturbation restarts after the subgradient phase when no time limit is set
+_RESTARTS = 8  # perturbation restarts of the interchange before the Lagrangian phase
 _MAX_SUBGRADIENT_ITERATIONS = 3000  # at the root node
 _NODE_ITERATIONS = 150
+_NODE_BETA = 0.5
 _MAX_NODES = 400  # Lagrangian branch-and-bound nodes when no time limit is set
 _CAP_FACTOR = 1.2  # initial multiplier cap, × second-closest cost in the best plan
 _PRIMAL_EVERY = 5  # relaxed solutions tried as interchange starts: every 5th iteration
-_PRIMAL_WINDOW = 0.02  # interchange from relaxed solutions within 2 % of the best plan
+_PRIMAL_WINDOW = 0.10  # interchange from relaxed solutions within 10 % of the best plan
 
 
 @dataclass
@@ -176,6 +177,11 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total, dtype=np.int64)
 
 
+def _sum_by(index: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Float sums of ``values`` grouped by ``index`` (0..size-1), empty input included."""
+    return np.bincount(index, values, size).astype(np.float64, copy=False)
+
+
 def _indptr(rows: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n)))).astype(np.int64)
 
@@ -284,7 +290,7 @@ class _Core:
         current = self.evaluate(is_open).d1
         for _ in range(self.p - self.fixed.size):
             saving = np.maximum(current[self.rows] - self.data, 0.0) * self.w_entry
-            gain = np.bincount(self.cols, saving, minlength=self.m)
+            gain = _sum_by(self.cols, saving, self.m)
             gain[is_open] = -np.inf
             best = int(np.argmax(gain))
             is_open[best] = True
@@ -303,9 +309,9 @@ class _Core:
         rows, cols, data, w_e = self.rows[idx], self.cols[idx], self.data[idx], self.w_entry[idx]
         d1e = st.d1[rows]
         better = np.flatnonzero(data < d1e)
-        gain = np.bincount(cols[better], (d1e[better] - data[better]) * w_e[better], self.m)
+        gain = _sum_by(cols[better], (d1e[better] - data[better]) * w_e[better], self.m)
         served = st.phi1 >= 0
-        loss = np.bincount(st.phi1[served], self.w[served] * (st.d2 - st.d1)[served], self.m)
+        loss = _sum_by(st.phi1[served], self.w[served] * (st.d2 - st.d1)[served], self.m)
         pos = np.full(self.m + 1, -1, dtype=np.int64)  # last slot: the unserved option
         pos[out_list] = np.arange(out_list.size)
         k = out_list.size
@@ -313,7 +319,7 @@ class _Core:
         g_of_entry = pos[st.phi1[rows]]
         sel = np.flatnonzero((data < d2e) & (g_of_entry >= 0) & ~is_open[cols])
         amount = w_e[sel] * (d2e[sel] - np.maximum(data[sel], d1e[sel]))
-        extra = np.bincount(
+        extra = _sum_by(
             cols[sel].astype(np.int64) * k + g_of_entry[sel], amount, self.m * k
         ).reshape(self.m, k)
         profit = gain[:, None] - loss[out_list][None, :] + extra
@@ -372,7 +378,7 @@ def _solve_core(
     rng: np.random.Generator,
     closed: Callable[[float, float], bool],
 ) -> _Search:
-    """Greedy + interchange, then subgradient with Lagrangian-seeded interchange, then restarts.
+    """Greedy + interchange, perturbation restarts, then Lagrangian branch and bound.
 
     ``closed(objective, bound)`` says when the gap is small enough to stop.
     """
@@ -380,7 +386,6 @@ def _solve_core(
     best = _Search(is_open, st, max(0.0, core.round_bound(core.trivial_bound())))
     if core.n == 0 or closed(best.state.objective, best.bound):
         return best
-    _branch_and_bound(core, best, deadline, closed, _MAX_NODES)
     restarts = 0
     removable_count = core.p - core.fixed.size
     while (
@@ -395,6 +400,7 @@ def _solve_core(
         trial, trial_st = core.local_search(trial, deadline)
         if trial_st.objective < best.state.objective:
             best.is_open, best.state = trial, trial_st
+    _branch_and_bound(core, best, deadline, closed, _MAX_NODES)
     return best
 
 
@@ -442,7 +448,7 @@ class _Relaxation:
         core = self.core
         diff = self.data - mu[self.rows]
         neg = np.flatnonzero(diff < 0)
-        rho = np.bincount(self.cols[neg], self.w_e[neg] * diff[neg], core.m)
+        rho = _sum_by(self.cols[neg], self.w_e[neg] * diff[neg], core.m)
         free_idx = np.flatnonzero(free)
         k = core.p - int(forced_open.sum())
         chosen = free_idx[np.argsort(rho[free_idx], kind="stable")[:k]]
@@ -594,7 +600,7 @@ def _branch_and_bound(
                 deadline,
                 closed,
                 iterations=_MAX_SUBGRADIENT_ITERATIONS if first else _NODE_ITERATIONS,
-                beta=2.0 if first else 0.5,
+                beta=2.0 if first else _NODE_BETA,
                 try_primal=try_primal,
             )
             pressed = asc.mu >= relax.cap * (1 - 1e-12)
