@@ -110,7 +110,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "cutoff": Key(_NUM, 120.0, "Largest travel time computed, minutes.", minimum=1),
         "max_snap_m": Key(
-            _NUM, 2_000.0, "Largest distance to the road network, metres.", minimum=1
+            _NUM,
+            5_000.0,
+            "Largest walk to the road network, metres (long rural walking legs are real).",
+            minimum=1,
         ),
         "leg_speed_kph": Key(_NUM, 4.5, "Walking speed to and from the road, km/h.", minimum=0.1),
     },
@@ -152,7 +155,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "solver": Key((str,), "highs", "Solver.", choices=("highs", "cbc")),
         "time_limit": Key(_NUM, 120.0, "Solver time limit, seconds.", minimum=0.1),
-        "gap": Key(_NUM, 0.0, "Relative MIP gap tolerance.", minimum=0, maximum=1),
+        "gap": Key(_NUM, 0.005, "Relative MIP gap tolerance.", minimum=0, maximum=1),
+        "persons_per_clinician": Key(
+            _NUM, 1_000.0, "Persons one clinician can serve (capacity in persons).", minimum=1
+        ),
     },
     "equity": {
         "zones": Key(
@@ -183,8 +189,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
 
 #: Keys of one ``[supply.<type>]`` table.
 SUPPLY_KEYS: dict[str, Key] = {
-    "cost": Key(_NUM, None, "Cost of one new unit, cost units.", minimum=0),
-    "capacity": Key(_NUM, None, "Persons one unit can serve.", minimum=0),
+    "cost": Key(_NUM, None, "Cost of one new unit, cost units (1 = one clinic).", minimum=0),
+    "capacity": Key(_NUM, None, "Clinicians (or clinician-equivalents) of one unit.", minimum=0),
     "standard": Key(_NUM, None, "Service standard, minutes (physical types).", minimum=0.1),
     "digital_access": Key(
         _NUM, None, "Connected share of the population (digital).", minimum=0, maximum=1
@@ -194,9 +200,9 @@ SUPPLY_KEYS: dict[str, Key] = {
 
 #: Default supply options: a clinic, a cheaper robotic unit with a smaller capacity, a digital hub.
 DEFAULT_SUPPLY: dict[str, dict[str, float]] = {
-    "clinic": {"cost": 1.0, "capacity": 15_000.0, "standard": 30.0},
-    "robotic": {"cost": 0.35, "capacity": 5_000.0, "standard": 30.0},
-    "digital": {"cost": 0.25, "capacity": 20_000.0},
+    "clinic": {"cost": 1.0, "capacity": 6.0, "standard": 30.0},
+    "robotic": {"cost": 0.35, "capacity": 2.0, "standard": 30.0},
+    "digital": {"cost": 0.25, "capacity": 8.0},
 }
 
 
@@ -275,6 +281,8 @@ def validate_scenario_dict(
                 raise ScenarioError(
                     f"{source}: unknown key {name!r} in [{section}].{_suggest(name, list(keys))}"
                 )
+            if value is None and keys[name].default is None:
+                continue  # an optional key left unset (as in a config written back)
             values[name] = _check_value(f"{source} [{section}]", name, value, keys[name], base)
         out[section] = {name: values.get(name, key.default) for name, key in keys.items()}
     out["supply"] = _validate_supply(raw.get("supply", {}), source)
@@ -295,6 +303,8 @@ def _validate_supply(given: Any, source: str) -> dict[str, dict[str, Any]]:
         if not isinstance(table, dict):
             raise ScenarioError(f"{source}: [supply.{type_name}] must be a table.")
         for name, value in table.items():
+            if value is None:
+                continue
             if name not in SUPPLY_KEYS:
                 raise ScenarioError(
                     f"{source}: unknown key {name!r} in [supply.{type_name}]."
