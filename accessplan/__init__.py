@@ -1,5 +1,17 @@
-"""accessplan: where to add care, and how much better access gets."""
+"""accessplan: where to add care, and how much better access gets.
 
+The pipeline, one module per stage (each callable alone from a notebook):
+
+inputs (:mod:`~accessplan.io`, :mod:`~accessplan.regions`) → network
+(:mod:`~accessplan.network`) → snapping (:mod:`~accessplan.snapping`) → travel times
+(:mod:`~accessplan.traveltimes`) → measures and equity (:mod:`~accessplan.measures`,
+:mod:`~accessplan.equity`) → optimisation (:mod:`~accessplan.optimize`) → scenario
+(:mod:`~accessplan.scenario`) → maps, report, figures (:mod:`~accessplan.maps`,
+:mod:`~accessplan.report`, :mod:`~accessplan.figures`).
+"""
+
+from accessplan import equity, figures, io, maps, measures, network, optimize, regions, report
+from accessplan.equity import Comparison, by_zone, compare, summarize
 from accessplan.errors import (
     AccessplanError,
     InfeasibleError,
@@ -8,9 +20,57 @@ from accessplan.errors import (
     ScenarioError,
     SolverError,
 )
-from accessplan.optimize import Plan
+from accessplan.io import (
+    cells_to_polygons,
+    population_report,
+    read_facilities,
+    read_population,
+    read_population_raster,
+    read_roads,
+)
+from accessplan.maps import accessibility_map, save_map
+from accessplan.measures import (
+    CapacityCoverage,
+    Decay,
+    capacity_limited_coverage,
+    coverage,
+    cumulative,
+    enhanced_two_step_fca,
+    exponential_decay,
+    fca_ratio,
+    gaussian_decay,
+    gaussian_two_step_fca,
+    gravity,
+    kernel_density_two_step_fca,
+    linear_decay,
+    nearest,
+    power_decay,
+    step_decay,
+    three_step_fca,
+    two_step_fca,
+)
+from accessplan.network import RoutingGraph, prepare_network, routing_graph
+from accessplan.optimize import (
+    Plan,
+    ResourcePool,
+    SupplyOption,
+    allocate_resources,
+    budget_sweep,
+    budgeted_siting,
+    capacitated_mclp,
+    capacitated_p_median,
+    evaluate_plan,
+    lscp,
+    mclp,
+    p_center,
+    p_median,
+)
+from accessplan.regions import Region, load_region, synthetic_region
+from accessplan.report import write_report
+from accessplan.scenario import Result, Scenario, run_batch
+from accessplan.snapping import Snapped, snap_points
 from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES
-from accessplan.traveltimes import TravelTimes
+from accessplan.traveltimes import TravelTimes, travel_times
 
 __version__ = "0.1.0"
 
@@ -18,11 +78,75 @@ __all__ = [
     "PHYSICAL_TYPES",
     "SUPPLY_TYPES",
     "AccessplanError",
+    "CapacityCoverage",
+    "Comparison",
+    "Decay",
     "InfeasibleError",
     "InputError",
     "NetworkError",
     "Plan",
+    "Region",
+    "ResourcePool",
+    "Result",
+    "RoutingGraph",
+    "Scenario",
     "ScenarioError",
+    "Snapped",
     "SolverError",
+    "SupplyOption",
     "TravelTimes",
+    "accessibility_map",
+    "allocate_resources",
+    "budget_sweep",
+    "budgeted_siting",
+    "by_zone",
+    "capacitated_mclp",
+    "capacitated_p_median",
+    "capacity_limited_coverage",
+    "cells_to_polygons",
+    "compare",
+    "coverage",
+    "cumulative",
+    "enhanced_two_step_fca",
+    "equity",
+    "evaluate_plan",
+    "exponential_decay",
+    "fca_ratio",
+    "figures",
+    "gaussian_decay",
+    "gaussian_two_step_fca",
+    "gravity",
+    "io",
+    "kernel_density_two_step_fca",
+    "linear_decay",
+    "load_region",
+    "lscp",
+    "maps",
+    "mclp",
+    "measures",
+    "nearest",
+    "network",
+    "optimize",
+    "p_center",
+    "p_median",
+    "population_report",
+    "power_decay",
+    "prepare_network",
+    "read_facilities",
+    "read_population",
+    "read_population_raster",
+    "read_roads",
+    "regions",
+    "report",
+    "routing_graph",
+    "run_batch",
+    "save_map",
+    "snap_points",
+    "step_decay",
+    "summarize",
+    "synthetic_region",
+    "three_step_fca",
+    "travel_times",
+    "two_step_fca",
+    "write_report",
 ]
