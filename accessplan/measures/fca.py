@@ -37,6 +37,7 @@ from accessplan.measures._inputs import (
     parse_supply,
     per_type_product,
     weight_matrix,
+    within_mask,
 )
 from accessplan.measures.decay import (
     E2SFCA_STEPS,
@@ -275,9 +276,10 @@ def three_step_fca(
     w_sum = np.repeat(per_origin, np.diff(m.indptr))
     selection = np.divide(w_all, w_sum, out=np.zeros_like(w_all), where=w_sum > 0)
     combined = w_all * selection
-    if T is not None and m.data.size and m.data.max() > T:
-        combined = combined[m.data <= T]
-    W = weight_matrix(tt, T, combined)
+    keep = within_mask(tt, T)
+    if keep is not None:
+        combined = combined[keep]
+    W = weight_matrix(tt, weights=combined, keep=keep)
     return _fca(tt, demand, supply, W, digital_access, effectiveness, "3sfca")
 
 
