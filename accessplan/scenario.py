@@ -33,8 +33,8 @@ __all__ = ["Result", "Scenario", "format_table", "run_batch"]
 
 #: Accessibility values are scaled to clinicians per this many persons.
 PER_PERSONS = 10_000.0
-#: Persons one clinician can serve, used to turn capacities into persons for coverage models.
-DEFAULT_PERSONS_PER_CLINICIAN = 1_000.0
+#: Summary row of the persons served within the standard (capacity-limited coverage).
+SERVED_METRIC = "Persons served within the standard, capacity-limited (persons)"
 
 
 # ------------------------------------------------------------------------------ scenario
@@ -169,7 +169,7 @@ class Result:
         extra = pd.DataFrame(
             [
                 {
-                    "metric": "Persons served within the standard, capacity-limited (persons)",
+                    "metric": SERVED_METRIC,
                     "before": float(self.cells["served_before"].sum()),
                     "after": float(self.cells["served_after"].sum()),
                     "higher_is_better": True,
@@ -328,7 +328,7 @@ class _Runner:
         cells = (
             cells_to_polygons(population, region.cell_size)
             if region.cell_size
-            else population.set_geometry(population.geometry.buffer(1e-9))
+            else _point_cells(population)
         )
         return _Inputs(
             name=region.name,
@@ -351,9 +351,12 @@ class _Runner:
             cells = io.cells_to_polygons(population)
         else:
             population = io.read_population(pop_path, inp["population_col"])
-            cells = population.copy()
             if "cell" in population.columns:
-                cells = cells.set_geometry("cell")
+                cells = population.set_geometry("cell").drop(columns="geometry")
+                cells = cells.rename_geometry("geometry")
+                population = population.drop(columns="cell")
+            else:
+                cells = _point_cells(population)
         if inp["facilities"]:
             facilities = io.read_facilities(
                 inp["facilities"],
@@ -533,43 +536,16 @@ class _Runner:
                 **solve_kw,
             )
         existing_ids = list(facilities["id"])
+        sites = pd.DataFrame({"id": cand_ids, "type": "clinic"})
+        common = {"candidates": sites, "existing": existing_ids, **solve_kw}
         model = plan_cfg["model"]
         if model == "p_median":
-            return optimize.p_median(
-                tt,
-                demand,
-                plan_cfg["p"] + len(existing_ids),
-                candidates=cand_ids + existing_ids,
-                existing=existing_ids,
-                **solve_kw,
-            )
+            return optimize.p_median(tt, demand, plan_cfg["p"], **common)
         if model == "mclp":
-            return optimize.mclp(
-                tt,
-                demand,
-                plan_cfg["p"] + len(existing_ids),
-                plan_cfg["standard"],
-                candidates=cand_ids + existing_ids,
-                existing=existing_ids,
-                **solve_kw,
-            )
+            return optimize.mclp(tt, demand, plan_cfg["p"], plan_cfg["standard"], **common)
         if model == "lscp":
-            return optimize.lscp(
-                tt,
-                demand,
-                plan_cfg["standard"],
-                candidates=cand_ids + existing_ids,
-                existing=existing_ids,
-                **solve_kw,
-            )
-        return optimize.p_center(
-            tt,
-            demand,
-            plan_cfg["p"] + len(existing_ids),
-            candidates=cand_ids + existing_ids,
-            existing=existing_ids,
-            **solve_kw,
-        )
+            return optimize.lscp(tt, demand, plan_cfg["standard"], **common)
+        return optimize.p_center(tt, demand, plan_cfg["p"], **common)
 
     def _zones_kwargs(self) -> dict[str, Any]:
         eq = self.cfg["equity"]
@@ -606,6 +582,23 @@ def _physical_facilities(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out["id"] = out["id"].astype(str)
     out["status"] = "existing"
     return out
+
+
+def _point_cells(points: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Square cells around population points (for maps), sized by their typical spacing."""
+    from scipy.spatial import cKDTree
+
+    metric = points.to_crs(points.estimate_utm_crs()) if points.crs.is_geographic else points
+    xy = np.column_stack([metric.geometry.x, metric.geometry.y])
+    side = 100.0
+    if len(xy) > 1:
+        distance, _ = cKDTree(xy).query(xy, k=2)
+        side = float(np.median(distance[:, 1])) or side
+    squares = metric.geometry.buffer(side / 2, cap_style="square")
+    cells = gpd.GeoDataFrame(
+        points.drop(columns="geometry"), geometry=squares.to_numpy(), crs=metric.crs
+    )
+    return cells.to_crs(points.crs)
 
 
 def _supply_table(facilities: pd.DataFrame) -> pd.DataFrame:
@@ -785,10 +778,9 @@ def _run_one(path: str, out_dir: str) -> dict[str, Any]:
             new_robotic=int(counts.get("robotic", 0)),
             new_digital=int(counts.get("digital", 0)),
             cost=plan.cost,
-            coverage_before=summary.loc[
-                "Population covered within the standard (persons)", "before"
-            ],
-            coverage_after=plan.covered_population,
+            served_before=summary.loc[SERVED_METRIC, "before"],
+            served_after=summary.loc[SERVED_METRIC, "after"],
+            plan_covered_population=plan.covered_population,
             access_before=summary.loc[mean_row, "before"],
             access_after=summary.loc[mean_row, "after"],
             access_pct_change=summary.loc[mean_row, "pct_change"],
@@ -871,8 +863,8 @@ def run_batch(
         plot_budget_coverage(
             ok.sort_values("budget"),
             out / "budget_coverage.png",
-            coverage="coverage_after",
-            coverage_label="Persons covered within the standard",
-            baseline=float(ok["coverage_before"].iloc[0]),
+            coverage="served_after",
+            coverage_label="Persons served within the standard",
+            baseline=float(ok["served_before"].iloc[0]),
         )
     return summary
