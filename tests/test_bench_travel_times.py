@@ -53,7 +53,7 @@ def test_quick_run_prints_one_table_with_every_tool_and_cutoff(quick_output: str
 
 def test_quick_run_peers_agree_with_accessplan(quick_output: str) -> None:
     header, *rows = _table_rows(quick_output)
-    agree = header.index("agree (max |Δ| min)")
+    agree = header.index("agree (max Δ min)")
     verdicts = [row[agree] for row in rows if not row[4].startswith("accessplan")]
     assert len(verdicts) == 6
     assert all(v.startswith("yes (") for v in verdicts), verdicts
