@@ -94,7 +94,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "facility_type_col": Key((str,), None, "Facility type column (clinic/robotic/digital)."),
         "facility_capacity_col": Key((str,), None, "Facility capacity column."),
         "default_capacity": Key(
-            _NUM, 10_000.0, "Capacity (persons) of facilities without one.", minimum=0
+            _NUM, 2.0, "Capacity (clinicians) of facilities without one.", minimum=0
         ),
         "candidates": Key((str,), None, "Candidate sites file; default: generated.", is_path=True),
         "synthetic_nodes": Key((int,), 2_500, "Road nodes of the synthetic region.", minimum=4),
