@@ -426,14 +426,26 @@ class _Relaxation:
     multiplier presses against its cap get a wider one.
     """
 
-    def __init__(self, core: _Core, cap: np.ndarray) -> None:
+    def __init__(self, core: _Core, cap: np.ndarray, shut: np.ndarray | None = None) -> None:
         self.core = core
         self.cap = cap
-        keep = np.flatnonzero(core.data < cap[core.rows])
+        keep = core.data < cap[core.rows]
+        if shut is not None:  # candidates closed at this node never enter S: drop their pairs
+            keep &= ~shut[core.cols]
+        keep = np.flatnonzero(keep)
         self.rows = core.rows[keep]
         self.cols = core.cols[keep]
         self.data = core.data[keep]
         self.w_e = core.w_entry[keep]
+
+    def without(self, shut: np.ndarray) -> _Relaxation:
+        """The same relaxation without the pairs of the candidates in ``shut``."""
+        view = object.__new__(_Relaxation)
+        keep = np.flatnonzero(~shut[self.cols])
+        view.core, view.cap = self.core, self.cap
+        view.rows, view.cols = self.rows[keep], self.cols[keep]
+        view.data, view.w_e = self.data[keep], self.w_e[keep]
+        return view
 
     def value(
         self, mu: np.ndarray, forced_open: np.ndarray, free: np.ndarray
@@ -442,8 +454,7 @@ class _Relaxation:
 
         ``forced_open`` (fixed candidates and branching decisions) are always in S; the rest
         of S is the ``p − |forced_open|`` candidates of smallest ``ρ`` among ``free`` (ties:
-        lower position). Returns ``-inf`` as the bound when the node allows no such S... it
-        never does: callers check the counts first.
+        lower position); nodes are only created when ``free`` holds enough candidates.
         """
         core = self.core
         diff = self.data - mu[self.rows]
@@ -592,9 +603,10 @@ def _branch_and_bound(
             settled = min(settled, node.bound)
             continue
         first = counter == 1
+        local = relax.without(node.forced_closed) if node.forced_closed.any() else relax
         for attempt in range(3):
             asc = _ascend(
-                relax,
+                local,
                 node,
                 best,
                 deadline,
@@ -603,12 +615,13 @@ def _branch_and_bound(
                 beta=2.0 if first else _NODE_BETA,
                 try_primal=try_primal,
             )
-            pressed = asc.mu >= relax.cap * (1 - 1e-12)
+            pressed = asc.mu >= local.cap * (1 - 1e-12)
             if attempt == 2 or not np.any(pressed) or time.perf_counter() >= deadline:
                 break
             cap = relax.cap.copy()  # widen the caps that bind and ascend again
             cap[pressed] = np.minimum(2.0 * cap[pressed], np.nextafter(core.none_cost, np.inf))
             relax = _Relaxation(core, cap)
+            local = _Relaxation(core, cap, node.forced_closed)
             node = _Node(node.bound, node.forced_open, node.forced_closed, asc.mu, node.depth)
         bound = max(node.bound, core.round_bound(asc.bound))
         if closed(best.state.objective, bound):
