@@ -6,10 +6,12 @@ import itertools
 
 import numpy as np
 import pandas as pd
+import pulp
 import pytest
 from scipy.optimize import linprog
 
 from accessplan.errors import AccessplanError, InputError
+from accessplan.optimize._solve import solve_problem
 from accessplan.optimize.budget import SupplyOption, budget_sweep, budgeted_siting
 from accessplan.traveltimes import TravelTimes
 
@@ -330,3 +332,23 @@ def test_plan_reports_sites_assignment_and_summary():
     assert (physical["assigned_population"] <= physical["capacity"] + 1e-6).all()
     assert plan.summary()["cost"] == plan.cost <= 14.0
     assert plan.details["counts"].sum() == len(plan.new_sites)
+
+
+def test_highs_bound_through_pulp_has_the_objective_sign_and_constant():
+    # max 3a + 2b + 5 with a + b <= 1.5, a, b integer in 0..1: optimum 3 + 5 = 8.
+    prob = pulp.LpProblem("tiny_max", pulp.LpMaximize)
+    a = prob.add_variable("a", lowBound=0, upBound=1, cat=pulp.LpInteger)
+    b = prob.add_variable("b", lowBound=0, upBound=1, cat=pulp.LpInteger)
+    prob += 3 * a + 2 * b + 5
+    prob += a + b <= 1.5
+    info = solve_problem(prob, "highs")
+    assert info.objective == pytest.approx(8.0)
+    assert info.bound == pytest.approx(8.0)
+    assert info.gap == pytest.approx(0.0, abs=1e-9)
+    # a minimisation keeps its sign too
+    low = pulp.LpProblem("tiny_min", pulp.LpMinimize)
+    c = low.add_variable("c", lowBound=0, upBound=4, cat=pulp.LpInteger)
+    low += 2 * c - 7
+    low += c >= 1.5
+    info = solve_problem(low, "highs")
+    assert info.objective == pytest.approx(-3.0) and info.bound == pytest.approx(-3.0)

@@ -92,7 +92,12 @@ def _highs_bound(prob: pulp.LpProblem) -> float:
         return math.nan
     info = model.getInfo()
     bound = float(info.mip_dual_bound if prob.isMIP() else info.objective_function_value)
-    return bound if math.isfinite(bound) else math.nan
+    if not math.isfinite(bound):
+        return math.nan
+    # PuLP hands HiGHS the negated objective of a maximisation and leaves out its constant.
+    if prob.sense == pulp.LpMaximize:
+        bound = -bound
+    return bound + float(prob.objective.constant if prob.objective is not None else 0.0)
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -330,7 +335,7 @@ def _solve_via_pulp(
     upper = np.asarray(model.col_upper, dtype=np.float64)
     integer = np.asarray(model.integer, dtype=bool)
     variables = [
-        pulp.LpVariable(
+        prob.add_variable(
             f"v{k}",
             lowBound=None if not math.isfinite(lo) else float(lo),
             upBound=None if not math.isfinite(up) else float(up),

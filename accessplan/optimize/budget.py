@@ -17,6 +17,7 @@ capacity.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,9 +28,9 @@ import pandas as pd
 import pulp
 import scipy.sparse as sp
 
-from accessplan.errors import AccessplanError, InfeasibleError, InputError, SolverError
+from accessplan.errors import AccessplanError, InfeasibleError, InputError
 from accessplan.optimize import fairness
-from accessplan.optimize._solve import SolveInfo, relative_gap, solve_problem
+from accessplan.optimize._solve import LinearModel, SolveInfo, relative_gap, solve_model
 from accessplan.optimize.plan import Plan
 from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES
 from accessplan.traveltimes import TravelTimes, align_values
@@ -402,19 +403,290 @@ def _physical_pairs(inst: _Instance, reach: np.ndarray) -> _Pairs:
     return _Pairs(origin, column, minutes, minutes <= standard[column])
 
 
+# ---------------------------------------------------------------------------------- reduction
+@dataclass
+class _Reduced:
+    """The model's index sets after the exact reductions.
+
+    *Site groups* ``g``: the physical columns of one site with the same reach and standard
+    (a clinic and a robotic unit with the same standard at one candidate share every pair);
+    each existing facility is a group of its own. *Origin classes* ``c``: populated origins
+    with the same pairs (groups, within-standard flags and, for the median objective,
+    minutes), the same digital share and the same zone; their population is summed.
+    """
+
+    group_of_column: np.ndarray  # per column; -1 for digital columns
+    n_groups: int
+    class_of_origin: np.ndarray  # per origin; -1 for origins without population
+    population: np.ndarray  # persons per class
+    digital_share: np.ndarray  # a_i e per class
+    zone_code: np.ndarray | None  # zone code per class
+    pair_class: np.ndarray  # class-group pairs, sorted by class then group
+    pair_group: np.ndarray
+    pair_minutes: np.ndarray
+    pair_within: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.population)
+
+    def pair_position(self, origin_class: np.ndarray, group: np.ndarray) -> np.ndarray:
+        """Position of the class-group pair of each (class, group); -1 where there is none."""
+        keys = self.pair_class.astype(np.int64) * self.n_groups + self.pair_group
+        wanted = origin_class.astype(np.int64) * self.n_groups + group
+        pos = np.searchsorted(keys, wanted)
+        pos = np.minimum(pos, max(len(keys) - 1, 0))
+        found = (len(keys) > 0) & (keys[pos] == wanted) if len(keys) else np.zeros(0, bool)
+        return np.where(found, pos, -1)
+
+
+def _site_groups(inst: _Instance, reach: np.ndarray) -> tuple[np.ndarray, int]:
+    cols = inst.columns
+    physical = ~cols["type"].eq("digital").to_numpy()
+    keys = pd.DataFrame(
+        {
+            "site": cols["site"].to_numpy(),
+            "reach": reach,
+            "standard": cols["standard"].to_numpy(dtype=np.float64),
+        }
+    )[physical]
+    group = np.full(len(cols), -1, dtype=np.int64)
+    if physical.any():
+        group[physical] = keys.groupby(["site", "reach", "standard"], sort=False).ngroup()
+    return group, int(group.max() + 1) if physical.any() else 0
+
+
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+
+
+def _mix(values: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64 of ``values ^ seed`` (uint64, wrapping arithmetic)."""
+    v = values.astype(np.uint64) ^ np.uint64(seed)
+    v = v + _MIX[0]
+    v = (v ^ (v >> np.uint64(30))) * _MIX[1]
+    v = (v ^ (v >> np.uint64(27))) * _MIX[2]
+    return v ^ (v >> np.uint64(31))
+
+
+def _reduce(
+    inst: _Instance,
+    pairs: _Pairs,
+    reach: np.ndarray,
+    zone_codes: np.ndarray | None,
+    minutes_matter: bool,
+) -> _Reduced:
+    """Site groups and origin classes (exact: see :class:`_Reduced`)."""
+    group_of_column, n_groups = _site_groups(inst, reach)
+    # one pair per (origin, group): columns of one group share minutes
+    group = group_of_column[pairs.column]
+    key = pairs.origin.astype(np.int64) * max(n_groups, 1) + group
+    key, first = np.unique(key, return_index=True)
+    origin, minutes, within = (
+        pairs.origin[first],
+        pairs.minutes[first],
+        pairs.within_standard[first],
+    )
+    group = group[first]
+    populated = inst.population > 0
+    classes = _origin_classes(
+        origin, group, minutes if minutes_matter else None, within, inst, zone_codes
+    )
+    classes = classes if classes is not None else np.where(populated, np.cumsum(populated) - 1, -1)
+    n_classes = int(classes.max() + 1) if populated.any() else 0
+    reps = np.full(n_classes, -1, dtype=np.int64)
+    members = np.flatnonzero(populated)
+    reps[classes[members[::-1]]] = members[::-1]  # first member of each class
+    rep_pair = reps[classes[origin]] == origin
+    return _Reduced(
+        group_of_column=group_of_column,
+        n_groups=n_groups,
+        class_of_origin=classes,
+        population=np.bincount(
+            classes[members], weights=inst.population[members], minlength=n_classes
+        ),
+        digital_share=inst.digital_share[reps],
+        zone_code=None if zone_codes is None else zone_codes[reps],
+        pair_class=classes[origin[rep_pair]],
+        pair_group=group[rep_pair],
+        pair_minutes=minutes[rep_pair],
+        pair_within=within[rep_pair],
+    )
+
+
+def _origin_classes(
+    origin: np.ndarray,
+    group: np.ndarray,
+    minutes: np.ndarray | None,
+    within: np.ndarray,
+    inst: _Instance,
+    zone_codes: np.ndarray | None,
+) -> np.ndarray | None:
+    """Class of every populated origin (-1 for the others), numbered in order of first member.
+
+    Origins are compared through two 64-bit hashes of their pair sets and origin-level
+    values; the classes are then checked exactly, and None is returned (no merging) in the
+    unlikely event of a hash collision.
+    """
+    n_orig = len(inst.population)
+    token = group.astype(np.uint64) * np.uint64(2) + within.astype(np.uint64)
+    if minutes is not None:
+        token = token ^ _mix(minutes.astype(np.float64).view(np.uint64), 7)
+    hashes = []
+    for seed in (1, 2):
+        h = _mix(token, seed)
+        per_origin = np.zeros(n_orig, dtype=np.uint64)
+        starts = np.flatnonzero(np.r_[True, origin[1:] != origin[:-1]]) if origin.size else []
+        if len(starts):
+            per_origin[origin[starts]] = np.add.reduceat(h, starts)
+        share_bits = np.ascontiguousarray(inst.digital_share, dtype=np.float64).view(np.uint64)
+        per_origin += _mix(share_bits, 11 + seed)
+        per_origin += _mix(np.bincount(origin, minlength=n_orig).astype(np.uint64), 17 + seed)
+        if zone_codes is not None:
+            per_origin += _mix(zone_codes.astype(np.uint64), 23 + seed)
+        hashes.append(per_origin)
+    populated = np.flatnonzero(inst.population > 0)
+    signature = np.stack([hashes[0][populated], hashes[1][populated]], axis=1)
+    _, first, inverse = np.unique(signature, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    classes = np.full(n_orig, -1, dtype=np.int64)
+    classes[populated] = rank[inverse]
+    if not _classes_are_exact(classes, origin, group, minutes, within, inst, zone_codes):
+        return None
+    return classes
+
+
+def _classes_are_exact(
+    classes: np.ndarray,
+    origin: np.ndarray,
+    group: np.ndarray,
+    minutes: np.ndarray | None,
+    within: np.ndarray,
+    inst: _Instance,
+    zone_codes: np.ndarray | None,
+) -> bool:
+    """Every member of a class has the same pairs and origin values as the class's others."""
+    populated = np.flatnonzero(inst.population > 0)
+    n_classes = int(classes.max() + 1) if populated.size else 0
+    counts = np.bincount(origin, minlength=len(classes))[populated]
+    per_class = np.full(n_classes, -1, dtype=np.int64)
+    per_class[classes[populated]] = counts
+    if not np.array_equal(per_class[classes[populated]], counts):
+        return False
+    for values in (inst.digital_share, zone_codes):
+        if values is None:
+            continue
+        first = np.zeros(n_classes, dtype=np.asarray(values).dtype)
+        first[classes[populated]] = np.asarray(values)[populated]
+        if not np.array_equal(first[classes[populated]], np.asarray(values)[populated]):
+            return False
+    fields = [classes[origin], group, within.astype(np.int64)]
+    if minutes is not None:
+        fields.append(minutes.astype(np.float64).view(np.int64))
+    distinct = np.unique(np.stack(fields, axis=1), axis=0).shape[0] if origin.size else 0
+    return distinct == int(per_class.sum())
+
+
 # ---------------------------------------------------------------------------------- model
+class _Builder:
+    """Columns and constraint rows of an array-built model, added block by block."""
+
+    def __init__(self) -> None:
+        self.lower: list[np.ndarray] = []
+        self.upper: list[np.ndarray] = []
+        self.integer: list[np.ndarray] = []
+        self.n_cols = 0
+        self.blocks: list[sp.csr_array] = []
+        self.row_lower: list[np.ndarray] = []
+        self.row_upper: list[np.ndarray] = []
+
+    def add_columns(self, count: int, lower: Any, upper: Any, integer: bool = False) -> np.ndarray:
+        start = self.n_cols
+        self.lower.append(np.broadcast_to(np.asarray(lower, dtype=np.float64), (count,)).copy())
+        self.upper.append(np.broadcast_to(np.asarray(upper, dtype=np.float64), (count,)).copy())
+        self.integer.append(np.full(count, integer))
+        self.n_cols += count
+        return np.arange(start, start + count)
+
+    def add_rows(self, rows: Any, cols: Any, vals: Any, lower: Any, upper: Any) -> None:
+        """Rows from (local row, column, value) triplets; duplicates are summed."""
+        lower = np.asarray(lower, dtype=np.float64)
+        upper = np.asarray(upper, dtype=np.float64)
+        sized = [v.size for v in (lower, upper) if v.ndim]
+        n_rows = sized[0] if sized else 1
+        lower = np.broadcast_to(lower, (n_rows,)).copy()
+        upper = np.broadcast_to(upper, (n_rows,)).copy()
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        vals = np.broadcast_to(np.asarray(vals, dtype=np.float64), rows.shape)
+        block = sp.csr_array((vals, (rows, cols)), shape=(n_rows, self.n_cols))
+        self.add_block(block, lower, upper)
+
+    def add_block(self, block: sp.csr_array, lower: np.ndarray, upper: np.ndarray) -> None:
+        if block.shape[0] == 0:
+            return
+        self.blocks.append(sp.csr_array(block))
+        self.row_lower.append(np.asarray(lower, dtype=np.float64))
+        self.row_upper.append(np.asarray(upper, dtype=np.float64))
+
+    def matrix(self) -> sp.csr_array:
+        blocks = [
+            sp.csr_array((b.data, b.indices, b.indptr), shape=(b.shape[0], self.n_cols))
+            for b in self.blocks
+        ]
+        if not blocks:
+            return sp.csr_array((0, self.n_cols))
+        return sp.vstack(blocks, format="csr")
+
+    def linear_model(self, name: str) -> LinearModel:
+        return LinearModel(
+            name=name,
+            sense="max",
+            c=np.zeros(self.n_cols),
+            A=self.matrix(),
+            row_lower=np.concatenate(self.row_lower) if self.row_lower else np.zeros(0),
+            row_upper=np.concatenate(self.row_upper) if self.row_upper else np.zeros(0),
+            col_lower=np.concatenate(self.lower),
+            col_upper=np.concatenate(self.upper),
+            integer=np.concatenate(self.integer),
+        )
+
+
+@dataclass
+class _Stage:
+    """One objective of the lexicographic order: ``sense`` ("max"/"min") of ``coef @ v``."""
+
+    sense: str
+    coef: dict[int, float] | np.ndarray
+    name: str
+    floor: float | None = None  # a known lower bound of the stage's optimal value
+
+    def vector(self, n: int) -> np.ndarray:
+        out = np.zeros(n)
+        if isinstance(self.coef, dict):
+            out[list(self.coef)] = list(self.coef.values())
+        else:
+            out[: len(self.coef)] = self.coef
+        return out
+
+
 @dataclass
 class _Model:
-    prob: pulp.LpProblem
-    x: dict[int, pulp.LpVariable]
-    physical: list[Any]
-    flows: list[pulp.LpVariable] | None
-    digital: dict[int, pulp.LpVariable]
-    unserved: dict[int, pulp.LpVariable]
-    coverage: list[pulp.LpAffineExpression | float]
-    cost: pulp.LpAffineExpression
-    stages: list[tuple[int, pulp.LpAffineExpression, str]]
-    zone_labels: pd.Series | None = None
+    """The array-built model and where each kind of variable sits in its column vector."""
+
+    builder: _Builder
+    red: _Reduced
+    x: np.ndarray  # model column of each inst column (-1 = existing or pooled hub)
+    hubs: list[np.ndarray]  # pooled digital hub classes (inst columns, in site order)
+    hub_var: np.ndarray  # model column counting the hubs of each class
+    w: np.ndarray | None  # model column of each class-group pair (flow formulation)
+    y: np.ndarray | None  # model column of each class (aggregated formulation; -1 = none)
+    z: np.ndarray  # model column of each class's digital share (-1 = none)
+    u: np.ndarray | None  # model column of each class's unserved share (median)
+    coverage: sp.csr_array  # classes × model columns: covered share of each class
+    stages: list[_Stage]
+    start: np.ndarray | None = None
 
 
 def _group(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -422,250 +694,556 @@ def _group(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return order, np.searchsorted(keys[order], np.arange(n + 1))
 
 
-def _affine(terms: Iterable[tuple[Any, float]]) -> pulp.LpAffineExpression:
-    return pulp.LpAffineExpression(list(terms))
-
-
 def _build(
     inst: _Instance,
-    pairs: _Pairs,
+    red: _Reduced,
     objective: str,
     budget: float,
     unserved_minutes: float,
 ) -> _Model:
     cols = inst.columns
-    P = inst.population
-    n_orig = len(P)
-    prob = pulp.LpProblem("budgeted_siting", pulp.LpMaximize)
-    new_pos = np.flatnonzero(~cols["existing"].to_numpy())
-    x = {int(k): prob.add_variable(f"x_{k}", cat=pulp.LpBinary) for k in new_pos}
-    cost = _affine((x[k], float(cols.at[k, "cost"])) for k in x)
-    prob += cost <= budget, "budget"
-    _one_option_per_site(prob, cols, x)
-
+    b = _Builder()
+    is_new = ~cols["existing"].to_numpy()
     is_digital = cols["type"].eq("digital").to_numpy()
+    cost = cols["cost"].to_numpy(dtype=np.float64)
     capacity = cols["capacity"].to_numpy(dtype=np.float64)
+    hubs = _hub_classes(cols, is_new & is_digital)
+    pooled = np.zeros(len(cols), dtype=bool)
+    for members in hubs:
+        pooled[members] = True
+    binary = np.flatnonzero(is_new & ~pooled)
+    x = np.full(len(cols), -1, dtype=np.int64)
+    x[binary] = b.add_columns(len(binary), 0.0, 1.0, integer=True)
+    hub_var = b.add_columns(len(hubs), 0.0, [len(m) for m in hubs], integer=True)
+    hub_first = np.array([m[0] for m in hubs], dtype=np.int64)
+    unit_var = np.concatenate([x[binary], hub_var])
+    unit_cost = np.concatenate([cost[binary], cost[hub_first]])
+    b.add_rows(np.zeros(len(unit_var)), unit_var, unit_cost, -np.inf, budget)
+    _one_option_per_site(b, cols, x, binary, hubs, hub_var)
+
     capacitated = bool(np.isfinite(capacity[~is_digital]).any())
-    use_flows = objective == "median" or capacitated
-    physical: list[Any] = [0.0] * n_orig
-    served_within: list[Any] = [0.0] * n_orig
-    flows = None
-    if use_flows:
-        flows = _flow_terms(prob, inst, pairs, x, physical, served_within)
+    # group_x: groups × model columns, -1 at the x of each new column of the group
+    phys_new = binary[~is_digital[binary]]
+    group_x = sp.csr_array(
+        (-np.ones(len(phys_new)), (red.group_of_column[phys_new], x[phys_new])),
+        shape=(red.n_groups, b.n_cols),
+    )
+    n_classes = red.n_classes
+    w = y = None
+    if objective == "median" or capacitated:
+        w = _flow_columns(b, inst, red, group_x, x, capacity)
     else:
-        _aggregated_terms(prob, pairs, x, n_orig, physical, served_within)
+        y = _aggregated_columns(b, red, group_x)
+    hub_units = np.concatenate([binary[is_digital[binary]], hub_first])
+    hub_vars = np.concatenate([x[binary[is_digital[binary]]], hub_var])
+    z = _digital_columns(b, inst, red, hub_units, hub_vars, is_digital, capacity)
+    u = b.add_columns(n_classes, 0.0, 1.0) if objective == "median" else None
+    _class_rows(b, red, w, y, z, u)
+    coverage = _coverage_matrix(b, red, w, y, z)
+    cost_stage = _Stage(
+        "min", dict(zip(unit_var.tolist(), unit_cost.tolist(), strict=True)), "cost"
+    )
+    stages = _stages(objective, red, b, w, u, coverage, cost_stage, unserved_minutes)
+    return _Model(b, red, x, hubs, hub_var, w, y, z, u, coverage, stages)
 
-    digital = _digital_terms(prob, inst, x, is_digital, capacity)
-    coverage: list[Any] = []
-    for i in range(n_orig):
-        expr = served_within[i]
-        if i in digital:
-            expr = expr + digital[i]
-        coverage.append(expr)
 
-    unserved: dict[int, pulp.LpVariable] = {}
-    for i in np.flatnonzero(P > 0):
-        i = int(i)
-        total = physical[i] + digital[i] if i in digital else physical[i]
-        if objective == "median":
-            unserved[i] = prob.add_variable(f"u_{i}", lowBound=0.0, upBound=1.0)
-            prob += total + unserved[i] == 1.0
-        elif i in digital and not isinstance(physical[i], float):
-            prob += total <= 1.0
+def _hub_classes(cols: pd.DataFrame, new_digital: np.ndarray) -> list[np.ndarray]:
+    """New digital columns pooled by (cost, capacity), when that is exact; else [].
 
-    stages = _stages(objective, inst, pairs, flows, unserved, coverage, cost, unserved_minutes)
-    return _Model(prob, x, physical, flows, digital, unserved, coverage, cost, stages)
+    A digital hub serves the same people wherever it stands, so hubs of equal cost and
+    capacity differ only in the site they take. When every such class may stand at the same
+    set of sites D (once per site), choosing hubs per site is equivalent to choosing a
+    number n of each class with ``sum n + (physical options opened in D) <= |D|``: any such
+    numbers fit on the sites of D left free by the physical options. This removes the
+    symmetry between interchangeable hubs from the search.
+    """
+    positions = np.flatnonzero(new_digital)
+    if positions.size == 0:
+        return []
+    table = cols.iloc[positions]
+    keys = pd.MultiIndex.from_arrays(
+        [table["cost"].to_numpy(dtype=np.float64), table["capacity"].fillna(np.inf).to_numpy()]
+    )
+    codes, _ = pd.factorize(keys)
+    classes = [positions[codes == c] for c in range(int(codes.max()) + 1)]
+    sites = [cols["site"].to_numpy()[m] for m in classes]
+    first = set(sites[0].tolist())
+    for members in sites:
+        if len(set(members.tolist())) != len(members) or set(members.tolist()) != first:
+            return []
+    return classes
 
 
 def _one_option_per_site(
-    prob: pulp.LpProblem, cols: pd.DataFrame, x: dict[int, pulp.LpVariable]
+    b: _Builder,
+    cols: pd.DataFrame,
+    x: np.ndarray,
+    binary: np.ndarray,
+    hubs: list[np.ndarray],
+    hub_var: np.ndarray,
 ) -> None:
-    keys = list(x)
-    codes, _ = pd.factorize(cols.loc[keys, "site"])
-    order, bounds = _group(codes, int(codes.max()) + 1 if len(codes) else 0)
-    for g in range(len(bounds) - 1):
-        members = order[bounds[g] : bounds[g + 1]]
-        if members.size > 1:
-            prob += _affine((x[keys[m]], 1.0) for m in members) <= 1.0
+    """At most one option per site; pooled hubs take the sites of D left free."""
+    site = cols["site"].to_numpy()
+    codes, _ = pd.factorize(site[binary])
+    counts = np.bincount(codes) if len(codes) else np.zeros(0, dtype=np.int64)
+    multi = counts[codes] > 1
+    if multi.any():
+        row, _ = pd.factorize(codes[multi])
+        b.add_rows(row, x[binary[multi]], 1.0, -np.inf, np.ones(int(row.max()) + 1))
+    if hubs:
+        in_d = np.isin(site[binary], site[hubs[0]])
+        b.add_rows(
+            np.zeros(int(in_d.sum()) + len(hub_var)),
+            np.concatenate([x[binary[in_d]], hub_var]),
+            1.0,
+            -np.inf,
+            float(len(hubs[0])),
+        )
 
 
-def _flow_terms(
-    prob: pulp.LpProblem,
+def _flow_columns(
+    b: _Builder,
     inst: _Instance,
-    pairs: _Pairs,
-    x: dict[int, pulp.LpVariable],
-    physical: list[Any],
-    served_within: list[Any],
-) -> list[pulp.LpVariable]:
-    """Assignment shares w_ik (0–1) per reachable pair; w_ik <= x_k; capacity per column."""
-    P = inst.population
-    n_cols = len(inst.columns)
-    flows = [
-        prob.add_variable(f"w_{p}", lowBound=0.0, upBound=1.0) for p in range(pairs.origin.size)
-    ]
-    for p, k in enumerate(pairs.column):
-        if int(k) in x:
-            prob += flows[p] <= x[int(k)]
-    order, bounds = _group(pairs.origin, len(P))
-    for i in np.flatnonzero(np.diff(bounds)):
-        members = order[bounds[i] : bounds[i + 1]]
-        physical[i] = _affine((flows[p], 1.0) for p in members)
-        inner = members[pairs.within_standard[members]]
-        if inner.size:
-            served_within[i] = _affine((flows[p], 1.0) for p in inner)
-        prob += physical[i] <= 1.0
-    capacity = inst.columns["capacity"].to_numpy(dtype=np.float64)
-    order, bounds = _group(pairs.column, n_cols)
-    for k in np.flatnonzero(np.isfinite(capacity) & (np.diff(bounds) > 0)):
-        members = order[bounds[k] : bounds[k + 1]]
-        load = _affine((flows[p], float(P[pairs.origin[p]])) for p in members)
-        rhs = x[int(k)] * float(capacity[k]) if int(k) in x else float(capacity[k])
-        prob += load <= rhs
-    return flows
+    red: _Reduced,
+    group_x: sp.csr_array,
+    x: np.ndarray,
+    capacity: np.ndarray,
+) -> np.ndarray:
+    """w_cg (0–1) per class-group pair; w_cg <= sum of the group's x; capacity per group."""
+    n_pairs = len(red.pair_class)
+    w = b.add_columns(n_pairs, 0.0, 1.0)
+    group_x = sp.csr_array(
+        (group_x.data, group_x.indices, group_x.indptr), shape=(red.n_groups, b.n_cols)
+    )
+    has_new = np.diff(group_x.indptr) > 0
+    linked = np.flatnonzero(has_new[red.pair_group])
+    links = sp.csr_array(group_x[red.pair_group[linked]])
+    own = sp.csr_array(
+        (np.ones(len(linked)), (np.arange(len(linked)), w[linked])), shape=links.shape
+    )
+    b.add_block(links + own, np.full(len(linked), -np.inf), np.zeros(len(linked)))
+
+    cols = inst.columns
+    physical = np.flatnonzero(red.group_of_column >= 0)
+    groups = red.group_of_column[physical]
+    cap = capacity[physical]
+    # persons each group can reach: the big-M of an uncapacitated option sharing a group
+    reachable = np.bincount(
+        red.pair_group, weights=red.population[red.pair_class], minlength=red.n_groups
+    )
+    capped = np.zeros(red.n_groups, dtype=bool)
+    capped[groups[np.isfinite(cap)]] = True
+    fixed_cap = np.zeros(red.n_groups)
+    existing = cols["existing"].to_numpy()[physical]
+    np.add.at(
+        fixed_cap, groups[existing], np.where(np.isfinite(cap), cap, reachable[groups])[existing]
+    )
+    row_of_group = np.cumsum(capped) - 1
+    in_capped = capped[red.pair_group]
+    rows = [row_of_group[red.pair_group[in_capped]]]
+    cols_ = [w[in_capped]]
+    vals = [red.population[red.pair_class[in_capped]]]
+    new = ~existing & capped[groups]
+    rows.append(row_of_group[groups[new]])
+    cols_.append(x[physical[new]])
+    vals.append(-np.where(np.isfinite(cap[new]), cap[new], reachable[groups[new]]))
+    b.add_rows(
+        np.concatenate(rows),
+        np.concatenate(cols_),
+        np.concatenate(vals),
+        -np.inf,
+        fixed_cap[capped],
+    )
+    return w
 
 
-def _aggregated_terms(
-    prob: pulp.LpProblem,
-    pairs: _Pairs,
-    x: dict[int, pulp.LpVariable],
-    n_orig: int,
-    physical: list[Any],
-    served_within: list[Any],
-) -> None:
-    """Uncapacitated coverage: y_i <= sum of x_k over the open columns that reach i."""
-    order, bounds = _group(pairs.origin, n_orig)
-    for i in np.flatnonzero(np.diff(bounds)):
-        members = order[bounds[i] : bounds[i + 1]]
-        y = prob.add_variable(f"y_{i}", lowBound=0.0, upBound=1.0)
-        columns = {int(k) for k in pairs.column[members]}
-        if all(k in x for k in columns):
-            prob += y <= _affine((x[k], 1.0) for k in sorted(columns))
-        physical[i] = y
-        served_within[i] = y
+def _aggregated_columns(b: _Builder, red: _Reduced, group_x: sp.csr_array) -> np.ndarray:
+    """Uncapacitated coverage: y_c <= sum of x over the new columns that reach class c."""
+    reached = np.zeros(red.n_classes, dtype=bool)
+    reached[red.pair_class] = True
+    y = np.full(red.n_classes, -1, dtype=np.int64)
+    y[reached] = b.add_columns(int(reached.sum()), 0.0, 1.0)
+    group_x = sp.csr_array(
+        (group_x.data, group_x.indices, group_x.indptr), shape=(red.n_groups, b.n_cols)
+    )
+    by_existing = np.zeros(red.n_classes, dtype=bool)
+    existing_group = np.diff(group_x.indptr) == 0  # a group without new columns is existing
+    by_existing[red.pair_class[existing_group[red.pair_group]]] = True
+    linked = reached & ~by_existing
+    row_of_class = np.cumsum(linked) - 1
+    sel = linked[red.pair_class]
+    incidence = sp.csr_array(
+        (np.ones(int(sel.sum())), (row_of_class[red.pair_class[sel]], red.pair_group[sel])),
+        shape=(int(linked.sum()), red.n_groups),
+    )
+    block = incidence @ group_x  # -1 per reaching new column (groups have disjoint columns)
+    block.data = np.maximum(block.data, -1.0)
+    own = sp.csr_array(
+        (np.ones(int(linked.sum())), (np.arange(int(linked.sum())), y[linked])), shape=block.shape
+    )
+    b.add_block(block + own, np.full(block.shape[0], -np.inf), np.zeros(block.shape[0]))
+    return y
 
 
-def _digital_terms(
-    prob: pulp.LpProblem,
+def _digital_columns(
+    b: _Builder,
     inst: _Instance,
-    x: dict[int, pulp.LpVariable],
+    red: _Reduced,
+    hub_units: np.ndarray,
+    hub_vars: np.ndarray,
     is_digital: np.ndarray,
     capacity: np.ndarray,
-) -> dict[int, pulp.LpVariable]:
-    """z_i in [0, a_i e] and sum_i P_i z_i <= e * (open digital capacity)."""
+) -> np.ndarray:
+    """z_c in [0, a_c e] and sum_c P_c z_c <= e * (open digital capacity).
+
+    ``hub_vars`` are the model columns counting new hubs like column ``hub_units``.
+    """
+    z = np.full(red.n_classes, -1, dtype=np.int64)
     if not is_digital.any():
-        return {}
-    P = inst.population
-    reach = np.flatnonzero((inst.digital_share > 0) & (P > 0))
-    z = {
-        int(i): prob.add_variable(f"z_{i}", lowBound=0.0, upBound=float(inst.digital_share[i]))
-        for i in reach
-    }
-    if not z:
-        return {}
+        return z
+    reach = red.digital_share > 0
+    if not reach.any():
+        return z
+    z[reach] = b.add_columns(int(reach.sum()), 0.0, red.digital_share[reach])
     e = inst.effectiveness
-    unlimited = inst.connected_population  # a hub without capacity can serve everyone connected
-    rhs = pulp.LpAffineExpression()
-    for k in np.flatnonzero(is_digital):
-        cap = float(capacity[k]) if np.isfinite(capacity[k]) else unlimited
-        rhs += (x[int(k)] * (e * cap)) if int(k) in x else e * cap
-    prob += _affine((z[i], float(P[i])) for i in z) <= rhs, "digital_capacity"
+    cap = np.where(np.isfinite(capacity), capacity, inst.connected_population)
+    existing = inst.columns["existing"].to_numpy()
+    fixed = float(e * cap[is_digital & existing].sum())
+    b.add_rows(
+        np.zeros(int(reach.sum()) + len(hub_vars)),
+        np.concatenate([z[reach], hub_vars]),
+        np.concatenate([red.population[reach], -e * cap[hub_units]]),
+        -np.inf,
+        fixed,
+    )
     return z
+
+
+def _class_rows(
+    b: _Builder,
+    red: _Reduced,
+    w: np.ndarray | None,
+    y: np.ndarray | None,
+    z: np.ndarray,
+    u: np.ndarray | None,
+) -> None:
+    """Each person's need is met once: physical + digital (+ unserved) shares of a class."""
+    rows, cols = [], []
+    if w is not None:
+        rows.append(red.pair_class)
+        cols.append(w)
+    if y is not None:
+        has = y >= 0
+        rows.append(np.flatnonzero(has))
+        cols.append(y[has])
+    has_z = z >= 0
+    rows.append(np.flatnonzero(has_z))
+    cols.append(z[has_z])
+    if u is not None:
+        rows.append(np.arange(red.n_classes))
+        cols.append(u)
+    row = np.concatenate(rows)
+    col = np.concatenate(cols)
+    if u is not None:
+        b.add_rows(row, col, 1.0, np.ones(red.n_classes), np.ones(red.n_classes))
+        return
+    terms = np.bincount(row, minlength=red.n_classes)
+    several = terms > 1  # a single share is bounded by its own column bound
+    keep = several[row]
+    row_of_class = np.cumsum(several) - 1
+    b.add_rows(row_of_class[row[keep]], col[keep], 1.0, -np.inf, np.ones(int(several.sum())))
+
+
+def _coverage_matrix(
+    b: _Builder, red: _Reduced, w: np.ndarray | None, y: np.ndarray | None, z: np.ndarray
+) -> sp.csr_array:
+    rows, cols = [], []
+    if w is not None:
+        rows.append(red.pair_class[red.pair_within])
+        cols.append(w[red.pair_within])
+    if y is not None:
+        rows.append(np.flatnonzero(y >= 0))
+        cols.append(y[y >= 0])
+    rows.append(np.flatnonzero(z >= 0))
+    cols.append(z[z >= 0])
+    row = np.concatenate(rows)
+    return sp.csr_array(
+        (np.ones(row.size), (row, np.concatenate(cols))), shape=(red.n_classes, b.n_cols)
+    )
 
 
 def _stages(
     objective: str,
-    inst: _Instance,
-    pairs: _Pairs,
-    flows: list[pulp.LpVariable] | None,
-    unserved: dict[int, pulp.LpVariable],
-    coverage: list[Any],
-    cost: pulp.LpAffineExpression,
+    red: _Reduced,
+    b: _Builder,
+    w: np.ndarray | None,
+    u: np.ndarray | None,
+    coverage: sp.csr_array,
+    cost_stage: _Stage,
     unserved_minutes: float,
-) -> list[tuple[int, pulp.LpAffineExpression, str]]:
-    P = inst.population
-    covered = _weighted(coverage, P)
+) -> list[_Stage]:
     if objective == "median":
-        assert flows is not None
-        weighted = _affine(
-            (flows[p], float(P[pairs.origin[p]] * pairs.minutes[p])) for p in range(len(flows))
+        assert w is not None and u is not None
+        c = np.zeros(b.n_cols)
+        c[w] = red.population[red.pair_class] * red.pair_minutes
+        c[u] = red.population * unserved_minutes
+        floor = _person_minutes_floor(red, unserved_minutes)
+        return [_Stage("min", c, "person_minutes", floor), cost_stage]
+    covered = red.population @ coverage
+    return [_Stage("max", np.asarray(covered).ravel(), "covered_population"), cost_stage]
+
+
+def _person_minutes_floor(red: _Reduced, unserved_minutes: float) -> float:
+    """Lower bound on person-minutes: the share a_c e may be met digitally (0 minutes), the
+    rest travels at least to the nearest reachable site or is charged the unserved minutes."""
+    nearest = np.full(red.n_classes, float(unserved_minutes))
+    np.minimum.at(nearest, red.pair_class, red.pair_minutes)
+    return float((red.population * (1.0 - red.digital_share) * nearest).sum())
+
+
+# ---------------------------------------------------------------------------------- start
+def _greedy_start(inst: _Instance, model: _Model, budget: float) -> np.ndarray:
+    """A feasible plan to start the solver from: existing sites serve first, then new options
+    are opened by best persons served per unit of cost while the budget allows.
+
+    Flows fill each open group's capacity in class order; digital hubs serve the connected
+    share of the persons still unserved.
+    """
+    red, cols = model.red, inst.columns
+    P = red.population
+    remaining = P.copy()
+    digital_left = red.digital_share * P
+    flow = np.zeros(len(red.pair_class))
+    digital = np.zeros(red.n_classes)
+    order, bounds = _group(red.pair_group, red.n_groups)
+    e = inst.effectiveness
+    capacity = cols["capacity"].to_numpy(dtype=np.float64)
+    is_digital = cols["type"].eq("digital").to_numpy()
+    hub_capacity = e * np.where(np.isfinite(capacity), capacity, inst.connected_population)
+    phys_capacity = np.where(np.isfinite(capacity), capacity, np.inf)
+
+    def serve_group(g: int, cap: float) -> None:
+        members = order[bounds[g] : bounds[g + 1]]
+        take = _fill(remaining[red.pair_class[members]], cap)
+        flow[members] += take
+        remaining[red.pair_class[members]] -= take
+        np.minimum(digital_left, remaining, out=digital_left)
+
+    def serve_digital(cap: float) -> None:
+        take = _fill(np.minimum(digital_left, remaining), cap)
+        digital[:] += take
+        remaining[:] -= take
+        digital_left[:] -= take
+
+    existing = cols["existing"].to_numpy()
+    for k in np.flatnonzero(existing & ~is_digital):
+        serve_group(int(red.group_of_column[k]), phys_capacity[k])
+    if model.z.max(initial=-1) >= 0:
+        serve_digital(float(hub_capacity[existing & is_digital].sum()))
+
+    new = np.flatnonzero(~existing)
+    site, _ = pd.factorize(cols["site"].to_numpy()[new])
+    site_used = np.zeros(int(site.max()) + 1 if len(site) else 0, dtype=bool)
+    opened = np.zeros(len(new), dtype=bool)
+    cost = cols["cost"].to_numpy(dtype=np.float64)[new]
+    reach = sp.csr_array(
+        (np.ones(len(red.pair_class)), (red.pair_group, red.pair_class)),
+        shape=(red.n_groups, red.n_classes),
+    )
+    has_z = model.z.max(initial=-1) >= 0
+    left = float(budget)
+    while True:
+        reachable = np.append(reach @ remaining, 0.0)  # last: digital columns (no group)
+        gain = np.where(
+            is_digital[new],
+            np.minimum(hub_capacity[new], np.minimum(digital_left, remaining).sum())
+            if has_z
+            else 0.0,
+            np.minimum(phys_capacity[new], reachable[red.group_of_column[new]]),
         )
-        weighted += _affine((u, float(P[i] * unserved_minutes)) for i, u in unserved.items())
-        return [(pulp.LpMinimize, weighted, "person_minutes"), (pulp.LpMinimize, cost, "cost")]
-    return [(pulp.LpMaximize, covered, "covered_population"), (pulp.LpMinimize, cost, "cost")]
-
-
-def _weighted(values: list[Any], weights: np.ndarray) -> pulp.LpAffineExpression:
-    expr = pulp.LpAffineExpression()
-    for i in np.flatnonzero(weights > 0):
-        v = values[int(i)]
-        if isinstance(v, float):
-            expr.constant += v * float(weights[i])
+        allowed = ~opened & ~site_used[site] & (cost <= left + 1e-9) & (gain > 1e-9)
+        if not allowed.any():
+            break
+        ratio = np.where(allowed, gain / np.maximum(cost, 1e-12), -np.inf)
+        best = int(np.argmax(ratio))
+        opened[best] = True
+        site_used[site[best]] = True
+        left -= cost[best]
+        k = new[best]
+        if is_digital[k]:
+            serve_digital(float(hub_capacity[k]))
         else:
-            expr.addInPlace(v * float(weights[i]))
-    return expr
+            serve_group(int(red.group_of_column[k]), phys_capacity[k])
+    return _start_vector(model, new, opened, flow, digital, remaining)
+
+
+def _fill(want: np.ndarray, cap: float) -> np.ndarray:
+    """Serve ``want`` in order until ``cap`` persons are used up."""
+    if not np.isfinite(cap):
+        return want.copy()
+    before = np.cumsum(want) - want
+    return np.clip(cap - before, 0.0, want)
+
+
+def _start_vector(
+    model: _Model,
+    new: np.ndarray,
+    opened: np.ndarray,
+    flow: np.ndarray,
+    digital: np.ndarray,
+    remaining: np.ndarray,
+) -> np.ndarray:
+    red = model.red
+    P = np.where(red.population > 0, red.population, 1.0)
+    start = np.zeros(model.builder.n_cols)
+    is_var = model.x[new] >= 0
+    start[model.x[new[is_var]]] = opened[is_var].astype(np.float64)
+    opened_columns = new[opened]
+    for members, var in zip(model.hubs, model.hub_var, strict=True):
+        start[var] = float(np.isin(opened_columns, members).sum())
+    if model.w is not None:
+        start[model.w] = np.clip(flow / P[red.pair_class], 0.0, 1.0)
+    physical = np.bincount(red.pair_class, weights=flow, minlength=red.n_classes) / P
+    if model.y is not None:
+        has = model.y >= 0
+        start[model.y[has]] = np.clip(physical[has], 0.0, 1.0)
+    has_z = model.z >= 0
+    start[model.z[has_z]] = np.clip(digital[has_z] / P[has_z], 0.0, red.digital_share[has_z])
+    if model.u is not None:
+        start[model.u] = np.clip(remaining / P, 0.0, 1.0)
+    return start
+
+
+def _is_feasible(lp: LinearModel, v: np.ndarray, tol: float = 1e-7) -> bool:
+    """True when ``v`` satisfies every bound, integrality and row of ``lp``."""
+    if v.shape != (lp.num_col,):
+        return False
+    lo, up = np.asarray(lp.col_lower), np.asarray(lp.col_upper)
+    if np.any(v < lo - tol) or np.any(v > up + tol):
+        return False
+    integer = np.asarray(lp.integer, dtype=bool)
+    if np.any(np.abs(v[integer] - np.round(v[integer])) > tol):
+        return False
+    activity = lp.A @ v
+    scale = tol * np.maximum(1.0, np.abs(activity))
+    return bool(
+        np.all(activity >= np.asarray(lp.row_lower) - scale)
+        and np.all(activity <= np.asarray(lp.row_upper) + scale)
+    )
 
 
 # ---------------------------------------------------------------------------------- solving
+#: With a gap tolerance g > 0 the cost tie-break is folded into the stage before it with a
+#: weight that moves that stage's objective by at most this share of g (see _solve_stages).
+_FOLD_SHARE = 0.1
+
+
 def _solve_stages(
     model: _Model,
+    budget: float,
     solver: str | pulp.LpSolver,
     time_limit: float | None,
     gap: float | None,
     msg: bool,
-) -> tuple[SolveInfo, list[float]]:
-    """Lexicographic solve: each stage is optimised with the earlier ones held at their optimum.
+) -> tuple[SolveInfo, np.ndarray, list[float]]:
+    """Lexicographic solve: each stage is optimised with the earlier ones held at their value.
 
-    The first stage is the model's objective; later stages only break ties (fewest costs,
-    then...). A later stage that fails keeps the earlier solution.
+    The first stage is the model's objective; later stages only break ties (then the cost).
+    Each stage starts from the previous stage's solution (the first from the greedy start);
+    the time limit is shared by all stages. With a gap tolerance ``g > 0``, the closing cost
+    stage is folded into the stage before it as ``objective -/+ eps * cost`` with
+    ``eps * budget = 0.1 g L`` (``L`` a known lower bound of that stage's optimum): the
+    stage's optimum moves by at most ``0.1 g L``, which the reported bound includes, and the
+    solver runs to ``0.9 g``. A later stage that fails keeps the earlier solution.
+
+    Returns
+    -------
+    (info, solution, values)
+        The first stage's solve report (objective and bound in its own unit), the column
+        values, and the value of every stage at that solution.
     """
-    prob = model.prob
-    # HiGHS stops at a 1e-4 relative gap by default; ask for proven optimality unless the
-    # caller accepts a gap (a budget sweep must compare like with like).
-    gap = 1e-9 if gap is None else gap
+    base = model.builder.linear_model("budgeted_siting")
+    n = base.num_col
+    t0 = time.perf_counter()
+    rel_gap = 1e-9 if gap is None or gap <= 0 else float(gap)
+    stages = model.stages
+    current = model.start if model.start is not None and _is_feasible(base, model.start) else None
+    holds: list[tuple[np.ndarray, float, float]] = []
     first: SolveInfo | None = None
-    values: list[float] = []
-    for sense, expr, name in model.stages:
-        # Every stage is solved as a minimisation (a maximisation negated) so that the bound
-        # read back from the solver has the sign of the objective.
-        sign = -1.0 if sense == pulp.LpMaximize else 1.0
-        prob.sense = pulp.LpMinimize
-        prob.setObjective(expr * sign)
+    s = 0
+    while s < len(stages):
+        stage = stages[s]
+        c = stage.vector(n)
+        floor = stage.floor
+        if floor is None and stage.sense == "max" and current is not None:
+            floor = float(c @ current)
+        folded = (
+            gap is not None
+            and gap > 0
+            and s == len(stages) - 2
+            and stages[-1].name == "cost"
+            and floor is not None
+            and floor > 0
+            and budget > 0
+        )
+        eps = _FOLD_SHARE * rel_gap * floor / budget if folded else 0.0
+        cost = stages[-1].vector(n)
+        signed = c - eps * cost if stage.sense == "max" else c + eps * cost
+        lp = _with_holds(base, holds, signed, stage.sense, current)
+        stage_gap = (1.0 - _FOLD_SHARE) * rel_gap if folded else rel_gap
+        remaining = (
+            None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.01)
+        )
+        try:
+            info, sol = solve_model(lp, solver, time_limit=remaining, gap=stage_gap, msg=msg)
+        except AccessplanError:
+            if first is None:
+                raise
+            break  # a tie-break stage without a usable solution keeps the last one
         if first is None:
-            info = solve_problem(prob, solver, time_limit=time_limit, gap=gap, msg=msg)
-            if info.status != "optimal" and not _solution_is_feasible(prob):
-                raise SolverError(
-                    f"{info.solver} found no feasible plan within the time limit "
-                    f"({time_limit} s); raise time_limit or accept a larger gap."
-                )
-            first = replace(info, objective=sign * info.objective, bound=sign * info.bound)
-        else:
-            saved = {v.name: v.varValue for v in prob.variables()}
-            try:
-                info = solve_problem(prob, solver, time_limit=time_limit, gap=gap, msg=msg)
-                usable = info.status == "optimal" or _solution_is_feasible(prob)
-            except AccessplanError:
-                usable = False
-            if not usable:
-                # A tie-break stage that stopped without a usable solution keeps the last one.
-                for v in prob.variables():
-                    v.varValue = saved.get(v.name)
-                break
-        value = float(pulp.value(expr) or 0.0)
-        values.append(value)
+            value = float(c @ sol)
+            bound = info.bound
+            if folded and math.isfinite(bound):
+                bound = bound + eps * budget if stage.sense == "max" else bound - eps * budget
+            first = replace(
+                info,
+                objective=value,
+                bound=bound,
+                gap=relative_gap(value, bound) if folded or info.status != "optimal" else info.gap,
+            )
+        current = sol
+        value = float(c @ sol)
         tol = 1e-9 * max(1.0, abs(value))
-        held = expr >= value - tol if sense == pulp.LpMaximize else expr <= value + tol
-        prob += held, f"hold_{name}"
-    assert first is not None
-    return first, values
+        holds.append(
+            (c, value - tol, np.inf) if stage.sense == "max" else (c, -np.inf, value + tol)
+        )
+        s += 2 if folded else 1
+    assert first is not None and current is not None
+    values = [float(st.vector(n) @ current) for st in stages]
+    return first, current, values
 
 
-def _solution_is_feasible(prob: pulp.LpProblem, tol: float = 1e-6) -> bool:
-    """True when the variable values satisfy every bound, integrality and constraint."""
-    for v in prob.variables():
-        value = v.varValue
-        if value is None or not v.valid(tol):
-            return False
-    return all(c.valid(tol * max(1.0, abs(c.constant))) for c in prob.constraints())
+def _with_holds(
+    base: LinearModel,
+    holds: list[tuple[np.ndarray, float, float]],
+    c: np.ndarray,
+    sense: str,
+    start: np.ndarray | None,
+) -> LinearModel:
+    A, lower, upper = base.A, base.row_lower, base.row_upper
+    if holds:
+        A = sp.vstack([A, sp.csr_array(np.vstack([h[0] for h in holds]))], format="csr")
+        lower = np.concatenate([lower, [h[1] for h in holds]])
+        upper = np.concatenate([upper, [h[2] for h in holds]])
+    return replace(
+        base,
+        sense=sense,
+        c=c,
+        A=A,
+        row_lower=lower,
+        row_upper=upper,
+        start=None if start is None else np.where(base.integer, np.round(start), start),
+    )
 
 
 # ---------------------------------------------------------------------------------- public
@@ -826,18 +1404,21 @@ def budgeted_siting(
         fairness.check_zone_minimum_reachable(
             _best_share(inst, pairs), inst.population, labels, min_zone_coverage
         )
-    model = _build(inst, pairs, objective, budget, penalty)
+    zone_codes = None if labels is None else pd.factorize(labels, sort=True)[0]
+    red = _reduce(inst, pairs, reach, zone_codes, minutes_matter=objective == "median")
+    model = _build(inst, red, objective, budget, penalty)
+    model.start = _greedy_start(inst, model, budget)
     if labels is not None:
-        _add_equity(model, inst, labels, objective, min_zone_coverage, unmet_spread)
+        _add_equity(model, labels, objective, min_zone_coverage, unmet_spread)
     try:
-        info, stage_values = _solve_stages(model, solver, time_limit, gap, msg)
+        info, solution, stage_values = _solve_stages(model, budget, solver, time_limit, gap, msg)
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"no plan within budget {budget:g} meets the equity constraints "
             f"(min_zone_coverage={min_zone_coverage}, unmet_spread={unmet_spread}, "
             f"max_minutes={max_minutes}); raise the budget or relax them."
         ) from exc
-    return _plan(inst, pairs, model, info, stage_values, labels, budget, objective, t0)
+    return _plan(inst, pairs, model, solution, info, stage_values, labels, budget, objective, t0)
 
 
 def _zones_for(
@@ -899,32 +1480,56 @@ def _best_share(inst: _Instance, pairs: _Pairs) -> np.ndarray:
 
 def _add_equity(
     model: _Model,
-    inst: _Instance,
     labels: pd.Series,
     objective: str,
     min_zone_coverage: Any,
     unmet_spread: float | None,
 ) -> None:
-    zone_cov = fairness.zone_coverage_expressions(model.coverage, inst.population, labels)
+    """Zone rows over the class coverage (classes never mix zones)."""
+    red, b = model.red, model.builder
+    assert red.zone_code is not None
+    _, uniques = pd.factorize(labels, sort=True)
+    class_labels = pd.Series(np.asarray(uniques)[red.zone_code])
+    Z, zones = fairness.zone_share_matrix(red.population, class_labels)
+    C = sp.csr_array(Z @ model.coverage)
     if min_zone_coverage is not None:
-        fairness.add_min_zone_coverage(model.prob, zone_cov, min_zone_coverage)
+        A, lo, up = fairness.min_zone_coverage_rows(C, zones, min_zone_coverage)
+        b.add_block(A, lo, up)
     if unmet_spread is not None:
-        unmet = {z: 1.0 - expr for z, expr in zone_cov.items()}
-        fairness.add_unmet_spread_bound(model.prob, unmet, unmet_spread)
+        A, lo, up = fairness.unmet_spread_rows(C, unmet_spread)
+        b.add_columns(2, 0.0, 1.0)
+        b.add_block(A, lo, up)
     if objective == "maximin":
-        worst = fairness.add_maximin_coverage(model.prob, zone_cov)
-        model.stages.insert(0, (pulp.LpMaximize, pulp.LpAffineExpression(worst), "worst_zone"))
+        A, lo, up = fairness.maximin_rows(sp.csr_array(C, shape=(C.shape[0], b.n_cols)))
+        (worst,) = b.add_columns(1, 0.0, 1.0)
+        b.add_block(A, lo, up)
+        model.stages.insert(0, _Stage("max", {int(worst): 1.0}, "worst_zone"))
+    if model.start is not None:
+        model.start = _equity_start(model, C, unmet_spread, objective)
+
+
+def _equity_start(
+    model: _Model, C: sp.csr_array, unmet_spread: float | None, objective: str
+) -> np.ndarray:
+    """Extend the start with the spread and worst-zone columns it implies."""
+    assert model.start is not None
+    start = model.start
+    cov = C @ start[: C.shape[1]] if C.shape[0] else np.zeros(0)
+    extra = []
+    if unmet_spread is not None:
+        unmet = 1.0 - cov
+        extra += [float(unmet.max(initial=0.0)), float(unmet.min(initial=0.0))]
+    if objective == "maximin":
+        extra.append(float(np.clip(cov.min(initial=1.0), 0.0, 1.0)))
+    return np.concatenate([start, np.clip(extra, 0.0, 1.0)])
 
 
 # ---------------------------------------------------------------------------------- result
-def _values(items: Iterable[Any]) -> np.ndarray:
-    return np.array([float(v.varValue or 0.0) for v in items], dtype=np.float64)
-
-
 def _plan(
     inst: _Instance,
     pairs: _Pairs,
     model: _Model,
+    solution: np.ndarray,
     info: SolveInfo,
     stage_values: list[float],
     labels: pd.Series | None,
@@ -933,19 +1538,23 @@ def _plan(
     t0: float,
 ) -> Plan:
     cols = inst.columns
+    red = model.red
     P = inst.population
     n_orig = len(P)
-    is_open = cols["existing"].to_numpy().copy()
-    for k, var in model.x.items():
-        is_open[k] = (var.varValue or 0.0) > 0.5
+    is_open = _open_columns(cols, model, solution)
 
+    origin_class = red.class_of_origin
+    populated = origin_class >= 0
     digital_share = np.zeros(n_orig)
-    if model.digital:
-        keys = np.fromiter(model.digital, dtype=np.int64)
-        digital_share[keys] = _values(model.digital.values())
+    z_col = np.full(n_orig, -1, dtype=np.int64)
+    z_col[populated] = model.z[origin_class[populated]]
+    digital_share[z_col >= 0] = solution[z_col[z_col >= 0]]
 
-    if model.flows is not None:
-        share = np.clip(_values(model.flows), 0.0, 1.0)
+    if model.w is not None:
+        # every member of a class takes the class's shares on its own pairs
+        pos = red.pair_position(origin_class[pairs.origin], red.group_of_column[pairs.column])
+        share = np.where(pos >= 0, solution[model.w[np.maximum(pos, 0)]], 0.0)
+        share = np.clip(np.where(is_open[pairs.column], share, 0.0), 0.0, 1.0)
         used = share > _EPS
         assign = pd.DataFrame(
             {"origin_pos": pairs.origin[used], "column": pairs.column[used], "share": share[used]}
@@ -953,7 +1562,12 @@ def _plan(
         assign["minutes"] = pairs.minutes[used]
         assign["within"] = pairs.within_standard[used]
     else:
-        assign = _nearest_assignment(pairs, model.physical, is_open)
+        assert model.y is not None
+        y_col = np.full(n_orig, -1, dtype=np.int64)
+        y_col[populated] = model.y[origin_class[populated]]
+        physical = np.zeros(n_orig)
+        physical[y_col >= 0] = solution[y_col[y_col >= 0]]
+        assign = _nearest_assignment(pairs, physical, is_open)
     assign["persons"] = assign["share"].to_numpy() * P[assign["origin_pos"].to_numpy()]
 
     within = assign[assign["within"]]
@@ -1001,7 +1615,26 @@ def _plan(
     )
 
 
-def _nearest_assignment(pairs: _Pairs, physical: list[Any], is_open: np.ndarray) -> pd.DataFrame:
+def _open_columns(cols: pd.DataFrame, model: _Model, solution: np.ndarray) -> np.ndarray:
+    """Open flag per column; pooled hubs go to the free sites of D in candidate order."""
+    is_open = cols["existing"].to_numpy().copy()
+    var = model.x >= 0
+    is_open[var] = solution[model.x[var]] > 0.5
+    site = cols["site"].to_numpy()
+    taken = set(site[is_open & ~cols["existing"].to_numpy()].tolist())
+    free = (
+        [j for j, s in enumerate(site[model.hubs[0]].tolist()) if s not in taken]
+        if model.hubs
+        else []
+    )
+    for members, n_var in zip(model.hubs, model.hub_var, strict=True):
+        count = int(np.rint(solution[n_var]))
+        is_open[members[free[:count]]] = True
+        free = free[count:]
+    return is_open
+
+
+def _nearest_assignment(pairs: _Pairs, physical: np.ndarray, is_open: np.ndarray) -> pd.DataFrame:
     """Covered share of each origin, assigned to its nearest open site within reach."""
     open_pair = is_open[pairs.column]
     origin, column, minutes = (
@@ -1012,10 +1645,7 @@ def _nearest_assignment(pairs: _Pairs, physical: list[Any], is_open: np.ndarray)
     first = np.ones(origin.size, dtype=bool)
     first[1:] = origin[1:] != origin[:-1]  # pairs are sorted by origin, then minutes
     origin, column, minutes = origin[first], column[first], minutes[first]
-    share = np.array(
-        [float(getattr(physical[i], "varValue", 0.0) or 0.0) for i in origin], dtype=np.float64
-    )
-    share = np.clip(share, 0.0, 1.0)
+    share = np.clip(physical[origin], 0.0, 1.0)
     keep = share > _EPS
     return pd.DataFrame(
         {

@@ -18,6 +18,13 @@ Notation: origin ``i`` has population :math:`P_i` (persons) and met share :math:
 a PuLP expression); zone :math:`z` has population :math:`P_z = \\sum_{i \\in z} P_i` and
 coverage :math:`c_z = \\sum_{i \\in z} P_i y_i / P_z`; its unmet share is :math:`u_z = 1 - c_z`.
 Zones without population have no coverage and take part in no constraint.
+
+Models held as arrays (:class:`accessplan.optimize._solve.LinearModel`) use the array forms of
+the same constraints: :func:`zone_share_matrix` gives the matrix :math:`Z` with
+:math:`c = Z y`, and :func:`min_zone_coverage_rows`, :func:`maximin_rows` and
+:func:`unmet_spread_rows` return the constraint rows (and the extra columns they need) for a
+matrix of zone coverage rows :math:`C` (``C @ v`` = coverage of each zone for the model's
+column vector ``v``).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pulp
+import scipy.sparse as sp
 
 from accessplan.errors import InfeasibleError, InputError
 
@@ -37,8 +45,12 @@ __all__ = [
     "add_unmet_spread_bound",
     "cap_travel_time",
     "check_zone_minimum_reachable",
+    "maximin_rows",
+    "min_zone_coverage_rows",
+    "unmet_spread_rows",
     "zone_coverage_expressions",
     "zone_labels",
+    "zone_share_matrix",
     "zone_table",
 ]
 
@@ -377,3 +389,101 @@ def zone_table(
     table["unmet"] = 1.0 - table["coverage"]
     table.index.name = "zone"
     return table
+
+
+# ------------------------------------------------------------------------------ array forms
+def zone_share_matrix(population: np.ndarray, labels: pd.Series) -> tuple[sp.csr_array, pd.Index]:
+    """Matrix :math:`Z` (populated zones × origins) with :math:`Z_{zi} = P_i / P_z`.
+
+    ``Z @ y`` is the coverage share :math:`c_z` of every populated zone for met shares
+    :math:`y_i` (0–1) in the order of ``labels``.
+
+    Returns
+    -------
+    (Z, zones)
+        The sparse matrix and the zone labels of its rows (sorted).
+    """
+    population = np.asarray(population, dtype=np.float64)
+    codes, uniques = pd.factorize(labels, sort=True)
+    totals = np.bincount(codes, weights=population, minlength=len(uniques))
+    populated = totals > 0
+    row_of_zone = np.cumsum(populated) - 1
+    keep = populated[codes] & (population > 0)
+    origins = np.flatnonzero(keep)
+    rows = row_of_zone[codes[keep]]
+    Z = sp.csr_array(
+        (population[keep] / totals[codes[keep]], (rows, origins)),
+        shape=(int(populated.sum()), len(population)),
+    )
+    return Z, pd.Index(uniques[populated])
+
+
+def min_zone_coverage_rows(
+    zone_coverage: sp.csr_array, zones: pd.Index, minimum: float | Mapping[Hashable, float]
+) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
+    """Rows :math:`c_z \\ge m_z` (array form of :func:`add_min_zone_coverage`).
+
+    Parameters
+    ----------
+    zone_coverage
+        :math:`C` (zones × model columns): ``C @ v`` is the coverage share of each zone.
+    zones
+        Zone label of each row of ``zone_coverage``.
+    minimum
+        One share (0–1) for every zone, or a mapping zone label → share.
+
+    Returns
+    -------
+    (A, lower, upper)
+        Constraint rows over the model's columns with their bounds.
+    """
+    wanted = _minimum_per_zone(minimum, zones)
+    rows = zones.get_indexer(list(wanted))
+    A = sp.csr_array(zone_coverage)[rows]
+    return A, np.array(list(wanted.values()), dtype=np.float64), np.full(len(rows), np.inf)
+
+
+def maximin_rows(zone_coverage: sp.csr_array) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
+    """Rows :math:`c_z - t \\ge 0` with one new column :math:`t` (0–1) appended last.
+
+    Array form of :func:`add_maximin_coverage`: maximise the new column for maximin.
+
+    Returns
+    -------
+    (A, lower, upper)
+        Rows over the model's columns plus :math:`t` (one more column than ``zone_coverage``).
+    """
+    C = sp.csr_array(zone_coverage)
+    t = sp.csr_array(-np.ones((C.shape[0], 1)))
+    A = sp.hstack([C, t], format="csr")
+    return A, np.zeros(C.shape[0]), np.full(C.shape[0], np.inf)
+
+
+def unmet_spread_rows(
+    zone_coverage: sp.csr_array, gamma: float
+) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
+    """Rows bounding the spread of unmet shares, with two new columns ``hi``, ``lo`` appended.
+
+    Array form of :func:`add_unmet_spread_bound` with :math:`u_z = 1 - c_z`:
+    :math:`hi + c_z \\ge 1` (so :math:`hi \\ge u_z`), :math:`lo + c_z \\le 1`
+    (:math:`lo \\le u_z`) for every zone and :math:`hi - lo \\le \\gamma`. Both new
+    columns lie in 0–1.
+
+    Returns
+    -------
+    (A, lower, upper)
+        Rows over the model's columns plus ``hi`` and ``lo`` (two more columns).
+    """
+    if not (np.isfinite(gamma) and 0.0 <= gamma <= 1.0):
+        raise InputError(f"gamma (unmet_spread) is {gamma}; give a share between 0 and 1.")
+    C = sp.csr_array(zone_coverage)
+    n_zones, n = C.shape
+    ones = np.ones((n_zones, 1))
+    zero = np.zeros((n_zones, 1))
+    hi_rows = sp.hstack([C, sp.csr_array(ones), sp.csr_array(zero)], format="csr")
+    lo_rows = sp.hstack([C, sp.csr_array(zero), sp.csr_array(ones)], format="csr")
+    gap_row = sp.csr_array(([1.0, -1.0], ([0, 0], [n, n + 1])), shape=(1, n + 2))
+    A = sp.vstack([hi_rows, lo_rows, gap_row], format="csr")
+    lower = np.concatenate([np.ones(n_zones), np.full(n_zones, -np.inf), [-np.inf]])
+    upper = np.concatenate([np.full(n_zones, np.inf), np.ones(n_zones), [gamma]])
+    return A, lower, upper
