@@ -28,4 +28,5 @@ def test_python_example_runs():
     code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
     namespace: dict = {}
     exec(compile(code, "README.md", "exec"), namespace)
-    assert namespace["after"].sum() > namespace["before"].sum()
+    assert namespace["after"]["total"].sum() > namespace["before"]["total"].sum()
+    assert (namespace["after"]["clinic"] == namespace["before"]["clinic"]).all()
