@@ -252,31 +252,9 @@ def _solve_highspy(
     h.setOptionValue("mip_rel_gap", float(gap) if gap is not None else 1e-9)
     for key, value in model.highs_options.items():
         h.setOptionValue(key, value)
-    csc = sp.csc_array(model.A)
-    csc.sort_indices()
     integer = np.asarray(model.integer, dtype=bool)
-    lp = highspy.HighsLp()
-    lp.num_col_ = model.num_col
-    lp.num_row_ = model.num_row
-    lp.col_cost_ = np.asarray(model.c, dtype=np.float64)
-    lp.col_lower_ = np.asarray(model.col_lower, dtype=np.float64)
-    lp.col_upper_ = np.asarray(model.col_upper, dtype=np.float64)
-    lp.row_lower_ = np.asarray(model.row_lower, dtype=np.float64)
-    lp.row_upper_ = np.asarray(model.row_upper, dtype=np.float64)
-    lp.offset_ = float(model.offset)
-    lp.sense_ = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.num_col_ = model.num_col
-    lp.a_matrix_.num_row_ = model.num_row
-    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
-    lp.a_matrix_.value_ = csc.data.astype(np.float64)
     is_mip = bool(integer.any())
-    if is_mip:
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
-            for flag in integer
-        ]
+    lp = highs_lp(model)
     h.passModel(lp)
     if model.start is not None and is_mip:
         sol = highspy.HighsSolution()
@@ -319,6 +297,37 @@ def _solve_highspy(
     else:
         label = "feasible"
     return SolveInfo(label, objective, bound, result_gap, seconds, "highs"), x
+
+
+def highs_lp(model: LinearModel) -> Any:
+    """The model as a ``highspy.HighsLp`` (column-wise matrix, integrality when any)."""
+    import highspy
+
+    csc = sp.csc_array(model.A)
+    csc.sort_indices()
+    integer = np.asarray(model.integer, dtype=bool)
+    lp = highspy.HighsLp()
+    lp.num_col_ = model.num_col
+    lp.num_row_ = model.num_row
+    lp.col_cost_ = np.asarray(model.c, dtype=np.float64)
+    lp.col_lower_ = np.asarray(model.col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(model.col_upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(model.row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(model.row_upper, dtype=np.float64)
+    lp.offset_ = float(model.offset)
+    lp.sense_ = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = model.num_col
+    lp.a_matrix_.num_row_ = model.num_row
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(np.float64)
+    if integer.any():
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in integer
+        ]
+    return lp
 
 
 def _solve_via_pulp(
