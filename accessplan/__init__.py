@@ -28,7 +28,7 @@ from accessplan.io import (
     read_population_raster,
     read_roads,
 )
-from accessplan.maps import accessibility_map, save_map
+from accessplan.maps import accessibility_map, display_map, save_map
 from accessplan.measures import (
     CapacityCoverage,
     Decay,
@@ -107,6 +107,7 @@ __all__ = [
     "compare",
     "coverage",
     "cumulative",
+    "display_map",
     "enhanced_two_step_fca",
     "equity",
     "evaluate_plan",

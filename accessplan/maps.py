@@ -49,6 +49,7 @@ __all__ = [
     "TYPE_STYLES",
     "ColourClasses",
     "accessibility_map",
+    "display_map",
     "diverging_classes",
     "escape_json_for_script",
     "external_references",
@@ -1046,6 +1047,25 @@ def offline_html(m: folium.Map) -> str:
             f"the rendered map still references {leftover[:3]}; it would not work offline."
         )
     return page
+
+
+def display_map(m: folium.Map, *, height: int = 520) -> Any:
+    """Show ``m`` in a Jupyter notebook from its offline HTML (no CDN, works without a network).
+
+    Displaying a folium map directly makes the notebook fetch Leaflet and its plugins from the
+    internet; this renders :func:`offline_html` into a sandboxed ``<iframe srcdoc>`` instead.
+
+    Returns
+    -------
+    IPython.display.HTML
+    """
+    from IPython.display import HTML
+
+    page = html.escape(offline_html(m), quote=True)
+    return HTML(
+        f'<iframe srcdoc="{page}" sandbox="allow-scripts" '
+        f'style="width:100%;height:{int(height)}px;border:0"></iframe>'
+    )
 
 
 def save_map(m: folium.Map, path: str | Path) -> Path:

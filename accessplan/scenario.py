@@ -257,6 +257,7 @@ class _Runner:
         self.cfg = scenario.config
         self.progress = progress
         self.timings: dict[str, float] = {}
+        self.excluded_facilities: pd.DataFrame | None = None
 
     def run(self) -> Result:
         from accessplan.network import prepare_network
@@ -289,9 +290,7 @@ class _Runner:
         cells = _cells_table(inputs.cells, before, after, minutes_before, minutes_after)
         cells["served_before"] = served_before.reindex(cells["id"]).to_numpy()
         cells["served_after"] = served_after.reindex(cells["id"]).to_numpy()
-        diagnostics = pd.concat(
-            {"existing facilities": tt_existing.diagnostics, "all sites": tt_all.diagnostics}
-        )
+        diagnostics = tt_all.diagnostics
         return Result(
             scenario=self.scenario,
             cells=cells,
@@ -365,7 +364,13 @@ class _Runner:
                 type_col=inp["facility_type_col"],
                 capacity_col=inp["facility_capacity_col"],
                 default_capacity=inp["default_capacity"],
+                lon_col=inp["facility_lon_col"],
+                lat_col=inp["facility_lat_col"],
+                on_invalid=inp["facility_on_invalid"],
             )
+            excluded = facilities.attrs.get("excluded")
+            if excluded is not None and len(excluded):
+                self.excluded_facilities = excluded
         else:
             facilities = gpd.GeoDataFrame(
                 {"id": [], "name": [], "type": [], "capacity": []},
@@ -439,7 +444,11 @@ class _Runner:
         }
         existing = travel_times(graph, inputs.population, inputs.facilities, **kw)
         to_sites = travel_times(graph, inputs.population, candidates, **kw)
-        return existing, existing.join_destinations(to_sites)
+        both = existing.join_destinations(to_sites)
+        both.diagnostics = pd.concat(
+            {"existing facilities": existing.diagnostics, "candidate sites": to_sites.diagnostics}
+        )
+        return existing, both
 
     def _access(self, tt: Any, demand: pd.Series, supply: pd.DataFrame) -> pd.DataFrame:
         from accessplan import measures

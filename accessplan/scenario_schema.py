@@ -92,7 +92,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "facility_id_col": Key((str,), "id", "Facility id column."),
         "facility_name_col": Key((str,), "name", "Facility name column."),
         "facility_type_col": Key((str,), None, "Facility type column (clinic/robotic/digital)."),
-        "facility_capacity_col": Key((str,), None, "Facility capacity column."),
+        "facility_capacity_col": Key((str,), None, "Facility capacity column (clinicians)."),
+        "facility_lon_col": Key((str,), "lon", "Longitude column of a facility CSV."),
+        "facility_lat_col": Key((str,), "lat", "Latitude column of a facility CSV."),
+        "facility_on_invalid": Key(
+            (str,),
+            "raise",
+            "Facility rows without usable coordinates: stop with an error, or leave them out and "
+            "list them in the report.",
+            choices=("raise", "report"),
+        ),
         "default_capacity": Key(
             _NUM, 2.0, "Capacity (clinicians) of facilities without one.", minimum=0
         ),
@@ -346,3 +355,35 @@ def read_scenario_file(path: str | Path) -> dict[str, dict[str, Any]]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}.") from exc
     return validate_scenario_dict(raw, source=str(path), base=path.parent)
+
+
+def reference_markdown() -> str:
+    """The scenario keys as Markdown tables (the README's scenario reference is this text)."""
+    lines: list[str] = []
+    for section, keys in SCHEMA.items():
+        lines += [
+            "",
+            f"**[{section}]**",
+            "",
+            "| key | type | default | meaning |",
+            "|---|---|---|---|",
+        ]
+        for name, key in keys.items():
+            kinds = " or ".join(t.__name__ for t in key.types)
+            choices = f" One of: {', '.join(key.choices)}." if key.choices else ""
+            lines.append(f"| `{name}` | {kinds} | `{key.default!r}` | {key.help}{choices} |")
+    lines += [
+        "",
+        "**[supply.clinic]**, **[supply.robotic]**, **[supply.digital]**",
+        "",
+        "| key | type | meaning |",
+        "|---|---|---|",
+    ]
+    for name, key in SUPPLY_KEYS.items():
+        lines.append(f"| `{name}` | {' or '.join(t.__name__ for t in key.types)} | {key.help} |")
+    defaults = "; ".join(
+        f"{kind}: " + ", ".join(f"{k} {v:g}" for k, v in spec.items())
+        for kind, spec in DEFAULT_SUPPLY.items()
+    )
+    lines += ["", f"Defaults: {defaults}.", ""]
+    return "\n".join(lines)

@@ -375,3 +375,17 @@ def test_real_helsinki_cells_and_osm_health_pois_map_offline():
     bounds = re.findall(r"fitBounds\((\[\[.*?\]\])", page)[-1]
     (south, west), (north, east) = json.loads(bounds)
     assert 60.15 < south < north < 60.19 and 24.92 < west < east < 24.96  # central Helsinki
+
+
+def test_display_map_embeds_the_offline_page_in_a_sandboxed_iframe():
+    from accessplan.maps import accessibility_map, display_map
+
+    cells = gpd.GeoDataFrame(
+        {"id": [1, 2], "population": [10.0, 20.0], "before": [1.0, 2.0], "after": [2.0, 2.0]},
+        geometry=[box(0, 0, 0.01, 0.01), box(0.01, 0, 0.02, 0.01)],
+        crs="EPSG:4326",
+    )
+    shown = display_map(accessibility_map(cells), height=300).data
+    assert shown.startswith('<iframe srcdoc="') and 'sandbox="allow-scripts"' in shown
+    assert "cdn.jsdelivr" not in shown and "https://" not in shown.split("Leaflet")[0][:200]
+    assert "height:300px" in shown

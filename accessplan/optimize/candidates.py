@@ -84,8 +84,13 @@ def kmeans_candidates(
         )
     centroids = population.geometry.centroid
     xy = np.column_stack([centroids.x, centroids.y])[keep]
+    from threadpoolctl import threadpool_limits
+
     model = KMeans(n_clusters=int(k), n_init=10, random_state=seed)
-    model.fit(xy, sample_weight=w[keep])
+    # One thread: on a small machine shared with other work, scikit-learn's OpenMP threads
+    # made this step 50× slower; one thread fits a few thousand points in a fraction of a second.
+    with threadpool_limits(limits=1):
+        model.fit(xy, sample_weight=w[keep])
     centres = model.cluster_centers_
     if nodes is None:
         return _result(centres, "kmeans", population.crs, site_type)
