@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import shapely
 from scipy.spatial import cKDTree
 
 from accessplan.errors import InputError
@@ -110,8 +111,11 @@ def projected_xy(points: gpd.GeoDataFrame, crs: pyproj.CRS, what: str) -> np.nda
             f"{what} row {at!r} is a {geom.geom_type[at]}, not a point; convert with "
             ".representative_point() or .centroid (in a projected CRS) first."
         )
-    moved = geom.to_crs(crs)
-    xy = np.column_stack([moved.x.to_numpy(), moved.y.to_numpy()])
+    xy = shapely.get_coordinates(geom.to_numpy())
+    source = pyproj.CRS.from_user_input(points.crs)
+    if source != crs:
+        to_target = pyproj.Transformer.from_crs(source, crs, always_xy=True)
+        xy = np.column_stack(to_target.transform(xy[:, 0], xy[:, 1]))
     if not np.isfinite(xy).all():
         at = points.index[~np.isfinite(xy).all(axis=1)][0]
         raise InputError(f"{what} row {at!r} has coordinates that cannot be projected.")

@@ -537,6 +537,7 @@ def travel_times(
     cache_dir: str | Path | None = None,
     chunk_mib: float = 256.0,
     progress: bool = False,
+    workers: int | None = None,
 ) -> TravelTimes:
     """Origin × destination travel times (minutes) over a road network.
 
@@ -570,6 +571,10 @@ def travel_times(
         Memory (MiB) of one block of shortest-path rows.
     progress
         Show a progress bar over the blocks.
+    workers
+        Processes for the shortest-path blocks (Linux, forked, sharing the graph). Default:
+        one per core when the search is large (sources × nodes ≥ 2·10⁷), else 1. Results do
+        not depend on it; give 1 to stay in this process.
 
     Returns
     -------
@@ -610,7 +615,9 @@ def travel_times(
             cached = TravelTimes.load(path)
             cached.diagnostics = _diagnostics(cached, so, sd, max_snap_m)
             return cached
-    matrix = _route(routing, so, sd, cutoff, chunk_mib=chunk_mib, progress=progress)
+    matrix = _route(
+        routing, so, sd, cutoff, chunk_mib=chunk_mib, progress=progress, workers=workers
+    )
     result = TravelTimes(matrix, so.ids, sd.ids, cutoff=cutoff)
     result.diagnostics = _diagnostics(result, so, sd, max_snap_m)
     if key is not None:
@@ -629,40 +636,107 @@ def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
 
 
+#: Shortest-path graph shared with forked worker processes (set just before they start).
+_SHARED_GRAPH: dict[str, Any] = {}
+
+
+def _dijkstra_block(block: np.ndarray, targets: np.ndarray, limit: float) -> np.ndarray:
+    """Minutes from each node of ``block`` to each target node (inf beyond ``limit``)."""
+    from scipy.sparse.csgraph import dijkstra
+
+    return dijkstra(_SHARED_GRAPH["graph"], directed=True, indices=block, limit=limit)[:, targets]
+
+
+def _worker_count(workers: int | None, sources: int, nodes: int) -> int:
+    """Processes to use: one for small searches, else up to ``workers`` (default: the cores)."""
+    import os
+    import sys
+
+    if workers is not None:
+        if workers < 1:
+            raise InputError(f"workers must be >= 1, got {workers}.")
+        wanted = int(workers)
+    else:
+        wanted = min(os.cpu_count() or 1, 8)
+        if sources * nodes < 20_000_000:  # below ~a second of work, processes cost more
+            wanted = 1
+    if not sys.platform.startswith("linux"):
+        return 1  # forked workers are only safe and cheap on Linux
+    return max(1, min(wanted, sources))
+
+
 def _node_times(
     routing: Any,
     sources: np.ndarray,
     targets: np.ndarray,
     reverse: bool,
     limit: float,
+    *,
     chunk_mib: float,
     progress: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shortest-path minutes from each source node to each target node within ``limit``.
+    workers: int | None,
+) -> np.ndarray | sp.csr_array:
+    """Shortest-path minutes between nodes (sources × targets); inf beyond ``limit``.
 
-    Returns (source index, target index, minutes) of the reachable pairs.
+    Dense when it fits in :data:`_DENSE_NODE_PAIRS` entries, else a sparse matrix of the
+    reachable pairs (explicit zeros kept).
+
+    Blocks of source rows go to ``scipy.sparse.csgraph.dijkstra`` (compiled); with several
+    workers the blocks run in forked processes that share the graph copy-on-write. Results do
+    not depend on the number of workers.
     """
-    from scipy.sparse.csgraph import dijkstra
-
     graph = routing.csr.T.tocsr() if reverse else routing.csr
+    n_workers = _worker_count(workers, sources.size, routing.n_nodes)
     per_chunk = max(1, int(chunk_mib * 2**20 // (8 * max(routing.n_nodes, 1))))
-    starts = range(0, sources.size, per_chunk)
+    per_chunk = min(per_chunk, max(1, -(-sources.size // (4 * n_workers))))
+    blocks = [sources[i : i + per_chunk] for i in range(0, sources.size, per_chunk)]
+    dense = sources.size * targets.size <= _DENSE_NODE_PAIRS
+    out = np.empty((sources.size, targets.size) if dense else (0, 0), dtype=np.float64)
+    triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="shortest paths", unit="block")
-    src_out, tgt_out, min_out = [], [], []
-    for start in starts:
-        block = sources[start : start + per_chunk]
-        dist = dijkstra(graph, directed=True, indices=block, limit=limit)[:, targets]
-        s_idx, t_idx = np.nonzero(np.isfinite(dist))
-        src_out.append(s_idx + start)
-        tgt_out.append(t_idx)
-        min_out.append(dist[s_idx, t_idx])
-    if not src_out:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, np.empty(0)
-    return np.concatenate(src_out), np.concatenate(tgt_out), np.concatenate(min_out)
+        bar = tqdm(total=len(blocks), desc="shortest paths", unit="block")
+    _SHARED_GRAPH["graph"] = graph
+    try:
+        if n_workers == 1:
+            results = (_dijkstra_block(b, targets, limit) for b in blocks)
+            pool = None
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork"))
+            results = pool.map(
+                _dijkstra_block, blocks, [targets] * len(blocks), [limit] * len(blocks)
+            )
+        row = 0
+        for block, dist in zip(blocks, results, strict=True):
+            if dense:
+                out[row : row + block.size] = dist
+            else:
+                r, c = np.nonzero(np.isfinite(dist))
+                triplets.append((r + row, c, dist[r, c]))
+            row += block.size
+            if bar is not None:
+                bar.update(1)
+        if pool is not None:
+            pool.shutdown()
+    finally:
+        _SHARED_GRAPH.clear()
+        if bar is not None:
+            bar.close()
+    if dense:
+        return out
+    rows, cols, minutes = (np.concatenate(parts) for parts in zip(*triplets, strict=True))
+    return sp.csr_array((minutes, (rows, cols)), shape=(sources.size, targets.size))
+
+
+#: Largest number of origin × destination points expanded densely (else a sparse expansion).
+_DENSE_PAIRS = 40_000_000
+#: Largest node × node block kept dense (8 bytes each).
+_DENSE_NODE_PAIRS = 60_000_000
 
 
 def _route(
@@ -673,6 +747,7 @@ def _route(
     *,
     chunk_mib: float,
     progress: bool,
+    workers: int | None = None,
 ) -> sp.csr_array:
     n_o, n_d = so.ids.size, sd.ids.size
     o_ok = np.flatnonzero(~so.too_far)
@@ -686,38 +761,80 @@ def _route(
         limit = float(cutoff) - so.leg_minutes[o_ok].min() - sd.leg_minutes[d_ok].min()
         if limit < 0:
             return sp.csr_array((n_o, n_d), dtype=np.float64)
-    reverse = d_nodes.size <= o_nodes.size
-    if reverse:
-        d_idx, o_idx, minutes = _node_times(
-            routing, d_nodes, o_nodes, True, limit, chunk_mib, progress
-        )
+    kw = {"chunk_mib": chunk_mib, "progress": progress, "workers": workers}
+    if d_nodes.size <= o_nodes.size:  # search from the destinations on the reversed graph
+        node_minutes = _node_times(routing, d_nodes, o_nodes, True, limit, **kw).T
     else:
-        o_idx, d_idx, minutes = _node_times(
-            routing, o_nodes, d_nodes, False, limit, chunk_mib, progress
-        )
-    # Node-level pairs, grouped by origin node then destination node.
-    order = np.lexsort((d_idx, o_idx))
-    o_idx, d_idx, minutes = o_idx[order], d_idx[order], minutes[order]
-    node_ptr = np.searchsorted(o_idx, np.arange(o_nodes.size + 1))
-    # Expand origin nodes to origin points (rows), then destination nodes to points.
+        node_minutes = _node_times(routing, o_nodes, d_nodes, False, limit, **kw)
+    if sp.issparse(node_minutes):
+        node_minutes = sp.csr_array(node_minutes)
+        return _expand_sparse(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
+    if o_ok.size * d_ok.size <= _DENSE_PAIRS:
+        return _expand_dense(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
+    return _expand_sparse(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
+
+
+def _expand_dense(
+    node_minutes: np.ndarray,
+    o_ok: np.ndarray,
+    o_inv: np.ndarray,
+    d_ok: np.ndarray,
+    d_inv: np.ndarray,
+    so: Any,
+    sd: Any,
+    cutoff: float | None,
+    shape: tuple[int, int],
+) -> sp.csr_array:
+    """Point-level minutes from node-level minutes, through one dense gather."""
+    total = node_minutes[o_inv][:, d_inv]
+    total += so.leg_minutes[o_ok][:, None]
+    total += sd.leg_minutes[d_ok][None, :]
+    keep = np.isfinite(total)
+    if cutoff is not None:
+        keep &= total <= cutoff
+    rows, cols = np.nonzero(keep)  # row-major: already in CSR order
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.add.at(indptr, o_ok + 1, keep.sum(axis=1))
+    return sp.csr_array((total[rows, cols], d_ok[cols], np.cumsum(indptr)), shape=shape)
+
+
+def _expand_sparse(
+    node_minutes: np.ndarray | sp.csr_array,
+    o_ok: np.ndarray,
+    o_inv: np.ndarray,
+    d_ok: np.ndarray,
+    d_inv: np.ndarray,
+    so: Any,
+    sd: Any,
+    cutoff: float | None,
+    shape: tuple[int, int],
+) -> sp.csr_array:
+    """Point-level minutes without a dense point matrix (for very many points)."""
+    if sp.issparse(node_minutes):
+        coo = sp.csr_array(node_minutes).tocoo()  # CSR order: by origin node, then target
+        o_idx, d_idx, minutes = coo.row, coo.col, coo.data
+    else:
+        o_idx, d_idx = np.nonzero(np.isfinite(node_minutes))
+        minutes = node_minutes[o_idx, d_idx]
+    n_o_nodes = node_minutes.shape[0]
+    node_ptr = np.searchsorted(o_idx, np.arange(n_o_nodes + 1))
     row_len = node_ptr[o_inv + 1] - node_ptr[o_inv]
     entry = _ragged_arange(node_ptr[o_inv], row_len)
     rows = np.repeat(o_ok, row_len)
     dnode = d_idx[entry]
-    node_minutes = minutes[entry]
+    node_total = minutes[entry]
     del entry
     d_order = np.argsort(d_inv, kind="stable")
-    d_ptr = np.searchsorted(d_inv[d_order], np.arange(d_nodes.size + 1))
+    d_ptr = np.searchsorted(d_inv[d_order], np.arange(node_minutes.shape[1] + 1))
     col_len = d_ptr[dnode + 1] - d_ptr[dnode]
     pick = _ragged_arange(d_ptr[dnode], col_len)
     cols = d_ok[d_order[pick]]
     rows = np.repeat(rows, col_len)
-    total = np.repeat(node_minutes, col_len)
-    total = so.leg_minutes[rows] + total + sd.leg_minutes[cols]
+    total = so.leg_minutes[rows] + np.repeat(node_total, col_len) + sd.leg_minutes[cols]
     if cutoff is not None:
         keep = total <= cutoff
         rows, cols, total = rows[keep], cols[keep], total[keep]
-    return sp.coo_array((total, (rows, cols)), shape=(n_o, n_d)).tocsr()
+    return sp.coo_array((total, (rows, cols)), shape=shape).tocsr()
 
 
 def _diagnostics(tt: TravelTimes, so: Any, sd: Any, max_snap_m: float) -> pd.DataFrame:

@@ -281,3 +281,38 @@ def test_engine_rejects_unprepared_network_and_bad_points(walk_grid):
         travel_times(walk_grid, dup, o)
     with pytest.raises(InputError, match="cutoff"):
         travel_times(walk_grid, o, o, cutoff=0)
+
+
+def random_points(rng, n, lo=-30, hi=430, prefix="p"):
+    return points(
+        [tuple(p) for p in rng.uniform(lo, hi, (n, 2))], [f"{prefix}{i}" for i in range(n)]
+    )
+
+
+def test_worker_processes_give_identical_results(walk_grid):
+    rng = np.random.default_rng(11)
+    origins, dests = random_points(rng, 60, prefix="o"), random_points(rng, 25, prefix="d")
+    one = travel_times(walk_grid, origins, dests, cutoff=6, workers=1)
+    two = travel_times(walk_grid, origins, dests, cutoff=6, workers=2, chunk_mib=1e-4)
+    assert two.equals(one)
+    with pytest.raises(InputError, match="workers"):
+        travel_times(walk_grid, origins, dests, workers=0)
+
+
+def test_sparse_expansion_paths_match_the_dense_one(walk_grid, monkeypatch):
+    import accessplan.traveltimes as engine
+
+    rng = np.random.default_rng(12)
+    origins, dests = random_points(rng, 50, prefix="o"), random_points(rng, 20, prefix="d")
+    origins = pd.concat([origins, points([(0, 0)], ["at-node"])], ignore_index=True)
+    dests = pd.concat([dests, points([(0, 0)], ["same-node"])], ignore_index=True)
+    dense = travel_times(walk_grid, origins, dests, cutoff=5)
+    assert dense.to_dense()[-1, -1] == 0.0
+    monkeypatch.setattr(engine, "_DENSE_PAIRS", 0)
+    sparse_points = travel_times(walk_grid, origins, dests, cutoff=5)
+    monkeypatch.setattr(engine, "_DENSE_NODE_PAIRS", 0)
+    sparse_nodes = travel_times(walk_grid, origins, dests, cutoff=5)
+    for other in (sparse_points, sparse_nodes):
+        assert other.nnz == dense.nnz
+        np.testing.assert_allclose(other.to_dense(), dense.to_dense(), atol=1e-12)
+    assert sparse_nodes.to_dense()[-1, -1] == 0.0
