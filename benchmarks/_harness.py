@@ -33,6 +33,22 @@ class Measurement:
         return statistics.median(self.seconds)
 
 
+def _peak_kib() -> float:
+    """Peak resident memory of this process in KiB.
+
+    ``VmHWM`` from ``/proc/self/status`` where it exists: ``ru_maxrss`` of a spawned child can
+    start from the parent's resident size and overstate the child's own peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def _worker(fn: Callable[..., Any], args: tuple, repeats: int, conn: Any) -> None:
     try:
         times, value = [], None
@@ -40,15 +56,16 @@ def _worker(fn: Callable[..., Any], args: tuple, repeats: int, conn: Any) -> Non
             t0 = time.perf_counter()
             value = fn(*args)
             times.append(time.perf_counter() - t0)
-        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        conn.send(("ok", times, peak_kib / 1024.0, value))
+        conn.send(("ok", times, _peak_kib() / 1024.0, value))
     except BaseException as exc:  # reported to the parent, which prints it in the table
         conn.send(("error", repr(exc), 0.0, None))
     finally:
         conn.close()
 
 
-def measure(fn: Callable[..., Any], *args: Any, repeats: int = 3, timeout: float = 3600) -> Measurement:
+def measure(
+    fn: Callable[..., Any], *args: Any, repeats: int = 3, timeout: float = 3600
+) -> Measurement:
     """Run ``fn(*args)`` ``repeats`` times in a fresh process; return times, peak RSS, value.
 
     ``fn`` must be importable (a module-level function) and its value picklable.
