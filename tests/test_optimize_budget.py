@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -352,3 +355,66 @@ def test_highs_bound_through_pulp_has_the_objective_sign_and_constant():
     low += c >= 1.5
     info = solve_problem(low, "highs")
     assert info.objective == pytest.approx(-3.0) and info.bound == pytest.approx(-3.0)
+
+
+def test_benchmark_quick_run_prints_table_and_floor():
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "bench_budget.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=root,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.strip().splitlines()
+    first_cells = [line.split("|")[1].strip() for line in lines if line.startswith("|")]
+    assert first_cells.count("capacitated") == 2  # array and PuLP routes
+    assert first_cells.count("uncapacitated") == 2
+    assert lines[-1].startswith("floor demo_budget_under_20s_quick: ")
+    assert lines[-1].endswith(("PASS", "FAIL"))
+
+
+def test_origins_with_the_same_reach_are_merged_without_changing_the_optimum():
+    # Every origin is split into two copies with the same travel times (a merge the model
+    # makes internally): the optimum equals the enumeration on the original instance, and
+    # every copy is reported with its own assignment within the capacities.
+    tt, demand, access = _instance(seed=4)
+    dense = tt.to_dense(np.nan)
+    twins = [f"{o}_{half}" for o in tt.origin_ids for half in ("a", "b")]
+    split = TravelTimes.from_dense(np.repeat(dense, 2, axis=0), twins, SITES)
+    split_demand = pd.Series(
+        np.repeat(demand.reindex(tt.origin_ids).to_numpy() / 2, 2), index=twins
+    )
+    split_access = pd.Series(np.repeat(access.reindex(tt.origin_ids).to_numpy(), 2), index=twins)
+    for budget in (9.0, 14.0):
+        value, cost = _enumerate(tt, demand, _options(access, True), budget)
+        plan = budgeted_siting(split, split_demand, _options(split_access, True), budget)
+        assert plan.objective == pytest.approx(value, rel=1e-7, abs=1e-6)
+        assert plan.cost == pytest.approx(cost)
+        assert plan.details["model"]["origin_classes"] <= len(tt.origin_ids)
+        physical = plan.sites[plan.sites["type"] != "digital"]
+        assert (physical["assigned_population"] <= physical["capacity"] + 1e-6).all()
+        assert set(plan.assignment["origin"]) <= set(twins)
+
+
+def test_a_gap_tolerance_keeps_the_plan_within_the_gap_of_the_optimum():
+    tt, demand, access = _instance(seed=6, n=14)
+    options = _options(access, capacitated=True)
+    exact = budgeted_siting(tt, demand, options, 17.0)
+    loose = budgeted_siting(tt, demand, options, 17.0, gap=0.05)
+    assert loose.objective >= (1 - 0.05) * exact.objective - 1e-6
+    assert loose.bound >= exact.objective - 1e-6  # the bound stays valid
+    assert loose.gap <= 0.05 + 1e-9
+    assert loose.cost <= 17.0 + 1e-9
+
+
+def test_pooled_digital_hubs_take_sites_left_free_by_physical_options():
+    tt, demand, access = _instance(seed=8)
+    plan = budgeted_siting(tt, demand, _options(access, True), 23.0)
+    new = plan.new_sites
+    assert new.index.is_unique  # one option per site, hubs included
+    # hubs that differ in cost by site are not pooled and give the same optimum
+    costs = pd.DataFrame({"digital": [3.0 + 1e-9, np.nan, np.nan, np.nan]}, index=SITES)
+    unpooled = budgeted_siting(tt, demand, _options(access, True), 23.0, site_costs=costs)
+    assert unpooled.objective == pytest.approx(plan.objective, rel=1e-7)

@@ -1190,6 +1190,24 @@ def _lp_dive(lp: LinearModel, seconds: float, up: bool) -> np.ndarray | None:
     return None
 
 
+def _stage_gap_for(folded: bool, rel_gap: float) -> float:
+    """The solver's gap for a stage: a folded stage keeps a share of the gap for the fold."""
+    return (1.0 - _FOLD_SHARE) * rel_gap if folded else rel_gap
+
+
+def _start_within_gap(lp: LinearModel, start: np.ndarray | None, gap: float) -> bool:
+    """True when ``start`` is already within ``gap`` of the LP relaxation's bound."""
+    if start is None:
+        return False
+    relaxed = replace(lp, integer=np.zeros(lp.num_col, dtype=bool), start=None)
+    try:
+        info, _ = solve_model(relaxed, "highs")
+    except AccessplanError:
+        return False
+    value = float(np.asarray(lp.c) @ start)
+    return relative_gap(value, info.bound) <= gap
+
+
 def _best_start(lp: LinearModel, candidates: list[np.ndarray | None]) -> np.ndarray | None:
     """The feasible candidate with the best objective value."""
     feasible = [v for v in candidates if v is not None and _is_feasible(lp, v)]
@@ -1259,6 +1277,7 @@ def _solve_stages(
         folded = (
             gap is not None
             and gap > 0
+            and isinstance(solver, str)  # a solver object keeps its own gap setting
             and s == len(stages) - 2
             and stages[-1].name == "cost"
             and floor is not None
@@ -1272,11 +1291,14 @@ def _solve_stages(
         if first is None and isinstance(solver, str) and solver.lower() == "highs":
             budget_s = _DIVE_SECONDS if time_limit is None else _DIVE_SHARE * time_limit
             seconds = min(budget_s, _DIVE_SECONDS) / 2
-            dives = [_lp_dive(lp, seconds, up) for up in (False, True)]
-            lp = replace(lp, start=_best_start(lp, [lp.start, *dives]))
+            greedy = _best_start(lp, [lp.start])
+            dives = []
+            if not _start_within_gap(lp, greedy, _stage_gap_for(folded, rel_gap)):
+                dives = [_lp_dive(lp, seconds, up) for up in (False, True)]
+            lp = replace(lp, start=_best_start(lp, [greedy, *dives]))
             if lp.start is not None:
                 lp = replace(lp, highs_options=dict(_WITH_START))
-        stage_gap = (1.0 - _FOLD_SHARE) * rel_gap if folded else rel_gap
+        stage_gap = _stage_gap_for(folded, rel_gap)
         remaining = (
             None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.01)
         )
@@ -1399,6 +1421,19 @@ def budgeted_siting(
     :math:`y^{ph}_i \\le \\sum_{k: (i,k) \\in N} x_k` instead of the :math:`w` variables (same
     optimum, fewer variables) and assign each covered origin to its nearest open site.
 
+    *Exact reductions* (same optimum, smaller model). The columns of one site with the same
+    reach and standard form a *site group* :math:`g` with one flow :math:`w_{ig}`,
+    :math:`w_{ig} \\le \\sum_{k \\in g} x_k` and :math:`\\sum_i P_i w_{ig} \\le \\sum_{k \\in g}
+    \\min(Q_k, \\bar P_g) x_k` (:math:`\\bar P_g` the persons the group reaches), exact because
+    a site hosts one option. The linking rows :math:`w_{ig} \\le \\sum x_k` are kept only for
+    groups whose capacity cannot bind (the capacity row already closes the others). Origins
+    with the same pairs (groups, within-standard flags and, for the median, minutes), digital
+    share and zone form one *class* with their summed population (their flows are
+    interchangeable); every member is reported with the class's shares. New digital hubs of
+    equal cost and capacity that may stand at the same sites :math:`D` are *pooled* into an
+    integer count :math:`n \\le |D|` with :math:`n + \\sum_{k \\text{ physical at } D} x_k
+    \\le |D|`; the plan places them on the free sites of :math:`D` in candidate order.
+
     *Objective* (``objective``):
 
     * ``"coverage"``: maximise :math:`\\sum_i P_i y_i` (persons);
@@ -1408,7 +1443,13 @@ def budgeted_siting(
       then the covered population.
 
     Ties are broken lexicographically: with the objective held at its optimum, the cost
-    :math:`\\sum c_k x_k` is minimised (so options that add nothing are never bought).
+    :math:`\\sum c_k x_k` is minimised (so options that add nothing are never bought). With
+    a gap tolerance :math:`g > 0` (and a solver named by string) the cost is instead folded
+    into the objective with a weight :math:`\\varepsilon = 0.1 g L / B` (:math:`L` a proven
+    lower bound of the optimum, e.g. the greedy start's value): the reported bound adds
+    :math:`\\varepsilon B`, the solver runs to :math:`0.9 g`, so the reported gap stays within
+    :math:`g`. The solver starts from the better of a greedy plan and two LP dives (hub
+    counts rounded down and up); the time limit is shared by all stages.
 
     *Equity* (see :mod:`accessplan.optimize.fairness`; zone coverage
     :math:`c_z = \\sum_{i \\in z} P_i y_i / P_z`): ``min_zone_coverage``
@@ -1452,8 +1493,9 @@ def budgeted_siting(
         Median objective: minutes charged per unserved person; default ``max_minutes`` if
         given, else the travel-time cutoff, else the largest stored travel time to a site.
     solver, time_limit, gap, msg
-        Solver choice (``"highs"``, ``"cbc"`` or a PuLP solver), seconds per solve stage,
-        relative MIP gap and solver log; see :func:`accessplan.optimize._solve.solve_problem`.
+        Solver choice (``"highs"``: arrays passed to highspy; ``"cbc"`` or a PuLP solver: the
+        same model built with PuLP), seconds for all solve stages together, relative MIP gap
+        and solver log; see :func:`accessplan.optimize._solve.solve_model`.
 
     Returns
     -------
@@ -1465,7 +1507,9 @@ def budgeted_siting(
         ``"coverage_by_origin"`` (population and physical, digital and covered shares),
         ``"zones"`` (per-zone coverage when zones are given), ``"digital"`` (covered,
         connected and capacity figures), ``"counts"`` (new sites per option), ``"budget"``,
-        ``"stages"`` (value of each lexicographic stage).
+        ``"stages"`` (value of each lexicographic stage), ``"timing"`` (seconds spent
+        preparing and building the model, ``"build"``, and solving it, ``"solve"``) and
+        ``"model"`` (rows, columns, origin classes, site groups and class–group pairs).
 
     Raises
     ------
@@ -1496,6 +1540,7 @@ def budgeted_siting(
     model.start = _greedy_start(inst, model, budget)
     if labels is not None:
         _add_equity(model, labels, objective, min_zone_coverage, unmet_spread)
+    t_solve = time.perf_counter()
     try:
         info, solution, stage_values = _solve_stages(model, budget, solver, time_limit, gap, msg)
     except InfeasibleError as exc:
@@ -1504,7 +1549,17 @@ def budgeted_siting(
             f"(min_zone_coverage={min_zone_coverage}, unmet_spread={unmet_spread}, "
             f"max_minutes={max_minutes}); raise the budget or relax them."
         ) from exc
-    return _plan(inst, pairs, model, solution, info, stage_values, labels, budget, objective, t0)
+    solve_seconds = time.perf_counter() - t_solve
+    plan = _plan(inst, pairs, model, solution, info, stage_values, labels, budget, objective, t0)
+    plan.details["timing"] = {"build": t_solve - t0, "solve": solve_seconds}
+    plan.details["model"] = {
+        "rows": model.builder.linear_model("size").num_row,
+        "columns": model.builder.n_cols,
+        "origin_classes": model.red.n_classes,
+        "site_groups": model.red.n_groups,
+        "pairs": len(model.red.pair_class),
+    }
+    return plan
 
 
 def _zones_for(
