@@ -151,7 +151,7 @@ def run_mclp(name: str, standard_m: float, p: int, repeats: int) -> dict:
     times, result = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        result = mclp_heuristic(cover, demand, p)
+        result = mclp_heuristic(cover, demand, p, time_limit=30.0)
         times.append(time.perf_counter() - t0)
     return {
         "seconds": times,
@@ -193,7 +193,7 @@ def _public_p_median_available() -> bool:
     return hasattr(median, "p_median")
 
 
-def main(quick: bool, extras: bool = True) -> int:
+def main(quick: bool, extras: bool = True, cases: str = "gap,big,mclp,spopt") -> int:
     if quick:
         cmp_size, gap_size, big_size = (300, 40, 5), (600, 60, 6), (3_000, 200, 20, 40)
         mclp_cases = [("SJC324", 800.0, 2)]
@@ -206,135 +206,145 @@ def main(quick: bool, extras: bool = True) -> int:
         repeats, big_limit = 3, 300.0
     rows, floors = [], []
 
-    # 2. proven gap within a minute
-    n2, m2, p2 = gap_size
-    gap_run = measure(
-        run_heuristic,
-        n2,
-        m2,
-        p2,
-        2,
-        None,
-        1,
-        {"gap_tolerance": 1e-3, "time_limit": 60.0},
-        repeats=1,
-    )
-    rows.append(
-        _row(
-            "0.1% gap",
-            f"{n2:,}×{m2:,}",
+    if "gap" in cases:
+        # 2. proven gap within a minute
+        n2, m2, p2 = gap_size
+        gap_run = measure(
+            run_heuristic,
+            n2,
+            m2,
             p2,
-            "accessplan heuristic",
-            gap_run.value,
-            gap_run.peak_mib,
-            n2 * m2,
+            2,
+            None,
+            1,
+            {"gap_tolerance": 1e-3, "time_limit": 60.0},
+            repeats=1,
         )
-    )
+        rows.append(
+            _row(
+                "0.1% gap",
+                f"{n2:,}×{m2:,}",
+                p2,
+                "accessplan heuristic",
+                gap_run.value,
+                gap_run.peak_mib,
+                n2 * m2,
+            )
+        )
 
-    # 3. large sparse run
-    n3, m3, p3, k3 = big_size
-    big = measure(
-        run_heuristic,
-        n3,
-        m3,
-        p3,
-        3,
-        k3,
-        1,
-        {"gap_tolerance": 1e-3, "time_limit": big_limit},
-        repeats=1,
-        timeout=3600,
-    )
-    rows.append(
-        _row(
-            "large sparse",
-            f"{n3:,}×{m3:,} ({k3} nearest)",
+    if "big" in cases:
+        # 3. large sparse run
+        n3, m3, p3, k3 = big_size
+        big = measure(
+            run_heuristic,
+            n3,
+            m3,
             p3,
-            "accessplan heuristic",
-            big.value,
-            big.peak_mib,
-            big.value["nnz"],
+            3,
+            k3,
+            1,
+            {"gap_tolerance": 1e-3, "time_limit": big_limit},
+            repeats=1,
+            timeout=3600,
         )
-    )
+        rows.append(
+            _row(
+                "large sparse",
+                f"{n3:,}×{m3:,} ({k3} nearest)",
+                p3,
+                "accessplan heuristic",
+                big.value,
+                big.peak_mib,
+                big.value["nnz"],
+            )
+        )
 
-    # 4. MCLP, SJC
     mclp_ok = True
-    for name, standard, pm in mclp_cases:
-        res = measure(run_mclp, name, standard, pm, repeats, repeats=1)
-        row = _row(
-            f"MCLP S={standard:g} m",
-            name,
-            pm,
-            "accessplan heuristic",
-            res.value,
-            res.peak_mib,
-            res.value["nnz"],
-        )
-        optimum = sjc_optimum(name, standard, pm)
-        row["agree"] = res.value["objective"] == optimum
-        row["optimum"] = optimum
-        mclp_ok &= row["agree"]
-        rows.append(row)
+    if "mclp" in cases:
+        # 4. MCLP, SJC
+        for name, standard, pm in mclp_cases:
+            res = measure(run_mclp, name, standard, pm, repeats, repeats=1)  # 30 s limit each
+            row = _row(
+                f"MCLP S={standard:g} m",
+                name,
+                pm,
+                "accessplan heuristic",
+                res.value,
+                res.peak_mib,
+                res.value["nnz"],
+            )
+            optimum = sjc_optimum(name, standard, pm)
+            row["agree"] = res.value["objective"] == optimum
+            row["optimum"] = optimum
+            mclp_ok &= row["agree"]
+            rows.append(row)
 
-    # 1. against spopt
-    n, m, p = cmp_size
-    size = f"{n:,}×{m:,}"
-    tolerance = {"gap_tolerance": 1e-3}
-    ours = measure(run_heuristic, n, m, p, 1, None, repeats, tolerance, repeats=1, timeout=3600)
-    rows.append(
-        _row(
-            "vs spopt", size, p, "accessplan heuristic, gap≤0.1%", ours.value, ours.peak_mib, n * m
-        )
-    )
-    if not quick and extras:  # the run to a 1e-9 proven gap, shown beside the floor run
-        proof = measure(run_heuristic, n, m, p, 1, None, 1, {}, repeats=1, timeout=3600)
+    if "spopt" in cases:
+        # 1. against spopt
+        n, m, p = cmp_size
+        size = f"{n:,}×{m:,}"
+        tolerance = {"gap_tolerance": 1e-3}
+        ours = measure(run_heuristic, n, m, p, 1, None, repeats, tolerance, repeats=1, timeout=3600)
         rows.append(
             _row(
                 "vs spopt",
                 size,
                 p,
-                "accessplan heuristic, gap≤1e-9",
-                proof.value,
-                proof.peak_mib,
+                "accessplan heuristic, gap≤0.1%",
+                ours.value,
+                ours.peak_mib,
                 n * m,
             )
         )
-    public = None
-    if extras and _public_p_median_available():
-        public = measure(run_public_p_median, n, m, p, 1, 1, repeats=1, timeout=3600)
-        rows.append(
-            _row(
-                "vs spopt",
-                size,
-                p,
-                "accessplan p_median auto",
-                public.value,
-                public.peak_mib,
-                n * m,
+        if not quick and extras:  # the run to a 1e-9 proven gap, shown beside the floor run
+            proof = measure(run_heuristic, n, m, p, 1, None, 1, {}, repeats=1, timeout=3600)
+            rows.append(
+                _row(
+                    "vs spopt",
+                    size,
+                    p,
+                    "accessplan heuristic, gap≤1e-9",
+                    proof.value,
+                    proof.peak_mib,
+                    n * m,
+                )
             )
-        )
-    try:
-        peer = measure(run_spopt, n, m, p, 1, repeats=1, timeout=SPOPT_TIMEOUT_S)
-        peer_row = _row(
-            "vs spopt", size, p, "spopt PMedian + HiGHS", peer.value, peer.peak_mib, n * m
-        )
-        rows.append(peer_row)
-        peer_obj, peer_s = peer.value["objective"], peer_row["median_s"]
-    except TimeoutError:
-        peer_obj, peer_s = float("nan"), SPOPT_TIMEOUT_S
-        rows.append(
-            {
-                "case": "vs spopt",
-                "size": size,
-                "p": p,
-                "method": f"spopt (timeout {SPOPT_TIMEOUT_S:g} s)",
-            }
-        )
-    ours_s = statistics.median(ours.value["seconds"])
-    for r in rows:
-        if r.get("case") == "vs spopt" and "objective" in r and np.isfinite(peer_obj):
-            r["agree"] = abs(r["objective"] - peer_obj) <= 1e-6 * abs(peer_obj)
-            r["× spopt"] = peer_s / r["median_s"]
+        public = None
+        if extras and _public_p_median_available():
+            public = measure(run_public_p_median, n, m, p, 1, 1, repeats=1, timeout=3600)
+            rows.append(
+                _row(
+                    "vs spopt",
+                    size,
+                    p,
+                    "accessplan p_median auto",
+                    public.value,
+                    public.peak_mib,
+                    n * m,
+                )
+            )
+        try:
+            peer = measure(run_spopt, n, m, p, 1, repeats=1, timeout=SPOPT_TIMEOUT_S)
+            peer_row = _row(
+                "vs spopt", size, p, "spopt PMedian + HiGHS", peer.value, peer.peak_mib, n * m
+            )
+            rows.append(peer_row)
+            peer_obj, peer_s = peer.value["objective"], peer_row["median_s"]
+        except TimeoutError:
+            peer_obj, peer_s = float("nan"), SPOPT_TIMEOUT_S
+            rows.append(
+                {
+                    "case": "vs spopt",
+                    "size": size,
+                    "p": p,
+                    "method": f"spopt (timeout {SPOPT_TIMEOUT_S:g} s)",
+                }
+            )
+        ours_s = statistics.median(ours.value["seconds"])
+        for r in rows:
+            if r.get("case") == "vs spopt" and "objective" in r and np.isfinite(peer_obj):
+                r["agree"] = abs(r["objective"] - peer_obj) <= 1e-6 * abs(peer_obj)
+                r["× spopt"] = peer_s / r["median_s"]
 
     columns = [
         "case",
@@ -354,52 +364,56 @@ def main(quick: bool, extras: bool = True) -> int:
     ]
     print_table(rows, columns)
 
-    same = bool(np.isfinite(peer_obj)) and abs(ours.value["objective"] - peer_obj) <= 1e-6 * abs(
-        peer_obj
-    )
-    floors.append(
-        floor_line(
-            f"p-median {size} p={p} same objective as spopt",
-            f"{ours.value['objective']:.6f} vs {peer_obj:.6f}",
-            "relative difference ≤ 1e-6",
-            same,
+    if "spopt" in cases:
+        same = bool(np.isfinite(peer_obj)) and abs(
+            ours.value["objective"] - peer_obj
+        ) <= 1e-6 * abs(peer_obj)
+        floors.append(
+            floor_line(
+                f"p-median {size} p={p} same objective as spopt",
+                f"{ours.value['objective']:.6f} vs {peer_obj:.6f}",
+                "relative difference ≤ 1e-6",
+                same,
+            )
         )
-    )
-    speedup = peer_s / ours_s
-    floors.append(
-        floor_line(
-            f"p-median {size} p={p} speed vs spopt+HiGHS",
-            f"{speedup:.1f}× ({ours_s:.2f} s vs {peer_s:.1f} s)",
-            "≥ 50×",
-            speedup >= 50,
+        speedup = peer_s / ours_s
+        floors.append(
+            floor_line(
+                f"p-median {size} p={p} speed vs spopt+HiGHS",
+                f"{speedup:.1f}× ({ours_s:.2f} s vs {peer_s:.1f} s)",
+                "≥ 50×",
+                speedup >= 50,
+            )
         )
-    )
-    g_s = statistics.median(gap_run.value["seconds"])
-    floors.append(
-        floor_line(
-            f"p-median {n2:,}×{m2:,} p={p2} proven gap",
-            f"{100 * gap_run.value['gap']:.4f} % in {g_s:.1f} s",
-            "≤ 0.1 % in < 60 s",
-            gap_run.value["gap"] <= 1e-3 and g_s < 60,
+    if "gap" in cases:
+        g_s = statistics.median(gap_run.value["seconds"])
+        floors.append(
+            floor_line(
+                f"p-median {n2:,}×{m2:,} p={p2} proven gap",
+                f"{100 * gap_run.value['gap']:.4f} % in {g_s:.1f} s",
+                "≤ 0.1 % in < 60 s",
+                gap_run.value["gap"] <= 1e-3 and g_s < 60,
+            )
         )
-    )
-    b_s = statistics.median(big.value["seconds"])
-    floors.append(
-        floor_line(
-            f"p-median {n3:,}×{m3:,} sparse heuristic",
-            f"{b_s:.0f} s, proven gap {100 * big.value['gap']:.3f} %",
-            "finishes in minutes, gap reported",
-            b_s <= big_limit * 1.1 and np.isfinite(big.value["gap"]),
+    if "big" in cases:
+        b_s = statistics.median(big.value["seconds"])
+        floors.append(
+            floor_line(
+                f"p-median {n3:,}×{m3:,} sparse heuristic",
+                f"{b_s:.0f} s, proven gap {100 * big.value['gap']:.3f} %",
+                "finishes in minutes, gap reported",
+                b_s <= big_limit * 1.1 and np.isfinite(big.value["gap"]),
+            )
         )
-    )
-    floors.append(
-        floor_line(
-            "MCLP SJC at the stored optima",
-            f"{sum(r.get('agree') is True for r in rows if 'optimum' in r)}/{len(mclp_cases)}",
-            "all",
-            mclp_ok,
+    if "mclp" in cases:
+        floors.append(
+            floor_line(
+                "MCLP SJC at the stored optima",
+                f"{sum(r.get('agree') is True for r in rows if 'optimum' in r)}/{len(mclp_cases)}",
+                "all",
+                mclp_ok,
+            )
         )
-    )
     return 0
 
 
@@ -411,5 +425,8 @@ if __name__ == "__main__":
         action="store_true",
         help="leave out the rows that no floor needs (run to a 1e-9 gap, public p_median auto)",
     )
+    parser.add_argument(
+        "--cases", default="gap,big,mclp,spopt", help="comma-separated subset of the cases to run"
+    )
     args = parser.parse_args()
-    sys.exit(main(args.quick, extras=not args.floors_only))
+    sys.exit(main(args.quick, extras=not args.floors_only, cases=args.cases))
