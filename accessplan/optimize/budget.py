@@ -1308,6 +1308,8 @@ def _solve_stages(
             if first is None:
                 raise
             break  # a tie-break stage without a usable solution keeps the last one
+        if first is not None and not _is_feasible(lp, sol, tol=1e-6):
+            break  # e.g. a solver object stopped by its own time limit without values
         if first is None:
             value = float(c @ sol)
             bound = info.bound
