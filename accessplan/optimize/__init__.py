@@ -10,10 +10,12 @@ from accessplan.optimize.allocation import (
 from accessplan.optimize.budget import SupplyOption, budget_sweep, budgeted_siting
 from accessplan.optimize.center import p_center
 from accessplan.optimize.coverage import capacitated_mclp, lscp, mclp
+from accessplan.optimize.heuristics import HeuristicResult, mclp_heuristic, p_median_heuristic
 from accessplan.optimize.median import capacitated_p_median, p_median
 from accessplan.optimize.plan import Plan, evaluate_plan
 
 __all__ = [
+    "HeuristicResult",
     "Plan",
     "ResourcePool",
     "SupplyOption",
@@ -28,6 +30,8 @@ __all__ = [
     "lp_objective_with_pools",
     "lscp",
     "mclp",
+    "mclp_heuristic",
     "p_center",
     "p_median",
+    "p_median_heuristic",
 ]
