@@ -375,3 +375,20 @@ def _solve_via_pulp(
     info = solve_problem(prob, solver, time_limit=time_limit, gap=gap, msg=msg)
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in variables])
     return info, x
+
+
+def heuristic_outcome(result: Any, n_candidates: int) -> tuple[Any, SolveInfo]:
+    """Open-site mask and :class:`SolveInfo` of a heuristic run (a ``HeuristicResult``)."""
+    import numpy as np
+
+    open_mask = np.zeros(n_candidates, dtype=bool)
+    open_mask[np.asarray(result.open, dtype=np.int64)] = True
+    info = SolveInfo(
+        "heuristic",
+        float(result.objective),
+        float(result.bound),
+        float(result.gap),
+        float(result.seconds),
+        "heuristic",
+    )
+    return open_mask, info

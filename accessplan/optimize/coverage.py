@@ -23,7 +23,7 @@ from accessplan.optimize._data import (
     prepare_location_data,
     resolve_method,
 )
-from accessplan.optimize._solve import LinearModel, SolveInfo, solve_model
+from accessplan.optimize._solve import LinearModel, heuristic_outcome, solve_model
 from accessplan.optimize.median import _capacitated_model, _with_objective
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
@@ -190,16 +190,7 @@ def mclp(
         time_limit=time_limit,
         seed=seed,
     )
-    open_mask = np.zeros(data.n_candidates, dtype=bool)
-    open_mask[np.asarray(result.open, dtype=np.int64)] = True
-    info = SolveInfo(
-        "heuristic",
-        float(result.objective),
-        float(result.bound),
-        float(result.gap),
-        float(result.seconds),
-        "heuristic",
-    )
+    open_mask, info = heuristic_outcome(result, data.n_candidates)
     details["method"] = "heuristic"
     return _coverage_plan("mclp", data, within, open_mask, None, info, details, t0)
 

@@ -23,7 +23,13 @@ from accessplan.optimize._data import (
     prepare_location_data,
     resolve_method,
 )
-from accessplan.optimize._solve import LinearModel, SolveInfo, relative_gap, solve_model
+from accessplan.optimize._solve import (
+    LinearModel,
+    SolveInfo,
+    heuristic_outcome,
+    relative_gap,
+    solve_model,
+)
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
 
@@ -478,16 +484,7 @@ def _p_median_by_heuristic(
         time_limit=time_limit,
         seed=seed,
     )
-    open_mask = np.zeros(data.n_candidates, dtype=bool)
-    open_mask[np.asarray(result.open, dtype=np.int64)] = True
-    info = SolveInfo(
-        "heuristic",
-        float(result.objective),
-        float(result.bound),
-        float(result.gap),
-        float(result.seconds),
-        "heuristic",
-    )
+    open_mask, info = heuristic_outcome(result, data.n_candidates)
     details["method"] = "heuristic"
     details["iterations"] = getattr(result, "iterations", None)
     return _median_plan(data, minutes, open_mask, unreachable, unserved, info, details, t0)
