@@ -187,6 +187,10 @@ class Result:
             ]
         )
         out = pd.concat([summary, extra], ignore_index=True)
+        # Flows ("persons newly within T") have only a change: show them as 0 → change.
+        flow = out["before"].isna() & out["after"].isna() & out["change"].notna()
+        out.loc[flow, "before"] = 0.0
+        out.loc[flow, "after"] = out.loc[flow, "change"]
         computed = out["after"] - out["before"]
         out["change"] = out["change"].where(out["change"].notna(), computed)
         with np.errstate(divide="ignore", invalid="ignore"):
