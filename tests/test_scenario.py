@@ -95,6 +95,8 @@ def test_run_writes_every_output_on_a_synthetic_region(synthetic_run):
     assert plan.loc[plan["status"] == "new", "cost"].sum() <= 2.0 + 1e-9
     summary = pd.read_csv(out / "summary.csv")
     assert summary["metric"].str.contains("population-weighted mean").any()
+    newly = summary[summary["metric"].str.startswith("persons newly within")].iloc[0]
+    assert newly["before"] == 0 and newly["after"] == newly["change"] >= 0
     html = (out / "report.html").read_text()
     assert "Synthetic town: base" in html
 
