@@ -293,13 +293,23 @@ class RoutingGraph:
         The network's metric CRS.
     """
 
-    __slots__ = ("__weakref__", "crs", "csr", "node_ids", "xy")
+    __slots__ = ("__weakref__", "_tree", "crs", "csr", "node_ids", "xy")
 
     def __init__(self, csr: Any, node_ids: np.ndarray, xy: np.ndarray, crs: pyproj.CRS) -> None:
         self.csr = csr
         self.node_ids = node_ids
         self.xy = xy
         self.crs = crs
+        self._tree: Any = None
+
+    @property
+    def tree(self) -> Any:
+        """k-d tree of the node coordinates (``scipy.spatial.cKDTree``), built once."""
+        if self._tree is None:
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(self.xy)
+        return self._tree
 
     @property
     def n_nodes(self) -> int:

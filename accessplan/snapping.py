@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from scipy.spatial import cKDTree
 
 from accessplan.errors import InputError
 from accessplan.network import RoutingGraph
@@ -153,7 +152,7 @@ def snap_points(
         raise InputError(f"leg_speed_kph must be positive, got {leg_speed_kph}.")
     ids = point_ids(points, id_col, what)
     xy = projected_xy(points, routing.crs, what)
-    distance, node = cKDTree(routing.xy).query(xy, k=1)
+    distance, node = routing.tree.query(xy, k=1, workers=-1)
     persons = None
     if population_col is not None and population_col in points.columns:
         persons = pd.to_numeric(points[population_col], errors="coerce").to_numpy(float)

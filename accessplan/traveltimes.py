@@ -786,16 +786,23 @@ def _expand_dense(
     shape: tuple[int, int],
 ) -> sp.csr_array:
     """Point-level minutes from node-level minutes, through one dense gather."""
-    total = node_minutes[o_inv][:, d_inv]
+    total = node_minutes[np.ix_(o_inv, d_inv)]
     total += so.leg_minutes[o_ok][:, None]
     total += sd.leg_minutes[d_ok][None, :]
     keep = np.isfinite(total)
     if cutoff is not None:
         keep &= total <= cutoff
-    rows, cols = np.nonzero(keep)  # row-major: already in CSR order
-    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
-    np.add.at(indptr, o_ok + 1, keep.sum(axis=1))
-    return sp.csr_array((total[rows, cols], d_ok[cols], np.cumsum(indptr)), shape=shape)
+    counts = np.zeros(shape[0], dtype=np.int64)
+    if keep.all():  # everything reachable: no selection needed
+        data = total.ravel()
+        cols = np.tile(d_ok, o_ok.size)
+        counts[o_ok] = d_ok.size
+    else:  # boolean selection walks the rows in order: already CSR order
+        data = total[keep]
+        cols = np.broadcast_to(d_ok, total.shape)[keep]
+        counts[o_ok] = keep.sum(axis=1)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_array((data, cols, indptr), shape=shape)
 
 
 def _expand_sparse(
