@@ -152,7 +152,12 @@ def snap_points(
         raise InputError(f"leg_speed_kph must be positive, got {leg_speed_kph}.")
     ids = point_ids(points, id_col, what)
     xy = projected_xy(points, routing.crs, what)
-    distance, node = routing.tree.query(xy, k=1, workers=-1)
+    tree = getattr(routing, "tree", None)
+    if tree is None:  # any object with node coordinates ``xy`` and a ``crs`` will do
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(routing.xy)
+    distance, node = tree.query(xy, k=1, workers=-1)
     persons = None
     if population_col is not None and population_col in points.columns:
         persons = pd.to_numeric(points[population_col], errors="coerce").to_numpy(float)
