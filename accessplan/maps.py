@@ -592,12 +592,22 @@ _DECOR_JS = """
   show({{ this.values['shown'] }});
   L.control.scale({imperial: false, position: 'bottomleft'}).addTo(map);
   map.options.zoomSnap = 0.25;
-  var size = map.getSize();
-  map.fitBounds({{ this.values['bounds'] }}, {
-    paddingTopLeft: [20, 60],
-    paddingBottomRight: [Math.min(270, size.x * 0.3), 20],
-    animate: false
-  });
+  // A map inside an iframe or a hidden tab can start with no size; fitting the bounds then
+  // gives NaN coordinates, so wait until the container has been laid out.
+  function fitWhenSized(tries) {
+    map.invalidateSize(false);
+    var size = map.getSize();
+    if ((size.x < 50 || size.y < 50) && tries < 400) {
+      setTimeout(function () { fitWhenSized(tries + 1); }, 25);
+      return;
+    }
+    map.fitBounds({{ this.values['bounds'] }}, {
+      paddingTopLeft: [Math.min(20, size.x * 0.1), Math.min(60, size.y * 0.2)],
+      paddingBottomRight: [Math.min(270, size.x * 0.3), Math.min(20, size.y * 0.1)],
+      animate: false
+    });
+  }
+  fitWhenSized(0);
 })();
 """
 
