@@ -284,11 +284,12 @@ class _Runner:
             plan = self._plan(tt_all, demand, inputs.facilities, candidates)
         with _stage(self.timings, "access after", self.progress):
             facilities = _facilities_after(inputs.facilities, candidates, plan, self.cfg["supply"])
-            after = self._access(tt_all, demand, _supply_table(facilities))
+            supply_after = _supply_table(facilities)
+            after = self._access(tt_all, demand, supply_after)
             minutes_before = _nearest_minutes(tt_existing, supply_before)
-            minutes_after = _nearest_minutes(tt_all, _supply_table(facilities))
+            minutes_after = _nearest_minutes(tt_all, supply_after)
             served_before = self._served(tt_existing, demand, supply_before)
-            served_after = self._served(tt_all, demand, _supply_table(facilities))
+            served_after = self._served(tt_all, demand, supply_after)
         with _stage(self.timings, "comparison", self.progress):
             comparison = self._compare(before, after, demand, minutes_before, minutes_after)
         cells = _cells_table(inputs.cells, before, after, minutes_before, minutes_after)
