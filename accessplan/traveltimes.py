@@ -543,9 +543,9 @@ def travel_times(
 
     Each point is snapped to its nearest node (:mod:`accessplan.snapping`); the time of a pair
     is ``leg(origin) + shortest path(node_o → node_d) + leg(destination)``. Shortest paths run
-    in compiled code (``scipy.sparse.csgraph.dijkstra`` with ``limit``), from whichever side has
-    fewer distinct nodes — from the destinations on the reversed graph when they are fewer —
-    in chunks that bound memory.
+    in compiled code (Dijkstra bounded by the cutoff, :mod:`accessplan._shortest_paths`), from
+    whichever side has fewer distinct nodes (from the destinations on the reversed graph when
+    they are fewer), in chunks that bound memory.
 
     Parameters
     ----------
@@ -572,9 +572,8 @@ def travel_times(
     progress
         Show a progress bar over the blocks.
     workers
-        Processes for the shortest-path blocks (Linux, forked, sharing the graph). Default:
-        one per core when the search is large (sources × nodes ≥ 2·10⁷), else 1. Results do
-        not depend on it; give 1 to stay in this process.
+        Threads for the shortest-path searches (they share the graph). Default: one per
+        core, at most 8. Results do not depend on it.
 
     Returns
     -------
@@ -636,32 +635,16 @@ def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
 
 
-#: Shortest-path graph shared with forked worker processes (set just before they start).
-_SHARED_GRAPH: dict[str, Any] = {}
-
-
-def _dijkstra_block(block: np.ndarray, targets: np.ndarray, limit: float) -> np.ndarray:
-    """Minutes from each node of ``block`` to each target node (inf beyond ``limit``)."""
-    from scipy.sparse.csgraph import dijkstra
-
-    return dijkstra(_SHARED_GRAPH["graph"], directed=True, indices=block, limit=limit)[:, targets]
-
-
-def _worker_count(workers: int | None, sources: int, nodes: int) -> int:
-    """Processes to use: one for small searches, else up to ``workers`` (default: the cores)."""
-    import os
-    import sys
+def _thread_count(workers: int | None, sources: int) -> int:
+    """Threads for the shortest-path searches: ``workers``, else one per core (at most 8)."""
+    from accessplan._shortest_paths import default_threads
 
     if workers is not None:
         if workers < 1:
             raise InputError(f"workers must be >= 1, got {workers}.")
         wanted = int(workers)
     else:
-        wanted = min(os.cpu_count() or 1, 8)
-        if sources * nodes < 20_000_000:  # below ~a second of work, processes cost more
-            wanted = 1
-    if not sys.platform.startswith("linux"):
-        return 1  # forked workers are only safe and cheap on Linux
+        wanted = default_threads()
     return max(1, min(wanted, sources))
 
 
@@ -681,14 +664,18 @@ def _node_times(
     Dense when it fits in :data:`_DENSE_NODE_PAIRS` entries, else a sparse matrix of the
     reachable pairs (explicit zeros kept).
 
-    Blocks of source rows go to ``scipy.sparse.csgraph.dijkstra`` (compiled); with several
-    workers the blocks run in forked processes that share the graph copy-on-write. Results do
-    not depend on the number of workers.
+    The searches run in compiled code (:mod:`accessplan._shortest_paths`: Dijkstra that stops
+    at the limit or once every target is settled, and touches only the nodes it reaches), on
+    ``workers`` threads, in blocks of source rows of at most ``chunk_mib`` MiB of results.
+    Results do not depend on the number of threads.
     """
+    from accessplan._shortest_paths import shortest_minutes
+
     graph = routing.csr.T.tocsr() if reverse else routing.csr
-    n_workers = _worker_count(workers, sources.size, routing.n_nodes)
-    per_chunk = max(1, int(chunk_mib * 2**20 // (8 * max(routing.n_nodes, 1))))
-    per_chunk = min(per_chunk, max(1, -(-sources.size // (4 * n_workers))))
+    threads = _thread_count(workers, sources.size)
+    per_chunk = max(1, int(chunk_mib * 2**20 // (8 * max(targets.size, 1))))
+    if progress:  # about 20 updates, each still worth splitting among the threads
+        per_chunk = min(per_chunk, max(16 * threads, -(-sources.size // 20)))
     blocks = [sources[i : i + per_chunk] for i in range(0, sources.size, per_chunk)]
     dense = sources.size * targets.size <= _DENSE_NODE_PAIRS
     out = np.empty((sources.size, targets.size) if dense else (0, 0), dtype=np.float64)
@@ -698,21 +685,10 @@ def _node_times(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(blocks), desc="shortest paths", unit="block")
-    _SHARED_GRAPH["graph"] = graph
     try:
-        if n_workers == 1:
-            results = (_dijkstra_block(b, targets, limit) for b in blocks)
-            pool = None
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork"))
-            results = pool.map(
-                _dijkstra_block, blocks, [targets] * len(blocks), [limit] * len(blocks)
-            )
         row = 0
-        for block, dist in zip(blocks, results, strict=True):
+        for block in blocks:
+            dist = shortest_minutes(graph, block, targets, limit, threads=threads)
             if dense:
                 out[row : row + block.size] = dist
             else:
@@ -721,10 +697,7 @@ def _node_times(
             row += block.size
             if bar is not None:
                 bar.update(1)
-        if pool is not None:
-            pool.shutdown()
     finally:
-        _SHARED_GRAPH.clear()
         if bar is not None:
             bar.close()
     if dense:

@@ -785,8 +785,8 @@ def main(argv: list[str] | None = None) -> int:
         "(wall clock; CPU s = CPU time of the same repeats, all threads, which a busy machine "
         "does not inflate). "
         "networkx runs on the destinations shown and is compared in pairs/s. pandana uses "
-        f"OpenMP on all {os.cpu_count()} cores, accessplan forked processes (one per core) for "
-        "large searches, the others one core; CPU s counts child processes. peak MiB includes the "
+        f"OpenMP and accessplan threads on all {os.cpu_count()} cores, the others one core; "
+        "CPU s counts every thread and child process. peak MiB includes the "
         "loaded networkx graph and points (VmHWM of the tool's process)."
     )
     print_table(rows, COLUMNS)

@@ -203,14 +203,55 @@ def pairs(tt: TravelTimes, within: float | None = None) -> Pairs:
     return Pairs(rows, cols.astype(np.int64, copy=False), minutes)
 
 
+@dataclass(frozen=True)
+class PairWeights:
+    """Weights ``W_ij`` on the kept pairs of a :class:`TravelTimes`, in CSR layout.
+
+    ``values`` None means every kept pair weighs 1 (a plain catchment): the sums then read
+    only the index arrays. ``W @ y`` sums over each origin's pairs, :meth:`column_sums` over
+    each destination's; both run compiled (:mod:`accessplan.measures._kernels`).
+
+    Attributes
+    ----------
+    indptr, indices
+        CSR pattern of the kept pairs (origins × destinations).
+    values
+        Weight of each kept pair (CSR order), or None for unit weights.
+    shape
+        (origins, destinations).
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    values: np.ndarray | None
+    shape: tuple[int, int]
+
+    def __matmul__(self, y: np.ndarray) -> np.ndarray:
+        """``Σ_j W_ij y_j`` per origin (``y``: one value, or one row, per destination)."""
+        from accessplan.measures._kernels import row_sums
+
+        return row_sums(self.indptr, self.indices, self.values, np.asarray(y))
+
+    def column_sums(self, x: np.ndarray) -> np.ndarray:
+        """``Σ_i W_ij x_i`` per destination (``x``: one value per origin)."""
+        from accessplan.measures._kernels import column_sums
+
+        return column_sums(self.indptr, self.indices, self.values, x, self.shape[1])
+
+    def tocsr(self) -> sp.csr_array:
+        """The weights as a scipy CSR array (ones where ``values`` is None)."""
+        data = np.ones(self.indices.size) if self.values is None else self.values
+        return sp.csr_array((data, self.indices, self.indptr), shape=self.shape)
+
+
 def weight_matrix(
     tt: TravelTimes,
     within: float | None = None,
     weights: np.ndarray | None = None,
     *,
     keep: np.ndarray | None = None,
-) -> sp.csr_array:
-    """Sparse weights on the reachable pairs (``≤ within``), same pattern as ``tt.matrix``.
+) -> PairWeights:
+    """Weights on the reachable pairs (``≤ within``), same pattern as ``tt.matrix``.
 
     ``weights`` (one per kept pair, in CSR order) default to 1. Zero weights stay stored.
     ``keep`` is the mask of :func:`within_mask` when the caller has it already. The result
@@ -224,8 +265,7 @@ def weight_matrix(
         kept_before = np.concatenate([[0], np.cumsum(keep)])
         indptr = kept_before[indptr].astype(indptr.dtype)
         indices = indices[keep]
-    data = np.ones(indices.size) if weights is None else weights
-    return sp.csr_array((data, indices, indptr), shape=m.shape, copy=False)
+    return PairWeights(indptr, indices, weights, m.shape)
 
 
 def kept_minutes(
@@ -240,14 +280,14 @@ def kept_minutes(
 
 def decayed_weights(
     tt: TravelTimes, within: float | None, weigh: Callable[[np.ndarray], np.ndarray] | None
-) -> sp.csr_array:
+) -> PairWeights:
     """:func:`weight_matrix` with weights ``weigh(minutes)`` (1 when ``weigh`` is None)."""
     keep = within_mask(tt, within)
     w = None if weigh is None else weigh(kept_minutes(tt, keep=keep))
     return weight_matrix(tt, weights=w, keep=keep)
 
 
-def per_type_product(weights: sp.csr_array, per_type: np.ndarray) -> np.ndarray:
+def per_type_product(weights: PairWeights, per_type: np.ndarray) -> np.ndarray:
     """``weights @ per_type`` column by column (one value per destination and supply type).
 
     Types without any value give 0 without a product; the others share one sparse product.

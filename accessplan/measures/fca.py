@@ -24,10 +24,10 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from accessplan.errors import InputError
 from accessplan.measures._inputs import (
+    PairWeights,
     SupplyLike,
     assemble,
     check_minutes,
@@ -84,7 +84,7 @@ def _fca(
     tt: TravelTimes,
     demand: pd.Series | float,
     supply: SupplyLike,
-    weights: sp.csr_array,
+    weights: PairWeights,
     digital_access: pd.Series | float,
     effectiveness: float,
     name: str,
@@ -96,7 +96,7 @@ def _fca(
     """
     population = demand_values(tt, demand)
     sup = parse_supply(tt, supply)
-    demand_at = weights.T @ population
+    demand_at = weights.column_sums(population)
     has = demand_at > 0
     ratio = np.zeros_like(sup.physical)
     ratio[has] = sup.physical[has] / demand_at[has, None]

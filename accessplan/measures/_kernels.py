@@ -1,0 +1,139 @@
+"""Compiled sums over the stored pairs of a CSR pattern (the inner loops of the FCA family).
+
+Both FCA steps are sums over the reachable pairs: per destination ``Σ_i W_ij x_i`` and per
+origin ``Σ_j W_ij y_j``. With unit weights (a plain catchment) the weights need not exist at
+all: the loops read only the CSR index arrays, so no array of ones is built or read. Large
+patterns are split into row ranges of equal work, summed on several threads (the loops
+release the GIL) and, for the per-destination sums, reduced in a fixed order, so results do
+not depend on scheduling.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+
+import numba
+import numpy as np
+
+#: Below this many stored pairs one thread is faster than splitting the work.
+PARALLEL_MIN_PAIRS = 400_000
+
+_NO_VALUES = np.empty(0, dtype=np.float64)
+
+
+@numba.njit(cache=True, nogil=True)
+def _column_sums_range(indptr, indices, values, weighted, x, lo, hi, out):  # pragma: no cover
+    for i in range(lo, hi):
+        xi = x[i]
+        if xi == 0.0:
+            continue
+        if weighted:
+            for k in range(indptr[i], indptr[i + 1]):
+                out[indices[k]] += values[k] * xi
+        else:
+            for k in range(indptr[i], indptr[i + 1]):
+                out[indices[k]] += xi
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_sums_range(indptr, indices, values, weighted, y, lo, hi, out):  # pragma: no cover
+    for i in range(lo, hi):
+        acc = 0.0
+        if weighted:
+            for k in range(indptr[i], indptr[i + 1]):
+                acc += values[k] * y[indices[k]]
+        else:
+            for k in range(indptr[i], indptr[i + 1]):
+                acc += y[indices[k]]
+        out[i] = acc
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="accessplan-sums")
+
+
+def _threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _row_ranges(indptr: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges holding about the same number of stored pairs, one per thread."""
+    n_rows, nnz = indptr.size - 1, int(indptr[-1])
+    parts = 1 if nnz < PARALLEL_MIN_PAIRS else _threads()
+    if parts == 1:
+        return [(0, n_rows)]
+    cuts = np.searchsorted(indptr, np.linspace(0, nnz, parts + 1)[1:-1], side="left")
+    bounds = [0, *sorted({int(c) for c in cuts}), n_rows]
+    return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+
+def column_sums(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray | None,
+    x: np.ndarray,
+    n_columns: int,
+) -> np.ndarray:
+    """``Σ_i W_ij x_i`` for every column ``j`` (``W`` = ``values`` on the pattern, or 1).
+
+    Parameters
+    ----------
+    indptr, indices
+        CSR pattern (rows × ``n_columns``).
+    values
+        Weight of each stored pair (CSR order), or None for unit weights.
+    x
+        One value per row.
+    n_columns
+        Number of columns.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    weighted = values is not None
+    vals = _NO_VALUES if values is None else np.ascontiguousarray(values, dtype=np.float64)
+    ranges = _row_ranges(indptr)
+    partial = np.zeros((len(ranges), n_columns))
+    if len(ranges) == 1:
+        _column_sums_range(indptr, indices, vals, weighted, x, 0, indptr.size - 1, partial[0])
+    else:
+        futures = [
+            _pool().submit(_column_sums_range, indptr, indices, vals, weighted, x, lo, hi, part)
+            for (lo, hi), part in zip(ranges, partial, strict=True)
+        ]
+        for f in futures:
+            f.result()
+    return partial.sum(axis=0) if len(ranges) > 1 else partial[0]
+
+
+def row_sums(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray | None,
+    y: np.ndarray,
+) -> np.ndarray:
+    """``Σ_j W_ij y_j`` for every row ``i``; ``y`` is one value (1-d) or one row (2-d) per column.
+
+    Parameters as in :func:`column_sums`; the result has one row per CSR row and the
+    trailing shape of ``y``.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    columns = [np.ascontiguousarray(c) for c in y.reshape(y.shape[0], -1).T]
+    weighted = values is not None
+    vals = _NO_VALUES if values is None else np.ascontiguousarray(values, dtype=np.float64)
+    n_rows = indptr.size - 1
+    out = np.empty((len(columns), n_rows))
+    ranges = _row_ranges(indptr)
+    jobs = [(col, o, lo, hi) for col, o in zip(columns, out, strict=True) for lo, hi in ranges]
+    if len(jobs) == 1:
+        _row_sums_range(indptr, indices, vals, weighted, columns[0], 0, n_rows, out[0])
+    else:
+        futures = [
+            _pool().submit(_row_sums_range, indptr, indices, vals, weighted, col, lo, hi, o)
+            for col, o, lo, hi in jobs
+        ]
+        for f in futures:
+            f.result()
+    return out[0] if y.ndim == 1 else out.T.reshape((n_rows, *y.shape[1:]))
