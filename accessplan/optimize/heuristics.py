@@ -50,15 +50,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from accessplan.errors import InfeasibleError, InputError
+from accessplan.optimize import _kernels
 
 __all__ = ["HeuristicResult", "mclp_heuristic", "p_median_heuristic"]
 
+_MOVES_PER_CALL = 25  # interchange moves between deadline checks
 _RESTARTS = 8  # perturbation restarts of the interchange before the Lagrangian phase
-_MAX_SUBGRADIENT_ITERATIONS = 3000  # at the root node
+_MAX_SUBGRADIENT_ITERATIONS = 10000  # at the root node
 _NODE_ITERATIONS = 150
 _NODE_BETA = 0.5
 _MAX_NODES = 400  # Lagrangian branch-and-bound nodes when no time limit is set
-_CAP_FACTOR = 1.2  # initial multiplier cap, × second-closest cost in the best plan
+_ROOT_STALL = 200  # root: β halves after this many iterations without a better bound
+_NODE_STALL = 20
 _PRIMAL_EVERY = 5  # relaxed solutions tried as interchange starts: every 5th iteration
 _PRIMAL_WINDOW = 0.10  # interchange from relaxed solutions within 10 % of the best plan
 
@@ -258,7 +261,25 @@ class _Core:
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, is_open: np.ndarray) -> _State:
-        """Closest and second-closest open option of every row, O(nnz)."""
+        """Closest and second-closest open option of every row (compiled row scans)."""
+        d1, d2 = np.empty(self.n), np.empty(self.n)
+        phi1, prefix_end = np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64)
+        objective = _kernels.closest_two(
+            self.indptr,
+            self.cols,
+            self.data,
+            self.w,
+            is_open,
+            self.none_cost,
+            d1,
+            phi1,
+            d2,
+            prefix_end,
+        )
+        return _State(d1, phi1, d2, objective, prefix_end)
+
+    def evaluate_vectorised(self, is_open: np.ndarray) -> _State:
+        """:meth:`evaluate` in vectorised numpy, O(nnz): the reference for the kernel."""
         op = is_open[self.cols]
         cs = np.concatenate(([0], np.cumsum(op, dtype=np.int64)))
         rank = cs[1:] - cs[self.indptr[:-1]][self.rows]
@@ -287,21 +308,18 @@ class _Core:
     def greedy(self) -> np.ndarray:
         """Greedy add from the fixed candidates until p are open."""
         is_open = self.open_mask(self.fixed)
-        current = self.evaluate(is_open).d1
-        for _ in range(self.p - self.fixed.size):
-            saving = np.maximum(current[self.rows] - self.data, 0.0) * self.w_entry
-            gain = _sum_by(self.cols, saving, self.m)
-            gain[is_open] = -np.inf
-            best = int(np.argmax(gain))
-            is_open[best] = True
-            sel = self.cols == best
-            r = self.rows[sel]
-            current[r] = np.minimum(current[r], self.data[sel])
+        _kernels.greedy_add(
+            self.indptr, self.cols, self.data, self.w, is_open, self.none_cost, self.p
+        )
         return is_open
 
     # ----------------------------------------------------------------- interchange
     def swap_profits(self, is_open: np.ndarray, st: _State) -> tuple[np.ndarray, np.ndarray]:
-        """Profit of every (insert f, remove g) swap (Resende & Werneck 2007), and g's list."""
+        """Profit of every (insert f, remove g) swap (Resende & Werneck 2007), and g's list.
+
+        Vectorised numpy over the stored entries: the reference for the compiled
+        :func:`accessplan.optimize._kernels.swap_profits` used by :meth:`local_search`.
+        """
         removable = is_open.copy()
         removable[self.fixed] = False
         out_list = np.flatnonzero(removable)
@@ -331,24 +349,28 @@ class _Core:
     ) -> tuple[np.ndarray, _State]:
         """Best-improvement swaps until no swap lowers the cost (or the deadline passes)."""
         is_open = is_open.copy()
-        st = self.evaluate(is_open) if st is None else st
-        while time.perf_counter() < deadline:
-            profit, out_list = self.swap_profits(is_open, st)
-            if out_list.size == 0 or profit.size == 0:
-                break
-            flat = int(np.argmax(profit))
-            f, gi = divmod(flat, out_list.size)
-            if not profit.flat[flat] > 1e-12 * max(abs(st.objective), 1.0):
-                break
-            trial = is_open.copy()
-            trial[f] = True
-            trial[out_list[gi]] = False
-            new = self.evaluate(trial)
-            self.iterations += 1
-            if not new.objective < st.objective:  # rounding made the predicted profit vanish
-                break
-            is_open, st = trial, new
-        return is_open, st
+        removable = np.ones(self.m, dtype=bool)
+        removable[self.fixed] = False
+        d1, d2 = np.empty(self.n), np.empty(self.n)
+        phi1, prefix_end = np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64)
+        while True:
+            objective, moves, done = _kernels.interchange(
+                self.indptr,
+                self.cols,
+                self.data,
+                self.w,
+                is_open,
+                removable,
+                self.none_cost,
+                _MOVES_PER_CALL,
+                d1,
+                phi1,
+                d2,
+                prefix_end,
+            )
+            self.iterations += moves
+            if done or time.perf_counter() >= deadline:
+                return is_open, _State(d1, phi1, d2, objective, prefix_end)
 
     # ----------------------------------------------------------------- Lagrangian
     def trivial_bound(self) -> float:
@@ -361,6 +383,24 @@ class _Core:
         if self.integral and math.isfinite(bound):
             return float(math.ceil(bound - 1e-9 * max(1.0, abs(bound))))
         return bound
+
+
+@dataclass(frozen=True)
+class _Closing:
+    """When the gap is small enough to stop: ``objective − bound <= tol · |sign·objective +
+    offset|`` (p-median: the full objective; MCLP: the covered weight)."""
+
+    tolerance: float
+    sign: float
+    offset: float
+
+    def threshold(self, objective: float) -> float:
+        """The least bound that closes the gap of ``objective``."""
+        scale = max(abs(self.sign * objective + self.offset), 1e-9)
+        return objective - self.tolerance * scale
+
+    def __call__(self, objective: float, bound: float) -> bool:
+        return bound >= self.threshold(objective)
 
 
 @dataclass
@@ -376,7 +416,7 @@ def _solve_core(
     core: _Core,
     deadline: float,
     rng: np.random.Generator,
-    closed: Callable[[float, float], bool],
+    closed: _Closing,
 ) -> _Search:
     """Greedy + interchange, perturbation restarts, then Lagrangian branch and bound.
 
@@ -418,56 +458,45 @@ def _perturb(core: _Core, is_open: np.ndarray, rng: np.random.Generator) -> np.n
 
 
 class _Relaxation:
-    """Lagrangian relaxation of the assignment constraints on a working set of entries.
+    """Lagrangian relaxation of the assignment constraints, with per-row multiplier caps.
 
-    Multipliers are capped per row (``μ_i <= cap_i``); entries with ``c_ij >= cap_i`` then never
-    enter ``ρ_j`` and are left out of the working set. ``L(μ)`` is a valid lower bound for every
-    ``μ``, capped or not, so the cap only trades bound strength for speed; rows whose
-    multiplier presses against its cap get a wider one.
+    Multipliers stay within ``[0, cap_i]``; ``L(μ)`` is a valid lower bound for every ``μ``,
+    so the caps only steer the ascent. Candidates in ``shut`` (closed at a node) never enter
+    the relaxed open set and their pairs are ignored.
     """
 
     def __init__(self, core: _Core, cap: np.ndarray, shut: np.ndarray | None = None) -> None:
         self.core = core
         self.cap = cap
-        keep = core.data < cap[core.rows]
-        if shut is not None:  # candidates closed at this node never enter S: drop their pairs
-            keep &= ~shut[core.cols]
-        keep = np.flatnonzero(keep)
-        self.rows = core.rows[keep]
-        self.cols = core.cols[keep]
-        self.data = core.data[keep]
-        self.w_e = core.w_entry[keep]
+        self.shut = np.zeros(core.m, dtype=bool) if shut is None else shut
 
     def without(self, shut: np.ndarray) -> _Relaxation:
         """The same relaxation without the pairs of the candidates in ``shut``."""
-        view = object.__new__(_Relaxation)
-        keep = np.flatnonzero(~shut[self.cols])
-        view.core, view.cap = self.core, self.cap
-        view.rows, view.cols = self.rows[keep], self.cols[keep]
-        view.data, view.w_e = self.data[keep], self.w_e[keep]
-        return view
+        return _Relaxation(self.core, self.cap, shut)
 
     def value(
         self, mu: np.ndarray, forced_open: np.ndarray, free: np.ndarray
     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """``L(μ)``, the relaxed open set S, the subgradient of each row, and ``ρ``.
 
-        ``forced_open`` (fixed candidates and branching decisions) are always in S; the rest
-        of S is the ``p − |forced_open|`` candidates of smallest ``ρ`` among ``free`` (ties:
-        lower position); nodes are only created when ``free`` holds enough candidates.
+        Vectorised numpy: the reference for :func:`accessplan.optimize._kernels.lagrangian_step`.
+        ``forced_open`` are always in S; the rest of S is the ``p − |forced_open|``
+        candidates of smallest ``ρ`` among ``free`` (ties: lower position).
         """
         core = self.core
-        diff = self.data - mu[self.rows]
+        keep = ~self.shut[core.cols]
+        rows, cols = core.rows[keep], core.cols[keep]
+        diff = core.data[keep] - mu[rows]
         neg = np.flatnonzero(diff < 0)
-        rho = _sum_by(self.cols[neg], self.w_e[neg] * diff[neg], core.m)
+        rho = _sum_by(cols[neg], core.w_entry[keep][neg] * diff[neg], core.m)
         free_idx = np.flatnonzero(free)
         k = core.p - int(forced_open.sum())
         chosen = free_idx[np.argsort(rho[free_idx], kind="stable")[:k]]
         is_open = forced_open.copy()
         is_open[chosen] = True
         value = float(core.w @ mu) + float(rho[is_open].sum())
-        assigned = neg[is_open[self.cols[neg]]]
-        count = np.bincount(self.rows[assigned], minlength=core.n).astype(np.float64)
+        assigned = neg[is_open[cols[neg]]]
+        count = np.bincount(rows[assigned], minlength=core.n).astype(np.float64)
         if core.unserved is not None:
             below = mu > core.unserved
             value += float(core.w[below] @ (core.unserved - mu[below]))
@@ -501,67 +530,60 @@ def _ascend(
     node: _Node,
     best: _Search,
     deadline: float,
-    closed: Callable[[float, float], bool],
+    closed: _Closing,
     *,
     iterations: int,
     beta: float,
+    stall_limit: int,
     try_primal: Callable[[np.ndarray], None],
 ) -> _Ascent:
     """Subgradient optimisation of ``L(μ)`` at a node (Beasley 1993), Polyak steps.
 
     The step is ``β (UB − L) / Σ_i w_i g_i²`` along ``g`` in per-person multipliers
-    ``μ = λ / w``; β halves after 20 iterations without a better bound. Relaxed solutions
-    are handed to ``try_primal`` to seed the interchange.
+    ``μ = λ / w``; β halves after ``stall_limit`` iterations without a better bound. The
+    iterations run compiled, :data:`_PRIMAL_EVERY` at a time; the relaxed solution after each
+    batch is handed to ``try_primal`` to seed the interchange.
     """
     core = relax.core
-    free = ~(node.forced_open | node.forced_closed)
+    free_idx = np.flatnonzero(~(node.forced_open | node.forced_closed))
+    k = core.p - int(node.forced_open.sum())
     mu = np.minimum(node.mu, relax.cap)
-    out = _Ascent(-np.inf, mu, node.forced_open, np.zeros(core.m))
-    stall = 0
-    for it in range(iterations):
-        if time.perf_counter() >= deadline or beta < 1e-4:
+    best_mu, best_rho = mu.copy(), np.zeros(core.m)
+    best_open, last_open = node.forced_open.copy(), node.forced_open.copy()
+    unserved = -1.0 if core.unserved is None else core.unserved
+    bound, stall, done = -np.inf, 0, 0
+    while done < iterations and time.perf_counter() < deadline:
+        batch = min(_PRIMAL_EVERY, iterations - done)
+        upper = best.state.objective
+        bound, beta, stall, ran = _kernels.subgradient_ascent(
+            core.indptr, core.cols, core.data, core.w, mu, relax.cap, relax.shut,
+            node.forced_open, free_idx, k, unserved, upper, closed.threshold(upper), batch,
+            beta, stall, stall_limit, bound, best_mu, best_open, best_rho, last_open,
+        )  # fmt: skip
+        done += ran
+        core.iterations += ran
+        try_primal(last_open)
+        if ran < batch or closed(best.state.objective, core.round_bound(bound)):
             break
-        value, is_open, g, rho = relax.value(mu, node.forced_open, free)
-        core.iterations += 1
-        if value > out.bound + 1e-12 * max(1.0, abs(value)):
-            out = _Ascent(value, mu, is_open, rho)
-            stall = 0
-        else:
-            stall += 1
-            if stall >= 20:
-                beta, stall = beta / 2.0, 0
-        if it % _PRIMAL_EVERY == 0:
-            try_primal(is_open)
-        if closed(best.state.objective, core.round_bound(out.bound)):
-            break
-        norm = float(core.w @ (g * g))
-        if norm == 0.0:  # the relaxed assignment is feasible, hence optimal at this node
-            break
-        step = beta * max(best.state.objective - value, 0.0) / norm
-        if step == 0.0:
-            break
-        mu = np.minimum(mu + step * g, relax.cap)
-    try_primal(out.is_open)
-    return out
+    try_primal(best_open)
+    return _Ascent(bound, best_mu, best_open, best_rho)
 
 
 def _initial_multipliers(core: _Core, st: _State) -> tuple[np.ndarray, np.ndarray]:
-    """Start μ at each row's cost in the best plan; cap μ near its second-best cost."""
+    """Start μ at each row's second-closest cost in the best plan; cap μ at its dearest."""
     row_max = np.full(core.n, core.none_cost)
     has = np.diff(core.indptr) > 0
     row_max[has] = np.maximum.reduceat(core.data, core.indptr[:-1][has])
-    mu = np.minimum(st.d1, row_max)
     if core.unserved is not None:
         row_max = np.maximum(row_max, core.unserved)
-    cap = np.minimum(np.maximum(_CAP_FACTOR * st.d2, st.d1 + 1e-9), row_max)
-    return mu, np.nextafter(cap, np.inf)
+    return np.minimum(st.d2, row_max), np.nextafter(row_max, np.inf)
 
 
 def _branch_and_bound(
     core: _Core,
     best: _Search,
     deadline: float,
-    closed: Callable[[float, float], bool],
+    closed: _Closing,
     max_nodes: int,
 ) -> None:
     """Lagrangian branch and bound on the open/closed decisions (Beasley 1993).
@@ -604,25 +626,17 @@ def _branch_and_bound(
             continue
         first = counter == 1
         local = relax.without(node.forced_closed) if node.forced_closed.any() else relax
-        for attempt in range(3):
-            asc = _ascend(
-                local,
-                node,
-                best,
-                deadline,
-                closed,
-                iterations=_MAX_SUBGRADIENT_ITERATIONS if first else _NODE_ITERATIONS,
-                beta=2.0 if first else _NODE_BETA,
-                try_primal=try_primal,
-            )
-            pressed = asc.mu >= local.cap * (1 - 1e-12)
-            if attempt == 2 or not np.any(pressed) or time.perf_counter() >= deadline:
-                break
-            cap = relax.cap.copy()  # widen the caps that bind and ascend again
-            cap[pressed] = np.minimum(2.0 * cap[pressed], np.nextafter(core.none_cost, np.inf))
-            relax = _Relaxation(core, cap)
-            local = _Relaxation(core, cap, node.forced_closed)
-            node = _Node(node.bound, node.forced_open, node.forced_closed, asc.mu, node.depth)
+        asc = _ascend(
+            local,
+            node,
+            best,
+            deadline,
+            closed,
+            iterations=_MAX_SUBGRADIENT_ITERATIONS if first else _NODE_ITERATIONS,
+            beta=2.0 if first else _NODE_BETA,
+            stall_limit=_ROOT_STALL if first else _NODE_STALL,
+            try_primal=try_primal,
+        )
         bound = max(node.bound, core.round_bound(asc.bound))
         if closed(best.state.objective, bound):
             settled = min(settled, bound)
@@ -642,7 +656,7 @@ def _children(
     asc: _Ascent,
     bound: float,
     best: _Search,
-    closed: Callable[[float, float], bool],
+    closed: _Closing,
 ) -> tuple[list[_Node], float]:
     """Penalty tests, then the two branches of the node; and the least bound fixed away."""
     forced_open, forced_closed = node.forced_open.copy(), node.forced_closed.copy()
@@ -809,8 +823,7 @@ def p_median_heuristic(
         in_core[core.row_ids] = True
         outside = float(w[~in_core].sum()) * unserved_cost
 
-    def closed(objective: float, bound: float) -> bool:
-        return objective - bound <= gap_tolerance * max(abs(objective + outside), 1e-9)
+    closed = _Closing(gap_tolerance, 1.0, outside)
 
     search = _solve_core(core, deadline, np.random.default_rng(seed), closed)
     if unserved_cost is None and np.any(search.state.phi1 < 0):
@@ -887,8 +900,7 @@ def mclp_heuristic(
     total = float(w.sum())
     core = _Core(zero_cost, w, p, fixed_pos, 1.0)
 
-    def closed(uncovered: float, bound: float) -> bool:
-        return uncovered - bound <= gap_tolerance * max(abs(total - uncovered), 1e-9)
+    closed = _Closing(gap_tolerance, -1.0, total)
 
     search = _solve_core(core, deadline, np.random.default_rng(seed), closed)
     objective = total - search.state.objective
