@@ -38,17 +38,32 @@ def _column_sums_range(indptr, indices, values, weighted, x, lo, hi, out):  # pr
                 out[indices[k]] += xi
 
 
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _gathered_sum(indices, y):  # pragma: no cover
+    acc = 0.0
+    for k in range(indices.size):
+        acc += y[indices[k]]
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _weighted_gathered_sum(indices, values, y):  # pragma: no cover
+    acc = 0.0
+    for k in range(indices.size):
+        acc += values[k] * y[indices[k]]
+    return acc
+
+
 @numba.njit(cache=True, nogil=True)
 def _row_sums_range(indptr, indices, values, weighted, y, lo, hi, out):  # pragma: no cover
+    # Sums may be reassociated (vectorised): a row differs from the sequential sum by a few
+    # units in the last place at most.
     for i in range(lo, hi):
-        acc = 0.0
+        a, b = indptr[i], indptr[i + 1]
         if weighted:
-            for k in range(indptr[i], indptr[i + 1]):
-                acc += values[k] * y[indices[k]]
+            out[i] = _weighted_gathered_sum(indices[a:b], values[a:b], y)
         else:
-            for k in range(indptr[i], indptr[i + 1]):
-                acc += y[indices[k]]
-        out[i] = acc
+            out[i] = _gathered_sum(indices[a:b], y)
 
 
 @cache

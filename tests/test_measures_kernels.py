@@ -1,0 +1,70 @@
+"""Compiled sums over a CSR pattern against scipy's sparse products on the same arrays."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from accessplan.measures import _kernels
+from accessplan.measures._kernels import column_sums, row_sums
+
+
+def random_pattern(n_rows: int, n_cols: int, density: float, seed: int) -> sp.csr_array:
+    m = sp.random_array((n_rows, n_cols), density=density, format="csr", rng=seed)
+    m.data[:] = np.random.default_rng(seed).uniform(0.1, 2.0, m.nnz)
+    return m
+
+
+@pytest.fixture(params=["one thread", "threads"])
+def split(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "threads":  # small problems take the threaded path too
+        monkeypatch.setattr(_kernels, "PARALLEL_MIN_PAIRS", 1)
+    return request.param
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_column_sums_equal_the_transposed_product(weighted: bool, split: str) -> None:
+    m = random_pattern(3000, 70, 0.1, seed=1)
+    x = np.random.default_rng(2).uniform(0, 100, 3000)
+    x[::7] = 0.0  # rows without demand are skipped, not mis-summed
+    ones = sp.csr_array((np.ones(m.nnz), m.indices, m.indptr), shape=m.shape)
+    ref = (m if weighted else ones).T @ x
+    ours = column_sums(m.indptr, m.indices, m.data if weighted else None, x, m.shape[1])
+    np.testing.assert_allclose(ours, ref, rtol=1e-13)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("width", [None, 1, 3])
+def test_row_sums_equal_the_product(weighted: bool, width: int | None, split: str) -> None:
+    m = random_pattern(2500, 90, 0.1, seed=3)
+    rng = np.random.default_rng(4)
+    y = rng.uniform(0, 5, 90) if width is None else rng.uniform(0, 5, (90, width))
+    ones = sp.csr_array((np.ones(m.nnz), m.indices, m.indptr), shape=m.shape)
+    ref = (m if weighted else ones) @ y
+    ours = row_sums(m.indptr, m.indices, m.data if weighted else None, y)
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, rtol=1e-13)
+
+
+def test_empty_rows_and_an_empty_pattern_sum_to_zero() -> None:
+    m = sp.csr_array(([1.0, 1.0], ([0, 0], [1, 2])), shape=(4, 3))
+    np.testing.assert_array_equal(row_sums(m.indptr, m.indices, None, np.ones(3)), [2, 0, 0, 0])
+    empty = sp.csr_array((5, 2))
+    np.testing.assert_array_equal(column_sums(empty.indptr, empty.indices, None, np.ones(5), 2), 0)
+    np.testing.assert_array_equal(row_sums(empty.indptr, empty.indices, None, np.ones(2)), 0)
+
+
+def test_row_ranges_split_the_work_evenly_and_cover_every_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_kernels, "_threads", lambda: 4)
+    monkeypatch.setattr(_kernels, "PARALLEL_MIN_PAIRS", 1)
+    indptr = np.r_[0, np.cumsum(np.r_[np.full(100, 1), np.full(10, 1000)])]
+    ranges = _kernels._row_ranges(indptr)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 110
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    work = [int(indptr[hi] - indptr[lo]) for lo, hi in ranges]
+    assert max(work) <= 4000
