@@ -403,6 +403,112 @@ def test_lagrangian_bounds_bracket_the_optimum(seed, n, m, density, unserved) ->
     assert covering.objective <= best_cover + 1e-9 <= covering.bound + 2e-9
 
 
+# --------------------------------------------------------------------------- compiled kernels
+def random_core(seed: int, unserved: float | None, p: int = 4):
+    """A heuristics core on a random sparse instance with ties and stored zeros."""
+    from accessplan.optimize.heuristics import _as_csr, _Core
+
+    rng = np.random.default_rng(seed)
+    cost = random_cost(rng, 60, 15, density=0.5)
+    weights = rng.integers(0, 9, size=60).astype(float)
+    csr = _as_csr(to_sparse(cost), "cost")
+    return _Core(csr, weights, p, np.zeros(0, dtype=np.int64), unserved), rng
+
+
+@pytest.mark.parametrize(("seed", "unserved"), [(0, None), (1, 20.0), (2, 0.0), (3, None)])
+def test_compiled_evaluation_matches_vectorised_reference(seed: int, unserved) -> None:
+    core, rng = random_core(seed, unserved)
+    for _ in range(5):
+        is_open = np.zeros(core.m, dtype=bool)
+        is_open[rng.choice(core.m, size=int(rng.integers(1, 6)), replace=False)] = True
+        fast, ref = core.evaluate(is_open), core.evaluate_vectorised(is_open)
+        assert fast.objective == pytest.approx(ref.objective, rel=1e-12)
+        np.testing.assert_array_equal(fast.d1, ref.d1)
+        np.testing.assert_array_equal(fast.phi1, ref.phi1)
+        np.testing.assert_array_equal(fast.d2, ref.d2)
+        np.testing.assert_array_equal(fast.prefix_end, ref.prefix_end)
+
+
+@pytest.mark.parametrize(("seed", "unserved"), [(4, None), (5, 25.0), (6, None)])
+def test_compiled_swap_profits_match_vectorised_reference(seed: int, unserved) -> None:
+    from accessplan.optimize import _kernels
+
+    core, rng = random_core(seed, unserved)
+    is_open = np.zeros(core.m, dtype=bool)
+    is_open[rng.choice(core.m, size=4, replace=False)] = True
+    st = core.evaluate(is_open)
+    reference, out_list = core.swap_profits(is_open, st)
+    pos = np.full(core.m, -1, dtype=np.int64)
+    pos[out_list] = np.arange(out_list.size)
+    profit = np.empty((core.m, out_list.size))
+    _kernels.swap_profits(
+        core.indptr, core.cols, core.data, core.w, is_open, pos, st.d1, st.phi1, st.d2,
+        st.prefix_end, profit,
+    )  # fmt: skip
+    np.testing.assert_allclose(profit, reference, rtol=1e-12, atol=1e-9)
+    # and each profit is the true change of cost of that swap
+    for f, t in [(f, t) for f in np.flatnonzero(~is_open) for t in range(out_list.size)]:
+        trial = is_open.copy()
+        trial[f], trial[out_list[t]] = True, False
+        change = st.objective - core.evaluate(trial).objective
+        assert profit[f, t] == pytest.approx(change, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_interchange_ends_at_a_swap_local_optimum(seed: int) -> None:
+    core, rng = random_core(10 + seed, None if seed % 2 else 30.0)
+    start = np.zeros(core.m, dtype=bool)
+    start[rng.choice(core.m, size=core.p, replace=False)] = True
+    is_open, st = core.local_search(start, np.inf)
+    assert is_open.sum() == core.p
+    assert st.objective == pytest.approx(core.evaluate_vectorised(is_open).objective, rel=1e-12)
+    for f in np.flatnonzero(~is_open):
+        for g in np.flatnonzero(is_open):
+            trial = is_open.copy()
+            trial[f], trial[g] = True, False
+            assert core.evaluate_vectorised(trial).objective >= st.objective - 1e-9
+
+
+def test_compiled_greedy_adds_the_best_candidate_each_step() -> None:
+    core, _ = random_core(20, 25.0, p=5)
+    chosen = np.zeros(core.m, dtype=bool)
+    for _ in range(core.p):  # reference: try every closed candidate, keep the cheapest
+        costs = []
+        for j in range(core.m):
+            trial = chosen.copy()
+            trial[j] = True
+            costs.append(np.inf if chosen[j] else core.evaluate_vectorised(trial).objective)
+        chosen[int(np.argmin(costs))] = True
+    np.testing.assert_array_equal(core.greedy(), chosen)
+
+
+@pytest.mark.parametrize(("seed", "unserved"), [(30, None), (31, 15.0), (32, None)])
+def test_compiled_lagrangian_step_matches_vectorised_reference(seed: int, unserved) -> None:
+    from accessplan.optimize import _kernels
+    from accessplan.optimize.heuristics import _Relaxation
+
+    core, rng = random_core(seed, unserved)
+    shut = np.zeros(core.m, dtype=bool)
+    shut[rng.choice(core.m, size=3, replace=False)] = True
+    forced_open = np.zeros(core.m, dtype=bool)
+    forced_open[np.flatnonzero(~shut)[0]] = True
+    free = ~(shut | forced_open)
+    relax = _Relaxation(core, np.full(core.n, np.inf), shut)
+    for _ in range(4):
+        mu = rng.random(core.n) * 40
+        value, is_open, g, rho = relax.value(mu, forced_open, free)
+        rho_k, open_k, g_k = np.empty(core.m), np.empty(core.m, dtype=bool), np.empty(core.n)
+        value_k = _kernels.lagrangian_step(
+            core.indptr, core.cols, core.data, core.w, mu, shut, forced_open,
+            np.flatnonzero(free), core.p - 1, -1.0 if unserved is None else unserved,
+            rho_k, open_k, g_k,
+        )  # fmt: skip
+        assert value_k == pytest.approx(value, rel=1e-12, abs=1e-9)
+        np.testing.assert_allclose(rho_k, rho, rtol=1e-12, atol=1e-9)
+        np.testing.assert_array_equal(open_k, is_open)
+        np.testing.assert_array_equal(g_k, g)
+
+
 # --------------------------------------------------------------------------- benchmark
 def test_scaling_benchmark_quick_run_prints_its_floors() -> None:
     done = subprocess.run(

@@ -55,14 +55,16 @@ from accessplan.optimize import _kernels
 __all__ = ["HeuristicResult", "mclp_heuristic", "p_median_heuristic"]
 
 _MOVES_PER_CALL = 25  # interchange moves between deadline checks
-_RESTARTS = 8  # perturbation restarts of the interchange before the Lagrangian phase
-_MAX_SUBGRADIENT_ITERATIONS = 10000  # at the root node
-_NODE_ITERATIONS = 150
-_NODE_BETA = 0.5
+_RESTARTS = 100  # perturbation restarts of the interchange before the Lagrangian phase
+_RESTARTS_WITHOUT_GAIN = 30  # ... ending early after this many restarts without a better plan
+_RESTART_SHARE = 0.15  # ... and within this share of the time limit
+_MAX_SUBGRADIENT_ITERATIONS = 5000  # at the root node
+_NODE_ITERATIONS = 80
+_NODE_BETA = 1.0
 _MAX_NODES = 400  # Lagrangian branch-and-bound nodes when no time limit is set
-_ROOT_STALL = 200  # root: β halves after this many iterations without a better bound
+_ROOT_STALL = 100  # root: β halves after this many iterations without a better bound
 _NODE_STALL = 20
-_PRIMAL_EVERY = 5  # relaxed solutions tried as interchange starts: every 5th iteration
+_PRIMAL_EVERY = 10  # relaxed solutions tried as interchange starts: every 10th iteration
 _PRIMAL_WINDOW = 0.10  # interchange from relaxed solutions within 10 % of the best plan
 
 
@@ -422,24 +424,31 @@ def _solve_core(
 
     ``closed(objective, bound)`` says when the gap is small enough to stop.
     """
+    t0 = time.perf_counter()
     is_open, st = core.local_search(core.greedy(), deadline)
     best = _Search(is_open, st, max(0.0, core.round_bound(core.trivial_bound())))
     if core.n == 0 or closed(best.state.objective, best.bound):
         return best
-    restarts = 0
+    # restarts take at most a share of the time left, and stop once they stall
+    restart_deadline = t0 + _RESTART_SHARE * (deadline - t0)
+    restarts = since_gain = 0
     removable_count = core.p - core.fixed.size
     while (
         restarts < _RESTARTS
+        and since_gain < _RESTARTS_WITHOUT_GAIN
+        and time.perf_counter() < restart_deadline
         and removable_count > 0
         and core.m > core.p
         and time.perf_counter() < deadline
         and not closed(best.state.objective, best.bound)
     ):
         restarts += 1
+        since_gain += 1
         trial = _perturb(core, best.is_open, rng)
         trial, trial_st = core.local_search(trial, deadline)
         if trial_st.objective < best.state.objective:
             best.is_open, best.state = trial, trial_st
+            since_gain = 0
     _branch_and_bound(core, best, deadline, closed, _MAX_NODES)
     return best
 
