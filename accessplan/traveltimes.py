@@ -14,6 +14,7 @@ computed elsewhere (r5py, OSRM, a ministry's table) can enter the pipeline throu
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,13 @@ class TravelTimes:
         Minutes, origins in rows, destinations in columns.
     origin_ids, destination_ids : pandas.Index
     cutoff : float or None
+    timings : dict of str to float
+        Seconds spent per stage by :func:`accessplan.travel_times` (``snap``: points to
+        nodes; ``search``: shortest paths between the nodes; ``assemble``: legs added, cutoff
+        applied, point matrix built); empty for a matrix made otherwise.
     """
 
-    __slots__ = ("cutoff", "destination_ids", "diagnostics", "matrix", "origin_ids")
+    __slots__ = ("cutoff", "destination_ids", "diagnostics", "matrix", "origin_ids", "timings")
 
     def __init__(
         self,
@@ -100,6 +105,7 @@ class TravelTimes:
         self.matrix: sp.csr_array = csr
         self.cutoff: float | None = cutoff
         self.diagnostics = diagnostics
+        self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -573,7 +579,8 @@ def travel_times(
         Show a progress bar over the blocks.
     workers
         Threads for the shortest-path searches (they share the graph). Default: one per
-        core, at most 8. Results do not depend on it.
+        core (at most 8) for searches of at least 2·10⁶ sources × nodes, else one. Results do
+        not depend on it.
 
     Returns
     -------
@@ -590,6 +597,7 @@ def travel_times(
         raise InputError(f"cutoff must be a positive number of minutes, got {cutoff}.")
     routing = routing_graph(network)
     snap_kw = {"max_snap_m": max_snap_m, "leg_speed_kph": leg_speed_kph}
+    started = time.perf_counter()
     so = snap_points(
         origins,
         routing,
@@ -606,6 +614,7 @@ def travel_times(
         what="destinations",
         **snap_kw,
     )
+    timings = {"snap": time.perf_counter() - started}
     key = None
     if cache:
         key = _cache_key(routing, so, sd, cutoff, snap_kw)
@@ -615,10 +624,20 @@ def travel_times(
             cached.diagnostics = _diagnostics(cached, so, sd, max_snap_m)
             return cached
     matrix = _route(
-        routing, so, sd, cutoff, chunk_mib=chunk_mib, progress=progress, workers=workers
+        routing,
+        so,
+        sd,
+        cutoff,
+        chunk_mib=chunk_mib,
+        progress=progress,
+        workers=workers,
+        timings=timings,
     )
+    started = time.perf_counter()
     result = TravelTimes(matrix, so.ids, sd.ids, cutoff=cutoff)
     result.diagnostics = _diagnostics(result, so, sd, max_snap_m)
+    timings["assemble"] = timings.get("assemble", 0.0) + time.perf_counter() - started
+    result.timings = timings
     if key is not None:
         path = _cache_path(cache_dir, key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -635,7 +654,11 @@ def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
 
 
-def _thread_count(workers: int | None, sources: int) -> int:
+#: Below this many sources × nodes, a search takes milliseconds: one thread is faster.
+_THREADED_SEARCH_MIN = 2_000_000
+
+
+def _thread_count(workers: int | None, sources: int, nodes: int) -> int:
     """Threads for the shortest-path searches: ``workers``, else one per core (at most 8)."""
     from accessplan._shortest_paths import default_threads
 
@@ -643,6 +666,8 @@ def _thread_count(workers: int | None, sources: int) -> int:
         if workers < 1:
             raise InputError(f"workers must be >= 1, got {workers}.")
         wanted = int(workers)
+    elif sources * nodes < _THREADED_SEARCH_MIN:
+        wanted = 1
     else:
         wanted = default_threads()
     return max(1, min(wanted, sources))
@@ -672,7 +697,7 @@ def _node_times(
     from accessplan._shortest_paths import shortest_minutes
 
     graph = routing.csr.T.tocsr() if reverse else routing.csr
-    threads = _thread_count(workers, sources.size)
+    threads = _thread_count(workers, sources.size, routing.n_nodes)
     per_chunk = max(1, int(chunk_mib * 2**20 // (8 * max(targets.size, 1))))
     if progress:  # about 20 updates, each still worth splitting among the threads
         per_chunk = min(per_chunk, max(16 * threads, -(-sources.size // 20)))
@@ -721,7 +746,14 @@ def _route(
     chunk_mib: float,
     progress: bool,
     workers: int | None = None,
+    timings: dict[str, float] | None = None,
 ) -> sp.csr_array:
+    """Point-level minutes (sparse): shortest paths between the snapped nodes, then legs.
+
+    ``timings`` (if given) receives the seconds of the ``search`` and ``assemble`` stages.
+    """
+    timings = {} if timings is None else timings
+    started = time.perf_counter()
     n_o, n_d = so.ids.size, sd.ids.size
     o_ok = np.flatnonzero(~so.too_far)
     d_ok = np.flatnonzero(~sd.too_far)
@@ -739,6 +771,27 @@ def _route(
         node_minutes = _node_times(routing, d_nodes, o_nodes, True, limit, **kw).T
     else:
         node_minutes = _node_times(routing, o_nodes, d_nodes, False, limit, **kw)
+    timings["search"] = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        return _assemble(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
+    finally:
+        timings["assemble"] = time.perf_counter() - started
+
+
+def _assemble(
+    node_minutes: np.ndarray | sp.csr_array,
+    o_ok: np.ndarray,
+    o_inv: np.ndarray,
+    d_ok: np.ndarray,
+    d_inv: np.ndarray,
+    so: Any,
+    sd: Any,
+    cutoff: float | None,
+    shape: tuple[int, int],
+) -> sp.csr_array:
+    """Point-level minutes from node-level minutes (dense gather when it fits, else sparse)."""
+    n_o, n_d = shape
     if sp.issparse(node_minutes):
         node_minutes = sp.csr_array(node_minutes)
         return _expand_sparse(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
