@@ -289,7 +289,7 @@ def random_points(rng, n, lo=-30, hi=430, prefix="p"):
     )
 
 
-def test_worker_processes_give_identical_results(walk_grid):
+def test_search_threads_and_blocks_give_identical_results(walk_grid):
     rng = np.random.default_rng(11)
     origins, dests = random_points(rng, 60, prefix="o"), random_points(rng, 25, prefix="d")
     one = travel_times(walk_grid, origins, dests, cutoff=6, workers=1)
@@ -297,6 +297,15 @@ def test_worker_processes_give_identical_results(walk_grid):
     assert two.equals(one)
     with pytest.raises(InputError, match="workers"):
         travel_times(walk_grid, origins, dests, workers=0)
+
+
+def test_result_reports_the_seconds_of_each_stage(walk_grid):
+    rng = np.random.default_rng(12)
+    origins, dests = random_points(rng, 30, prefix="o"), random_points(rng, 5, prefix="d")
+    tt = travel_times(walk_grid, origins, dests, cutoff=6)
+    assert set(tt.timings) == {"snap", "search", "assemble"}
+    assert all(seconds >= 0 for seconds in tt.timings.values())
+    assert TravelTimes.from_dense(np.zeros((1, 1)), ["a"], ["b"]).timings == {}
 
 
 def test_sparse_expansion_paths_match_the_dense_one(walk_grid, monkeypatch):
