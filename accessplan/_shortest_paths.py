@@ -13,7 +13,8 @@ a search usually reaches long before it covers the network. This module searches
   time drops, so the final times are exact shortest paths whatever ``Δ``. ``Δ`` is about the
   shortest edges, so a node is rarely scanned twice;
 * touching only the nodes it reaches, and resetting just those for the next source;
-* stopping at the limit; writing only the target columns of the result;
+* stopping at the limit, or once every target is final (its bucket is done); writing only
+  the target columns of the result;
 
 one thread per block of sources: the compiled loop releases the GIL, so threads share the
 graph without copies. A time is the sum of the edge minutes along the path in path order, as
@@ -37,7 +38,17 @@ _MAX_BUCKETS = 65_536
 
 @numba.njit(cache=True, nogil=True)
 def _search_block(
-    indptr, indices, weights, sources, target_column, limit, delta, n_buckets, capacity, out
+    indptr,
+    indices,
+    weights,
+    sources,
+    target_column,
+    n_targets,
+    limit,
+    delta,
+    n_buckets,
+    capacity,
+    out,
 ):  # pragma: no cover
     """Shortest paths from each of ``sources``; ``out[s, target_column[v]]`` = minutes to ``v``.
 
@@ -68,6 +79,7 @@ def _search_block(
         head[0] = 0
         pending = 1
         bucket = 0
+        found = 0  # targets scanned: final once their bucket is done
         while pending > 0:
             slot = bucket % n_buckets
             while head[slot] != -1:
@@ -80,6 +92,8 @@ def _search_block(
                 du = dist[u]
                 if du == scanned[u] or int(du * inverse) != bucket:
                     continue  # stale: u was scanned at this time, or moved to another bucket
+                if scanned[u] == np.inf and target_column[u] >= 0:
+                    found += 1
                 scanned[u] = du
                 for k in range(indptr[u], indptr[u + 1]):
                     v = indices[k]
@@ -107,6 +121,9 @@ def _search_block(
                         head[target_slot] = f
                         pending += 1
             bucket += 1
+            if found == n_targets and pending > 0:  # every target is final: stop early
+                head[:] = -1
+                break
         for t in range(n_touched):
             v = touched[t]
             col = target_column[v]
@@ -218,11 +235,20 @@ def _search_rows(
     about once per edge, so the first capacity (default: edges + nodes) rarely needs to grow.
     """
     indptr, indices, _ = args
+    n_targets = int(np.count_nonzero(target_column >= 0))
     if capacity is None:
         capacity = indices.size + indptr.size
     done = 0
     while done < sources.size:
         done += _search_block(
-            *args, sources[done:], target_column, limit, delta, n_buckets, capacity, out[done:]
+            *args,
+            sources[done:],
+            target_column,
+            n_targets,
+            limit,
+            delta,
+            n_buckets,
+            capacity,
+            out[done:],
         )
         capacity *= 2

@@ -549,9 +549,9 @@ def travel_times(
 
     Each point is snapped to its nearest node (:mod:`accessplan.snapping`); the time of a pair
     is ``leg(origin) + shortest path(node_o → node_d) + leg(destination)``. Shortest paths run
-    in compiled code (Dijkstra bounded by the cutoff, :mod:`accessplan._shortest_paths`), from
-    whichever side has fewer distinct nodes (from the destinations on the reversed graph when
-    they are fewer), in chunks that bound memory.
+    in compiled code (bucket-queue searches bounded by the cutoff, see
+    :mod:`accessplan._shortest_paths`), from whichever side has fewer distinct nodes (from the
+    destinations on the reversed graph when they are fewer), in chunks that bound memory.
 
     Parameters
     ----------
@@ -689,8 +689,8 @@ def _node_times(
     Dense when it fits in :data:`_DENSE_NODE_PAIRS` entries, else a sparse matrix of the
     reachable pairs (explicit zeros kept).
 
-    The searches run in compiled code (:mod:`accessplan._shortest_paths`: Dijkstra that stops
-    at the limit or once every target is settled, and touches only the nodes it reaches), on
+    The searches run in compiled code (:mod:`accessplan._shortest_paths`: a bucket queue that
+    stops at the limit or once every target is final, and touches only the nodes it reaches), on
     ``workers`` threads, in blocks of source rows of at most ``chunk_mib`` MiB of results.
     Results do not depend on the number of threads.
     """
