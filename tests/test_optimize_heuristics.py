@@ -499,7 +499,7 @@ def test_compiled_lagrangian_step_matches_vectorised_reference(seed: int, unserv
         value, is_open, g, rho = relax.value(mu, forced_open, free)
         rho_k, open_k, g_k = np.empty(core.m), np.empty(core.m, dtype=bool), np.empty(core.n)
         value_k = _kernels.lagrangian_step(
-            core.indptr, core.cols, core.data, core.w, mu, shut, forced_open,
+            core.indptr, core.cols, core.data, *core.by_column(), core.w, mu, shut, forced_open,
             np.flatnonzero(free), core.p - 1, -1.0 if unserved is None else unserved,
             rho_k, open_k, g_k,
         )  # fmt: skip

@@ -44,33 +44,47 @@ def _select_open(rho, forced_open, free_idx, k, is_open):
 
 @numba.njit(**_JIT)
 def lagrangian_step(
-    indptr, cols, data, w, mu, shut, forced_open, free_idx, k, unserved, rho, is_open, g
+    indptr,
+    cols,
+    data,
+    col_ptr,
+    col_rows,
+    col_data,
+    w,
+    mu,
+    shut,
+    forced_open,
+    free_idx,
+    k,
+    unserved,
+    rho,
+    is_open,
+    g,
 ):
     """``L(μ)``; fills ``ρ``, the relaxed open set and the subgradient ``g`` (per row).
 
-    ``unserved < 0`` means no unserved option.
+    ``col_ptr``/``col_rows``/``col_data`` hold the same entries by column: the subgradient
+    only needs the columns of the open set, a small share of the entries. ``unserved < 0``
+    means no unserved option.
     """
     lagrangian_rho(indptr, cols, data, w, mu, shut, rho)
     _select_open(rho, forced_open, free_idx, k, is_open)
     value = 0.0
     for i in range(w.size):
         value += w[i] * mu[i]
+        g[i] = 1.0
     for j in range(rho.size):
-        if is_open[j]:
+        if is_open[j] and not shut[j]:
             value += rho[j]
-    for i in range(indptr.size - 1):
-        mui = mu[i]
-        count = 0
-        for e in range(indptr[i], indptr[i + 1]):
-            if data[e] >= mui:
-                break
-            j = cols[e]
-            if is_open[j] and not shut[j]:
-                count += 1
-        if unserved >= 0.0 and mui > unserved:
-            value += w[i] * (unserved - mui)
-            count += 1
-        g[i] = 1.0 - count
+            for e in range(col_ptr[j], col_ptr[j + 1]):
+                i = col_rows[e]
+                if col_data[e] < mu[i]:
+                    g[i] -= 1.0
+    if unserved >= 0.0:
+        for i in range(w.size):
+            if mu[i] > unserved:
+                value += w[i] * (unserved - mu[i])
+                g[i] -= 1.0
     return value
 
 
@@ -79,6 +93,9 @@ def subgradient_ascent(
     indptr,
     cols,
     data,
+    col_ptr,
+    col_rows,
+    col_data,
     w,
     mu,
     cap,
@@ -121,7 +138,22 @@ def subgradient_ascent(
         if beta < 1e-4:
             break
         value = lagrangian_step(
-            indptr, cols, data, w, mu, shut, forced_open, free_idx, k, unserved, rho, is_open, g
+            indptr,
+            cols,
+            data,
+            col_ptr,
+            col_rows,
+            col_data,
+            w,
+            mu,
+            shut,
+            forced_open,
+            free_idx,
+            k,
+            unserved,
+            rho,
+            is_open,
+            g,
         )
         done += 1
         if value > best_bound + 1e-12 * max(1.0, abs(value)):

@@ -247,7 +247,7 @@ class _Core:
         self.n = self.row_ids.size
         self.w = w[self.row_ids]
         self.indptr = _indptr(self.rows, self.n)
-        self.w_entry = self.w[self.rows]
+        self._by_column: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         max_c = float(data.max()) if data.size else 0.0
         if unserved is not None:
             self.none_cost = float(unserved)
@@ -260,6 +260,14 @@ class _Core:
             and (unserved is None or float(unserved).is_integer())
         )
         self.iterations = 0
+
+    def by_column(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored entries grouped by candidate: (column pointers, rows, costs)."""
+        if self._by_column is None:
+            order = np.argsort(self.cols, kind="stable")
+            col_ptr = np.concatenate(([0], np.cumsum(np.bincount(self.cols, minlength=self.m))))
+            self._by_column = (col_ptr.astype(np.int64), self.rows[order], self.data[order])
+        return self._by_column
 
     # ----------------------------------------------------------------- evaluation
     def evaluate(self, is_open: np.ndarray) -> _State:
@@ -326,7 +334,12 @@ class _Core:
         removable[self.fixed] = False
         out_list = np.flatnonzero(removable)
         idx = self.prefix_entries(st)  # only entries cheaper than d2 can change a row's cost
-        rows, cols, data, w_e = self.rows[idx], self.cols[idx], self.data[idx], self.w_entry[idx]
+        rows, cols, data, w_e = (
+            self.rows[idx],
+            self.cols[idx],
+            self.data[idx],
+            self.w[self.rows[idx]],
+        )
         d1e = st.d1[rows]
         better = np.flatnonzero(data < d1e)
         gain = _sum_by(cols[better], (d1e[better] - data[better]) * w_e[better], self.m)
@@ -497,7 +510,7 @@ class _Relaxation:
         rows, cols = core.rows[keep], core.cols[keep]
         diff = core.data[keep] - mu[rows]
         neg = np.flatnonzero(diff < 0)
-        rho = _sum_by(cols[neg], core.w_entry[keep][neg] * diff[neg], core.m)
+        rho = _sum_by(cols[neg], core.w[rows[neg]] * diff[neg], core.m)
         free_idx = np.flatnonzero(free)
         k = core.p - int(forced_open.sum())
         chosen = free_idx[np.argsort(rho[free_idx], kind="stable")[:k]]
@@ -565,7 +578,7 @@ def _ascend(
         batch = min(_PRIMAL_EVERY, iterations - done)
         upper = best.state.objective
         bound, beta, stall, ran = _kernels.subgradient_ascent(
-            core.indptr, core.cols, core.data, core.w, mu, relax.cap, relax.shut,
+            core.indptr, core.cols, core.data, *core.by_column(), core.w, mu, relax.cap, relax.shut,
             node.forced_open, free_idx, k, unserved, upper, closed.threshold(upper), batch,
             beta, stall, stall_limit, bound, best_mu, best_open, best_rho, last_open,
         )  # fmt: skip
