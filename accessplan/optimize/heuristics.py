@@ -34,8 +34,13 @@ Lagrangian relaxation proves how far from optimal it can be at most:
   the maximal covering location problem", EJOR 88 (1996) 114–123 (see also Galvão, Espejo &
   Boffey, EJOR 124 (2000) 377–389).
 
-All per-iteration work is vectorised over the stored entries (``np.bincount``, cumulative
-sums on row-sorted CSR arrays); there is no Python loop over demand rows.
+The inner loops (greedy, swap evaluation, closest / second-closest open option, the
+Lagrangian subproblem and subgradient steps) run as compiled numba kernels over the row-sorted
+CSR arrays (:mod:`accessplan.optimize._kernels`, ``nogil``, single-threaded): a row's entries
+are sorted by cost, so each scan stops at the first entry at or above its threshold (the
+multiplier ``μ_i``, the current cost, the second-closest open option). Vectorised numpy
+versions of evaluation, swap profits and ``L(μ)`` are kept as the references the kernels are
+tested against. The search is deterministic for a given seed when no time limit cuts it.
 """
 
 from __future__ import annotations
@@ -45,12 +50,12 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import scipy.sparse as sp
 
 from accessplan.errors import InfeasibleError, InputError
-from accessplan.optimize import _kernels
 
 __all__ = ["HeuristicResult", "mclp_heuristic", "p_median_heuristic"]
 
@@ -101,6 +106,13 @@ class HeuristicResult:
     seconds: float
     iterations: int
     assignment: np.ndarray
+
+
+def _compiled() -> ModuleType:
+    """The numba kernels, imported on first use so that importing the package stays quick."""
+    from accessplan.optimize import _kernels
+
+    return _kernels
 
 
 # --------------------------------------------------------------------------- input checks
@@ -274,7 +286,7 @@ class _Core:
         """Closest and second-closest open option of every row (compiled row scans)."""
         d1, d2 = np.empty(self.n), np.empty(self.n)
         phi1, prefix_end = np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64)
-        objective = _kernels.closest_two(
+        objective = _compiled().closest_two(
             self.indptr,
             self.cols,
             self.data,
@@ -318,7 +330,7 @@ class _Core:
     def greedy(self) -> np.ndarray:
         """Greedy add from the fixed candidates until p are open."""
         is_open = self.open_mask(self.fixed)
-        _kernels.greedy_add(
+        _compiled().greedy_add(
             self.indptr, self.cols, self.data, self.w, is_open, self.none_cost, self.p
         )
         return is_open
@@ -369,7 +381,7 @@ class _Core:
         d1, d2 = np.empty(self.n), np.empty(self.n)
         phi1, prefix_end = np.empty(self.n, dtype=np.int64), np.empty(self.n, dtype=np.int64)
         while True:
-            objective, moves, done = _kernels.interchange(
+            objective, moves, done = _compiled().interchange(
                 self.indptr,
                 self.cols,
                 self.data,
@@ -577,7 +589,7 @@ def _ascend(
     while done < iterations and time.perf_counter() < deadline:
         batch = min(_PRIMAL_EVERY, iterations - done)
         upper = best.state.objective
-        bound, beta, stall, ran = _kernels.subgradient_ascent(
+        bound, beta, stall, ran = _compiled().subgradient_ascent(
             core.indptr, core.cols, core.data, *core.by_column(), core.w, mu, relax.cap, relax.shut,
             node.forced_open, free_idx, k, unserved, upper, closed.threshold(upper), batch,
             beta, stall, stall_limit, bound, best_mu, best_open, best_rho, last_open,
