@@ -57,13 +57,15 @@ def _search_block(
     than ``capacity`` queue entries (its row is left untouched; call again, with more). Buckets
     are singly linked lists of entries (node, next) in a pool with a free list; bucket ``b``
     (absolute number ``⌊t / Δ⌋``) lives in slot ``b mod n_buckets``, which never collides
-    because no edge spans ``n_buckets − 1`` buckets.
+    because no edge spans ``n_buckets − 1`` buckets; ``n_buckets`` is a power of two, so the
+    slot is a bit mask, not a division.
     """
     n = indptr.size - 1
     dist = np.full(n, np.inf)
     scanned = np.full(n, np.inf)  # the time at which a node was last scanned
     touched = np.empty(n, dtype=np.int64)
     head = np.full(n_buckets, -1, dtype=np.int64)
+    mask = n_buckets - 1
     entry_node = np.empty(capacity, dtype=np.int64)
     entry_next = np.empty(capacity, dtype=np.int64)
     inverse = 1.0 / delta
@@ -81,7 +83,7 @@ def _search_block(
         bucket = 0
         found = 0  # targets scanned: final once their bucket is done
         while pending > 0:
-            slot = bucket % n_buckets
+            slot = bucket & mask
             while head[slot] != -1:
                 e = head[slot]
                 head[slot] = entry_next[e]
@@ -115,7 +117,7 @@ def _search_block(
                                 scanned[touched[t]] = np.inf
                             head[:] = -1
                             return s
-                        target_slot = int(nd * inverse) % n_buckets
+                        target_slot = int(nd * inverse) & mask
                         entry_node[f] = v
                         entry_next[f] = head[target_slot]
                         head[target_slot] = f
@@ -135,12 +137,13 @@ def _search_block(
 
 
 def bucket_width(weights: np.ndarray) -> tuple[float, int]:
-    """Bucket width ``Δ`` (minutes) and the number of bucket slots for edges ``weights``."""
+    """Bucket width ``Δ`` (minutes) and the number of bucket slots (a power of two)."""
     longest = float(weights.max()) if weights.size else 0.0
     if longest <= 0:
         return 1.0, 2
     delta = max(float(np.quantile(weights, _DELTA_QUANTILE)), longest / _MAX_BUCKETS)
-    return delta, int(longest / delta) + 2
+    spans = int(longest / delta) + 2  # slots an edge can reach from the current bucket
+    return delta, 1 << (spans - 1).bit_length()
 
 
 def default_threads() -> int:

@@ -77,5 +77,7 @@ def test_bucket_width_bounds_the_number_of_buckets() -> None:
     weights = np.r_[np.full(100, 1e-12), 60.0]
     delta, n_buckets = bucket_width(weights)
     assert delta == pytest.approx(60.0 / 65_536)
-    assert n_buckets <= 65_538
+    assert n_buckets == 2**17  # 65,538 slots needed, rounded up to a power of two
+    delta, n_buckets = bucket_width(np.array([0.5, 1.0, 3.9]))
+    assert n_buckets >= 3.9 / delta + 2 and n_buckets & (n_buckets - 1) == 0
     assert bucket_width(np.array([]))[1] == 2
