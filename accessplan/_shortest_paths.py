@@ -194,7 +194,7 @@ def shortest_minutes(
         _search_rows(args, sources, target_column, limit, delta, n_buckets, out)
         return out
     # Many small blocks keep the threads busy to the end: searches differ in size.
-    blocks = np.array_split(np.arange(sources.size), min(sources.size, 16 * threads))
+    blocks = np.array_split(np.arange(sources.size), min(-(-sources.size // 8), 16 * threads))
     with ThreadPoolExecutor(threads, thread_name_prefix="accessplan-paths") as pool:
         done = [
             pool.submit(

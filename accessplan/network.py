@@ -293,7 +293,7 @@ class RoutingGraph:
         The network's metric CRS.
     """
 
-    __slots__ = ("__weakref__", "_tree", "crs", "csr", "node_ids", "xy")
+    __slots__ = ("__weakref__", "_reverse", "_tree", "crs", "csr", "node_ids", "xy")
 
     def __init__(self, csr: Any, node_ids: np.ndarray, xy: np.ndarray, crs: pyproj.CRS) -> None:
         self.csr = csr
@@ -301,6 +301,7 @@ class RoutingGraph:
         self.xy = xy
         self.crs = crs
         self._tree: Any = None
+        self._reverse: Any = None
 
     @property
     def tree(self) -> Any:
@@ -310,6 +311,13 @@ class RoutingGraph:
 
             self._tree = cKDTree(self.xy)
         return self._tree
+
+    @property
+    def reverse_csr(self) -> Any:
+        """The reversed graph (``csr`` transposed, CSR): searches towards a node, built once."""
+        if self._reverse is None:
+            self._reverse = self.csr.T.tocsr()
+        return self._reverse
 
     @property
     def n_nodes(self) -> int:

@@ -696,7 +696,7 @@ def _node_times(
     """
     from accessplan._shortest_paths import shortest_minutes
 
-    graph = routing.csr.T.tocsr() if reverse else routing.csr
+    graph = routing.reverse_csr if reverse else routing.csr
     threads = _thread_count(workers, sources.size, routing.n_nodes)
     per_chunk = max(1, int(chunk_mib * 2**20 // (8 * max(targets.size, 1))))
     if progress:  # about 20 updates, each still worth splitting among the threads
