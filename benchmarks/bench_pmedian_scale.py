@@ -8,7 +8,8 @@ demand point):
    the floor uses the run that stops at a proven 0.1 % gap, the run to a 1e-9 gap is shown too.
 2. 5,000 × 500 dense, p = 20: ≤ 0.1 % proven gap in under 60 s (run with a 60 s limit).
 3. 100,000 × 2,000 sparse (the 200 nearest candidates of each demand point), p = 50:
-   finishes in minutes (300 s limit) and reports its proven gap.
+   finishes in minutes (300 s limit) and reports its proven gap, which must be a bound that
+   means something (≤ 10 %).
 4. MCLP on the São José dos Campos SJC818 instance (Lorena & Pereira 2002) at S = 800 m and
    1,200 m, against the optima stored next to the data in ``../shared/data/mclp`` (read at
    run time, never copied: non-commercial licence).
@@ -36,6 +37,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SPEED_KMH = 40.0
 SPOPT_TIMEOUT_S = 1800.0  # wall clock; spopt + HiGHS needs minutes on this instance
 SIDE_M = 30_000.0
+BIG_GAP_FLOOR = 0.10  # the large sparse run's proven gap must be a meaningful bound
 
 
 # --------------------------------------------------------------------------- instances
@@ -193,7 +195,20 @@ def _public_p_median_available() -> bool:
     return hasattr(median, "p_median")
 
 
+def warm_kernels() -> None:
+    """Compile (or load from numba's on-disk cache) the heuristics' kernels once, before any
+    timing: compilation is a one-off per installation, not part of a solve."""
+    from accessplan.optimize.heuristics import mclp_heuristic, p_median_heuristic
+
+    rng = np.random.default_rng(0)
+    cost, weights = rng.random((40, 8)), rng.random(40)
+    p_median_heuristic(cost, weights, 3)
+    p_median_heuristic(cost, weights, 3, unserved_cost=0.5)
+    mclp_heuristic(cost < 0.3, weights, 2)
+
+
 def main(quick: bool, extras: bool = True, cases: str = "gap,big,mclp,spopt") -> int:
+    warm_kernels()
     if quick:
         cmp_size, gap_size, big_size = (300, 40, 5), (600, 60, 6), (3_000, 200, 20, 40)
         mclp_cases = [("SJC324", 800.0, 2)]
@@ -403,6 +418,14 @@ def main(quick: bool, extras: bool = True, cases: str = "gap,big,mclp,spopt") ->
                 f"{b_s:.0f} s, proven gap {100 * big.value['gap']:.3f} %",
                 "finishes in minutes, gap reported",
                 b_s <= big_limit * 1.1 and np.isfinite(big.value["gap"]),
+            )
+        )
+        floors.append(
+            floor_line(
+                f"p-median {n3:,}×{m3:,} sparse proven gap",
+                f"{100 * big.value['gap']:.3f} %",
+                f"≤ {100 * BIG_GAP_FLOOR:g} %",
+                big.value["gap"] <= BIG_GAP_FLOOR,
             )
         )
     if "mclp" in cases:

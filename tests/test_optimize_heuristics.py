@@ -509,6 +509,33 @@ def test_compiled_lagrangian_step_matches_vectorised_reference(seed: int, unserv
         np.testing.assert_array_equal(g_k, g)
 
 
+@pytest.mark.parametrize(("seed", "unserved"), [(40, None), (41, 18.0)])
+def test_compiled_ascent_returns_the_exact_lagrangian_value_at_its_multipliers(
+    seed: int, unserved
+) -> None:
+    from accessplan.optimize import _kernels
+    from accessplan.optimize.heuristics import _initial_multipliers, _Relaxation
+
+    core, _ = random_core(seed, unserved)
+    _, st = core.local_search(core.greedy(), np.inf)
+    mu, cap, first = _initial_multipliers(core, st)
+    shut, forced = np.zeros(core.m, dtype=bool), np.zeros(core.m, dtype=bool)
+    best_mu, best_rho = mu.copy(), np.zeros(core.m)
+    best_open, last_open = np.zeros(core.m, dtype=bool), np.zeros(core.m, dtype=bool)
+    bound, _, _, done = _kernels.subgradient_ascent(
+        core.indptr, core.cols, core.data, *core.by_column(), core.w, mu, cap, shut, forced,
+        np.arange(core.m), core.p, -1.0 if unserved is None else unserved, st.objective,
+        np.inf, 200, 2.0, 0, 20, -np.inf, best_mu, best_open, best_rho, last_open,
+    )  # fmt: skip
+    assert done > 1
+    value, relaxed_open, _, rho = _Relaxation(core, cap).value(best_mu, forced, ~forced)
+    assert bound == pytest.approx(value, rel=1e-12)
+    np.testing.assert_allclose(best_rho, rho, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(best_open, relaxed_open)
+    assert first <= st.objective + 1e-9
+    assert bound <= st.objective + 1e-9  # a lower bound on the plan's cost, hence the optimum
+
+
 # --------------------------------------------------------------------------- benchmark
 def test_scaling_benchmark_quick_run_prints_its_floors() -> None:
     done = subprocess.run(

@@ -603,14 +603,32 @@ def _ascend(
     return _Ascent(bound, best_mu, best_open, best_rho)
 
 
-def _initial_multipliers(core: _Core, st: _State) -> tuple[np.ndarray, np.ndarray]:
-    """Start μ at each row's second-closest cost in the best plan; cap μ at its dearest."""
+def _initial_multipliers(core: _Core, st: _State) -> tuple[np.ndarray, np.ndarray, float]:
+    """Multipliers to start the ascent from, their caps, and a first proven bound.
+
+    The ascent starts at each row's second-closest cost in the best plan (nearer the dual
+    optimum of a p-median than the closest cost) and μ is capped at the row's dearest
+    option. The bound is the larger ``L(μ)`` at the closest and the second-closest costs:
+    at the closest costs ``L`` often proves an optimal MCLP plan at once.
+    """
     row_max = np.full(core.n, core.none_cost)
     has = np.diff(core.indptr) > 0
     row_max[has] = np.maximum.reduceat(core.data, core.indptr[:-1][has])
     if core.unserved is not None:
         row_max = np.maximum(row_max, core.unserved)
-    return np.minimum(st.d2, row_max), np.nextafter(row_max, np.inf)
+    forced = core.open_mask(core.fixed)
+    free_idx = np.flatnonzero(~forced)
+    shut = np.zeros(core.m, dtype=bool)
+    rho, is_open, g = np.empty(core.m), np.empty(core.m, dtype=bool), np.empty(core.n)
+    unserved = -1.0 if core.unserved is None else core.unserved
+    starts = [np.minimum(st.d2, row_max), np.minimum(st.d1, row_max)]
+    arrays = (core.indptr, core.cols, core.data, *core.by_column(), core.w)
+    k = core.p - core.fixed.size
+    step = _compiled().lagrangian_step
+    values = [
+        step(*arrays, mu, shut, forced, free_idx, k, unserved, rho, is_open, g) for mu in starts
+    ]
+    return starts[0], np.nextafter(row_max, np.inf), max(values)
 
 
 def _branch_and_bound(
@@ -628,7 +646,10 @@ def _branch_and_bound(
     branch on the open free candidate of most negative ``ρ``, best bound first. ``best.bound``
     ends as the smallest bound over the nodes not yet closed (a proven lower bound).
     """
-    mu, cap = _initial_multipliers(core, best.state)
+    mu, cap, first_bound = _initial_multipliers(core, best.state)
+    best.bound = max(best.bound, core.round_bound(first_bound))
+    if closed(best.state.objective, best.bound):
+        return
     relax = _Relaxation(core, cap)
     seen: set[bytes] = set()
 
