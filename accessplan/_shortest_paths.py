@@ -30,6 +30,10 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+# Positions are cast to unsigned integers (``_U``) in the loop: numba then skips the
+# negative-index wraparound it otherwise adds to every array access.
+_U = numba.uint64
+
 #: Bucket width: this quantile of the edge minutes (a few percent of edges are shorter) …
 _DELTA_QUANTILE = 0.05
 #: … but no narrower than the longest edge over this many buckets (bounds the bucket array).
@@ -83,22 +87,22 @@ def _search_block(
         bucket = 0
         found = 0  # targets scanned: final once their bucket is done
         while pending > 0:
-            slot = bucket & mask
+            slot = _U(bucket & mask)
             while head[slot] != -1:
-                e = head[slot]
+                e = _U(head[slot])
                 head[slot] = entry_next[e]
                 entry_next[e] = free
                 free = e
                 pending -= 1
-                u = entry_node[e]
+                u = _U(entry_node[e])
                 du = dist[u]
                 if du == scanned[u] or int(du * inverse) != bucket:
                     continue  # stale: u was scanned at this time, or moved to another bucket
                 if scanned[u] == np.inf and target_column[u] >= 0:
                     found += 1
                 scanned[u] = du
-                for k in range(indptr[u], indptr[u + 1]):
-                    v = indices[k]
+                for k in range(_U(indptr[u]), _U(indptr[u + _U(1)])):
+                    v = _U(indices[k])
                     nd = du + weights[k]
                     if nd < dist[v] and nd <= limit:
                         if dist[v] == np.inf:
@@ -106,10 +110,10 @@ def _search_block(
                             n_touched += 1
                         dist[v] = nd
                         if free != -1:
-                            f = free
+                            f = _U(free)
                             free = entry_next[f]
                         elif used < capacity:
-                            f = used
+                            f = _U(used)
                             used += 1
                         else:  # out of entries: undo this search, let the caller retry
                             for t in range(n_touched):
@@ -117,7 +121,7 @@ def _search_block(
                                 scanned[touched[t]] = np.inf
                             head[:] = -1
                             return s
-                        target_slot = int(nd * inverse) & mask
+                        target_slot = _U(int(nd * inverse) & mask)
                         entry_node[f] = v
                         entry_next[f] = head[target_slot]
                         head[target_slot] = f

@@ -122,12 +122,13 @@ def aligned(
     values: pd.Series | float, ids: pd.Index, what: str, *, allow_missing: bool = False
 ) -> np.ndarray:
     """:func:`align_values`, with a fast path for a Series already in the order of ``ids``."""
-    if isinstance(values, pd.Series) and values.index.equals(ids):
+    if isinstance(values, pd.Series) and (values.index is ids or values.index.equals(ids)):
         try:
             arr = values.to_numpy(dtype=np.float64)
         except (TypeError, ValueError):
             arr = None
-        if arr is not None and np.isfinite(arr).all() and (arr >= 0).all():
+        # min() is NaN when any value is NaN, and NaN >= 0 is False: one pass checks both.
+        if arr is not None and (arr.size == 0 or (arr.min() >= 0 and np.isfinite(arr.max()))):
             return arr
     return align_values(values, ids, what, allow_missing=allow_missing)
 
