@@ -119,18 +119,20 @@ def column_sums(
     x = np.ascontiguousarray(x, dtype=np.float64)
     weighted = values is not None
     vals = _NO_VALUES if values is None else np.ascontiguousarray(values, dtype=np.float64)
+    n_rows = indptr.size - 1
+    if indptr[-1] < PARALLEL_MIN_PAIRS:
+        out = np.zeros(n_columns)
+        _column_sums_range(indptr, indices, vals, weighted, x, 0, n_rows, out)
+        return out
     ranges = _row_ranges(indptr)
     partial = np.zeros((len(ranges), n_columns))
-    if len(ranges) == 1:
-        _column_sums_range(indptr, indices, vals, weighted, x, 0, indptr.size - 1, partial[0])
-    else:
-        futures = [
-            _pool().submit(_column_sums_range, indptr, indices, vals, weighted, x, lo, hi, part)
-            for (lo, hi), part in zip(ranges, partial, strict=True)
-        ]
-        for f in futures:
-            f.result()
-    return partial.sum(axis=0) if len(ranges) > 1 else partial[0]
+    futures = [
+        _pool().submit(_column_sums_range, indptr, indices, vals, weighted, x, lo, hi, part)
+        for (lo, hi), part in zip(ranges, partial, strict=True)
+    ]
+    for f in futures:
+        f.result()
+    return partial.sum(axis=0)
 
 
 def row_sums(
@@ -145,20 +147,21 @@ def row_sums(
     trailing shape of ``y``.
     """
     y = np.asarray(y, dtype=np.float64)
-    columns = [np.ascontiguousarray(c) for c in y.reshape(y.shape[0], -1).T]
     weighted = values is not None
     vals = _NO_VALUES if values is None else np.ascontiguousarray(values, dtype=np.float64)
     n_rows = indptr.size - 1
+    if y.ndim == 1 and indptr[-1] < PARALLEL_MIN_PAIRS:
+        out = np.empty(n_rows)
+        _row_sums_range(indptr, indices, vals, weighted, np.ascontiguousarray(y), 0, n_rows, out)
+        return out
+    columns = [np.ascontiguousarray(c) for c in y.reshape(y.shape[0], -1).T]
     out = np.empty((len(columns), n_rows))
     ranges = _row_ranges(indptr)
-    jobs = [(col, o, lo, hi) for col, o in zip(columns, out, strict=True) for lo, hi in ranges]
-    if len(jobs) == 1:
-        _row_sums_range(indptr, indices, vals, weighted, columns[0], 0, n_rows, out[0])
-    else:
-        futures = [
-            _pool().submit(_row_sums_range, indptr, indices, vals, weighted, col, lo, hi, o)
-            for col, o, lo, hi in jobs
-        ]
-        for f in futures:
-            f.result()
+    futures = [
+        _pool().submit(_row_sums_range, indptr, indices, vals, weighted, col, lo, hi, o)
+        for col, o in zip(columns, out, strict=True)
+        for lo, hi in ranges
+    ]
+    for f in futures:
+        f.result()
     return out[0] if y.ndim == 1 else out.T.reshape((n_rows, *y.shape[1:]))

@@ -100,7 +100,7 @@ def _fca(
     if not sup.typed:  # a capacity Series: clinics only, one column, no digital supply
         capacity = sup.physical[:, 0]
         ratio = np.divide(capacity, demand_at, out=np.zeros_like(capacity), where=demand_at > 0)
-        return pd.Series(weights @ ratio, index=tt.origin_ids, name=name)
+        return pd.Series(weights @ ratio, index=tt.origin_ids, name=name, copy=False)
     has = demand_at > 0
     ratio = np.zeros_like(sup.physical)
     ratio[has] = sup.physical[has] / demand_at[has, None]
