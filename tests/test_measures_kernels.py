@@ -68,3 +68,24 @@ def test_row_ranges_split_the_work_evenly_and_cover_every_row(
     assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     work = [int(indptr[hi] - indptr[lo]) for lo, hi in ranges]
     assert max(work) <= 4000
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_two_step_sums_equal_the_two_products(weighted: bool, split: str) -> None:
+    m = random_pattern(2000, 60, 0.1, seed=5)
+    rng = np.random.default_rng(6)
+    x = rng.uniform(0, 100, 2000)
+    capacity = rng.uniform(0, 10, 60)
+    capacity[:3] = 0.0
+    w = m if weighted else sp.csr_array((np.ones(m.nnz), m.indices, m.indptr), shape=m.shape)
+    demand_at = w.T @ x
+    ratio = np.divide(capacity, demand_at, out=np.zeros(60), where=demand_at > 0)
+    ours = _kernels.two_step_sums(m.indptr, m.indices, m.data if weighted else None, x, capacity)
+    np.testing.assert_allclose(ours, w @ ratio, rtol=1e-12)
+
+
+def test_two_step_sums_give_zero_ratio_where_no_demand_reaches() -> None:
+    # Column 1 is reached only by a row without persons: its supply goes to nobody.
+    m = sp.csr_array(([1.0, 1.0, 1.0], ([0, 1, 1], [0, 0, 1])), shape=(2, 2))
+    out = _kernels.two_step_sums(m.indptr, m.indices, None, np.array([4.0, 0.0]), np.ones(2))
+    np.testing.assert_allclose(out, [0.25, 0.25])

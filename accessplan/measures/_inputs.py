@@ -239,6 +239,12 @@ class PairWeights:
 
         return column_sums(self.indptr, self.indices, self.values, x, self.shape[1])
 
+    def two_step(self, x: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+        """``W R`` with ``R_j = capacity_j / Σ_i W_ij x_i`` (0 where that sum is 0)."""
+        from accessplan.measures._kernels import two_step_sums
+
+        return two_step_sums(self.indptr, self.indices, self.values, x, capacity)
+
     def tocsr(self) -> sp.csr_array:
         """The weights as a scipy CSR array (ones where ``values`` is None)."""
         data = np.ones(self.indices.size) if self.values is None else self.values

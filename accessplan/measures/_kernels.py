@@ -76,6 +76,18 @@ def _row_sums_range(indptr, indices, values, weighted, y, lo, hi, out):  # pragm
         out[i] = (a0 + a1) + (a2 + a3)
 
 
+@numba.njit(cache=True, nogil=True)
+def _two_step_sums(indptr, indices, values, weighted, x, capacity, out):  # pragma: no cover
+    """Both FCA steps in one call: ``D = Wᵀ x``, ``R = capacity / D`` (0 where ``D = 0``)."""
+    demand_at = np.zeros(capacity.size)
+    _column_sums_range(indptr, indices, values, weighted, x, 0, indptr.size - 1, demand_at)
+    ratio = np.zeros(capacity.size)
+    for j in range(capacity.size):
+        if demand_at[j] > 0:
+            ratio[j] = capacity[j] / demand_at[j]
+    _row_sums_range(indptr, indices, values, weighted, ratio, 0, indptr.size - 1, out)
+
+
 @cache
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="accessplan-sums")
@@ -165,3 +177,29 @@ def row_sums(
     for f in futures:
         f.result()
     return out[0] if y.ndim == 1 else out.T.reshape((n_rows, *y.shape[1:]))
+
+
+def two_step_sums(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray | None,
+    x: np.ndarray,
+    capacity: np.ndarray,
+) -> np.ndarray:
+    """FCA for one column of capacity: ``A = W R`` with ``R_j = capacity_j / (Wᵀ x)_j``.
+
+    ``R_j = 0`` where the weighted demand ``(Wᵀ x)_j`` is 0. Parameters as in
+    :func:`column_sums`; ``capacity`` has one value per column. Small patterns run in one
+    compiled call; large ones sum on several threads.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    capacity = np.ascontiguousarray(capacity, dtype=np.float64)
+    if indptr[-1] >= PARALLEL_MIN_PAIRS:
+        demand_at = column_sums(indptr, indices, values, x, capacity.size)
+        ratio = np.divide(capacity, demand_at, out=np.zeros_like(capacity), where=demand_at > 0)
+        return row_sums(indptr, indices, values, ratio)
+    weighted = values is not None
+    vals = _NO_VALUES if values is None else np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty(indptr.size - 1)
+    _two_step_sums(indptr, indices, vals, weighted, x, capacity, out)
+    return out

@@ -96,11 +96,10 @@ def _fca(
     """
     population = demand_values(tt, demand)
     sup = parse_supply(tt, supply)
-    demand_at = weights.column_sums(population)
     if not sup.typed:  # a capacity Series: clinics only, one column, no digital supply
-        capacity = sup.physical[:, 0]
-        ratio = np.divide(capacity, demand_at, out=np.zeros_like(capacity), where=demand_at > 0)
-        return pd.Series(weights @ ratio, index=tt.origin_ids, name=name, copy=False)
+        access = weights.two_step(population, sup.physical[:, 0])
+        return pd.Series(access, index=tt.origin_ids, name=name, copy=False)
+    demand_at = weights.column_sums(population)
     has = demand_at > 0
     ratio = np.zeros_like(sup.physical)
     ratio[has] = sup.physical[has] / demand_at[has, None]
