@@ -468,14 +468,21 @@ def _solve_core(
         and not closed(best.state.objective, best.bound)
     ):
         restarts += 1
-        since_gain += 1
-        trial = _perturb(core, best.is_open, rng)
-        trial, trial_st = core.local_search(trial, deadline)
-        if trial_st.objective < best.state.objective:
-            best.is_open, best.state = trial, trial_st
-            since_gain = 0
-    _branch_and_bound(core, best, deadline, closed, _MAX_NODES)
+        since_gain = 0 if _restart(core, best, rng, deadline) else since_gain + 1
+    _branch_and_bound(core, best, deadline, closed, _MAX_NODES, rng)
     return best
+
+
+def _restart(core: _Core, best: _Search, rng: np.random.Generator, deadline: float) -> bool:
+    """One perturbation restart of the interchange from the best plan; True if it improved."""
+    if core.p == core.fixed.size or core.m == core.p:
+        return False
+    trial = _perturb(core, best.is_open, rng)
+    trial, trial_st = core.local_search(trial, deadline)
+    if trial_st.objective < best.state.objective:
+        best.is_open, best.state = trial, trial_st
+        return True
+    return False
 
 
 def _perturb(core: _Core, is_open: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -637,6 +644,7 @@ def _branch_and_bound(
     deadline: float,
     closed: _Closing,
     max_nodes: int,
+    rng: np.random.Generator,
 ) -> None:
     """Lagrangian branch and bound on the open/closed decisions (Beasley 1993).
 
@@ -644,7 +652,9 @@ def _branch_and_bound(
     penalty tests ``L + ρ_j − ρ_out`` (forcing j open) and ``L − ρ_j + ρ_in`` (forcing it
     closed) fix candidates whose other choice cannot beat the best plan; the remaining nodes
     branch on the open free candidate of most negative ``ρ``, best bound first. ``best.bound``
-    ends as the smallest bound over the nodes not yet closed (a proven lower bound).
+    ends as the smallest bound over the nodes not yet closed (a proven lower bound). Each
+    node that branches is followed by one perturbation restart of the interchange, so the
+    plan keeps improving where the tree is too large to close.
     """
     mu, cap, first_bound = _initial_multipliers(core, best.state)
     best.bound = max(best.bound, core.round_bound(first_bound))
@@ -701,6 +711,8 @@ def _branch_and_bound(
         for child in children:
             sequence += 1
             heapq.heappush(heap, (child.bound, sequence, child))
+        if children and time.perf_counter() < deadline:
+            _restart(core, best, rng, deadline)
     open_bounds = [b for b, _, _ in heap]
     best.bound = max(best.bound, min([settled, *open_bounds, best.state.objective]))
 
