@@ -97,6 +97,15 @@ def _threads() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _run_here_and_on_threads(jobs: list[tuple]) -> None:
+    """Run ``(function, *args)`` jobs: the first in this thread, the others on the pool."""
+    futures = [_pool().submit(*job) for job in jobs[1:]]
+    first, *args = jobs[0]
+    first(*args)
+    for f in futures:
+        f.result()
+
+
 def _row_ranges(indptr: np.ndarray) -> list[tuple[int, int]]:
     """Row ranges holding about the same number of stored pairs, one per thread."""
     n_rows, nnz = indptr.size - 1, int(indptr[-1])
@@ -138,12 +147,11 @@ def column_sums(
         return out
     ranges = _row_ranges(indptr)
     partial = np.zeros((len(ranges), n_columns))
-    futures = [
-        _pool().submit(_column_sums_range, indptr, indices, vals, weighted, x, lo, hi, part)
+    jobs = [
+        (_column_sums_range, indptr, indices, vals, weighted, x, lo, hi, part)
         for (lo, hi), part in zip(ranges, partial, strict=True)
     ]
-    for f in futures:
-        f.result()
+    _run_here_and_on_threads(jobs)
     return partial.sum(axis=0)
 
 
@@ -169,13 +177,12 @@ def row_sums(
     columns = [np.ascontiguousarray(c) for c in y.reshape(y.shape[0], -1).T]
     out = np.empty((len(columns), n_rows))
     ranges = _row_ranges(indptr)
-    futures = [
-        _pool().submit(_row_sums_range, indptr, indices, vals, weighted, col, lo, hi, o)
+    jobs = [
+        (_row_sums_range, indptr, indices, vals, weighted, col, lo, hi, o)
         for col, o in zip(columns, out, strict=True)
         for lo, hi in ranges
     ]
-    for f in futures:
-        f.result()
+    _run_here_and_on_threads(jobs)
     return out[0] if y.ndim == 1 else out.T.reshape((n_rows, *y.shape[1:]))
 
 
