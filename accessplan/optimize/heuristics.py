@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -469,7 +470,8 @@ def _solve_core(
     ):
         restarts += 1
         since_gain = 0 if _restart(core, best, rng, deadline) else since_gain + 1
-    _branch_and_bound(core, best, deadline, closed, _MAX_NODES, rng)
+    max_nodes = _MAX_NODES if math.isinf(deadline) else sys.maxsize  # a time limit bounds it
+    _branch_and_bound(core, best, deadline, closed, max_nodes, rng)
     return best
 
 
