@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from accessplan.errors import InputError
 from accessplan.supply import check_supply_types
@@ -244,11 +243,6 @@ class PairWeights:
         from accessplan.measures._kernels import two_step_sums
 
         return two_step_sums(self.indptr, self.indices, self.values, x, capacity)
-
-    def tocsr(self) -> sp.csr_array:
-        """The weights as a scipy CSR array (ones where ``values`` is None)."""
-        data = np.ones(self.indices.size) if self.values is None else self.values
-        return sp.csr_array((data, self.indices, self.indptr), shape=self.shape)
 
 
 def weight_matrix(
