@@ -633,7 +633,7 @@ def measure_case(
 
 
 def _cpu_seconds() -> float:
-    """CPU seconds of this process and of its finished child processes (forked workers)."""
+    """CPU seconds of this process (all its threads) and of its finished child processes."""
     import resource
 
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
