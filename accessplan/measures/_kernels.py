@@ -11,7 +11,6 @@ not depend on scheduling.
 from __future__ import annotations
 
 import itertools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
@@ -94,7 +93,10 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _threads() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+    """Threads sharing large sums: the same count as the shortest-path searches use."""
+    from accessplan._shortest_paths import default_threads
+
+    return default_threads()
 
 
 def _run_here_and_on_threads(jobs: list[tuple]) -> None:
