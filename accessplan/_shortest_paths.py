@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import numba
 import numpy as np
@@ -150,8 +151,12 @@ def bucket_width(weights: np.ndarray) -> tuple[float, int]:
     return delta, 1 << (spans - 1).bit_length()
 
 
+@cache
 def default_threads() -> int:
-    """Threads used when none are asked for: one per core, at most 8."""
+    """Threads used when none are asked for: one per core, at most 8.
+
+    Cached: ``os.cpu_count()`` reads a file on Linux, which costs more than a small sum.
+    """
     return max(1, min(os.cpu_count() or 1, 8))
 
 

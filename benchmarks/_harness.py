@@ -4,6 +4,12 @@ Each measured call runs in a fresh worker process (``spawn``), so the peak resid
 the operating system reports for it (``ru_maxrss``) belongs to that call alone, and peers do not
 share warm caches. The worker runs the call ``repeats`` times and reports every duration; the
 table shows the median.
+
+Calls of a few milliseconds need more: the first calls in a process also pay for imports,
+loading compiled code and the memory allocator's first growth, and one call is short enough
+for timer and scheduler noise to matter. For them ``warmup`` calls run first (their durations
+are kept apart, in ``Measurement.warmup_seconds``) and ``min_seconds`` keeps repeating until
+that much time has been measured, as :mod:`timeit` does.
 """
 
 from __future__ import annotations
@@ -14,19 +20,27 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Measurement", "floor_line", "measure", "print_table"]
 
+#: Most timed calls ``min_seconds`` may ask for.
+_MAX_REPEATS = 10_000
+
 
 @dataclass
 class Measurement:
-    """Durations (seconds), peak RSS (MiB) and the last return value of a measured call."""
+    """Durations (seconds), peak RSS (MiB) and the last return value of a measured call.
+
+    ``warmup_seconds`` holds the durations of the warm-up calls, the first one included; they
+    are not in ``seconds`` nor in the median.
+    """
 
     seconds: list[float]
     peak_mib: float
     value: Any
+    warmup_seconds: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -49,14 +63,25 @@ def _peak_kib() -> float:
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def _worker(fn: Callable[..., Any], args: tuple, repeats: int, conn: Any) -> None:
+def _timed_calls(fn: Callable[..., Any], args: tuple, count: int) -> tuple[list[float], Any]:
+    times, value = [], None
+    for _ in range(count):
+        t0 = time.perf_counter()
+        value = fn(*args)
+        times.append(time.perf_counter() - t0)
+    return times, value
+
+
+def _worker(
+    fn: Callable[..., Any], args: tuple, repeats: int, warmup: int, min_seconds: float, conn: Any
+) -> None:
     try:
-        times, value = [], None
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            value = fn(*args)
-            times.append(time.perf_counter() - t0)
-        conn.send(("ok", times, _peak_kib() / 1024.0, value))
+        warm, _ = _timed_calls(fn, args, warmup)
+        times, value = _timed_calls(fn, args, repeats)
+        while sum(times) < min_seconds and len(times) < _MAX_REPEATS:
+            more, value = _timed_calls(fn, args, repeats)
+            times += more
+        conn.send(("ok", (times, warm), _peak_kib() / 1024.0, value))
     except BaseException as exc:  # reported to the parent, which prints it in the table
         conn.send(("error", repr(exc), 0.0, None))
     finally:
@@ -64,15 +89,22 @@ def _worker(fn: Callable[..., Any], args: tuple, repeats: int, conn: Any) -> Non
 
 
 def measure(
-    fn: Callable[..., Any], *args: Any, repeats: int = 3, timeout: float = 3600
+    fn: Callable[..., Any],
+    *args: Any,
+    repeats: int = 3,
+    warmup: int = 0,
+    min_seconds: float = 0.0,
+    timeout: float = 3600,
 ) -> Measurement:
-    """Run ``fn(*args)`` ``repeats`` times in a fresh process; return times, peak RSS, value.
+    """Run ``fn(*args)`` in a fresh process; return times, peak RSS and the last value.
 
-    ``fn`` must be importable (a module-level function) and its value picklable.
+    ``warmup`` untimed-in-the-median calls run first; then ``repeats`` timed calls, repeated
+    in groups of ``repeats`` until at least ``min_seconds`` have been timed. ``fn`` must be
+    importable (a module-level function) and its value picklable.
     """
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_worker, args=(fn, args, repeats, child))
+    proc = ctx.Process(target=_worker, args=(fn, args, repeats, warmup, min_seconds, child))
     proc.start()
     child.close()
     if not parent.poll(timeout):
@@ -82,7 +114,10 @@ def measure(
     proc.join()
     if status != "ok":
         raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed: {times}")
-    return Measurement(seconds=list(times), peak_mib=float(peak), value=value)
+    timed, warm = times
+    return Measurement(
+        seconds=list(timed), peak_mib=float(peak), value=value, warmup_seconds=list(warm)
+    )
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 #: Below this many stored pairs one thread is faster than splitting the work.
-PARALLEL_MIN_PAIRS = 400_000
+PARALLEL_MIN_PAIRS = 150_000
 
 _NO_VALUES = np.empty(0, dtype=np.float64)
 
@@ -78,13 +78,25 @@ def _row_sums_range(indptr, indices, values, weighted, y, lo, hi, out):  # pragm
 @numba.njit(cache=True, nogil=True)
 def _two_step_sums(indptr, indices, values, weighted, x, capacity, out):  # pragma: no cover
     """Both FCA steps in one call: ``D = Wᵀ x``, ``R = capacity / D`` (0 where ``D = 0``)."""
-    demand_at = np.zeros(capacity.size)
-    _column_sums_range(indptr, indices, values, weighted, x, 0, indptr.size - 1, demand_at)
-    ratio = np.zeros(capacity.size)
-    for j in range(capacity.size):
-        if demand_at[j] > 0:
-            ratio[j] = capacity[j] / demand_at[j]
+    demand_at = np.zeros((1, capacity.size))
+    _column_sums_range(indptr, indices, values, weighted, x, 0, indptr.size - 1, demand_at[0])
+    ratio = np.empty(capacity.size)
+    _supply_ratio(demand_at, capacity, ratio)
     _row_sums_range(indptr, indices, values, weighted, ratio, 0, indptr.size - 1, out)
+
+
+@numba.njit(cache=True, nogil=True)
+def _supply_ratio(partial_demand, capacity, ratio):  # pragma: no cover
+    """``ratio_j = capacity_j / Σ_k partial_demand[k, j]`` (0 where that sum is 0).
+
+    The partial sums are added in row order, so the result does not depend on which thread
+    finished first.
+    """
+    for j in range(capacity.size):
+        d = 0.0
+        for k in range(partial_demand.shape[0]):
+            d += partial_demand[k, j]
+        ratio[j] = capacity[j] / d if d > 0 else 0.0
 
 
 @cache
@@ -114,9 +126,28 @@ def _row_ranges(indptr: np.ndarray) -> list[tuple[int, int]]:
     parts = 1 if nnz < PARALLEL_MIN_PAIRS else _threads()
     if parts == 1:
         return [(0, n_rows)]
-    cuts = np.searchsorted(indptr, np.linspace(0, nnz, parts + 1)[1:-1], side="left")
-    bounds = [0, *sorted({int(c) for c in cuts}), n_rows]
+    cuts = np.searchsorted(indptr, [nnz * k // parts for k in range(1, parts)])
+    bounds = [0, *cuts.tolist(), n_rows]
     return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+
+def _column_sums_on_threads(
+    ranges: list[tuple[int, int]],
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    weighted: bool,
+    x: np.ndarray,
+    n_columns: int,
+) -> np.ndarray:
+    """Per-column sums, one partial sum per row range, added in range order."""
+    partial = np.zeros((len(ranges), n_columns))
+    jobs = [
+        (_column_sums_range, indptr, indices, values, weighted, x, lo, hi, part)
+        for (lo, hi), part in zip(ranges, partial, strict=True)
+    ]
+    _run_here_and_on_threads(jobs)
+    return partial.sum(axis=0)
 
 
 def column_sums(
@@ -147,14 +178,9 @@ def column_sums(
         out = np.zeros(n_columns)
         _column_sums_range(indptr, indices, vals, weighted, x, 0, n_rows, out)
         return out
-    ranges = _row_ranges(indptr)
-    partial = np.zeros((len(ranges), n_columns))
-    jobs = [
-        (_column_sums_range, indptr, indices, vals, weighted, x, lo, hi, part)
-        for (lo, hi), part in zip(ranges, partial, strict=True)
-    ]
-    _run_here_and_on_threads(jobs)
-    return partial.sum(axis=0)
+    return _column_sums_on_threads(
+        _row_ranges(indptr), indptr, indices, vals, weighted, x, n_columns
+    )
 
 
 def row_sums(
@@ -203,12 +229,23 @@ def two_step_sums(
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
     capacity = np.ascontiguousarray(capacity, dtype=np.float64)
-    if indptr[-1] >= PARALLEL_MIN_PAIRS:
-        demand_at = column_sums(indptr, indices, values, x, capacity.size)
-        ratio = np.divide(capacity, demand_at, out=np.zeros_like(capacity), where=demand_at > 0)
-        return row_sums(indptr, indices, values, ratio)
     weighted = values is not None
     vals = _NO_VALUES if values is None else np.ascontiguousarray(values, dtype=np.float64)
     out = np.empty(indptr.size - 1)
-    _two_step_sums(indptr, indices, vals, weighted, x, capacity, out)
+    if indptr[-1] < PARALLEL_MIN_PAIRS:
+        _two_step_sums(indptr, indices, vals, weighted, x, capacity, out)
+        return out
+    ranges = _row_ranges(indptr)
+    partial = np.zeros((len(ranges), capacity.size))
+    ratio = np.empty(capacity.size)
+    column_jobs = [
+        (_column_sums_range, indptr, indices, vals, weighted, x, lo, hi, part)
+        for (lo, hi), part in zip(ranges, partial, strict=True)
+    ]
+    row_jobs = [
+        (_row_sums_range, indptr, indices, vals, weighted, ratio, lo, hi, out) for lo, hi in ranges
+    ]
+    _run_here_and_on_threads(column_jobs)
+    _supply_ratio(partial, capacity, ratio)
+    _run_here_and_on_threads(row_jobs)
     return out

@@ -1,0 +1,33 @@
+"""The benchmark harness: warm-up calls stay out of the median, short calls repeat to a budget."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks._harness import measure  # noqa: E402
+
+
+def test_warmup_calls_are_kept_apart_from_the_timed_calls() -> None:
+    m = measure(time.sleep, 0.01, repeats=3, warmup=2)
+    assert len(m.warmup_seconds) == 2 and len(m.seconds) == 3
+    assert all(s >= 0.01 for s in m.seconds + m.warmup_seconds)
+    assert m.value is None and m.peak_mib > 0
+
+
+def test_min_seconds_repeats_in_groups_until_enough_time_is_measured() -> None:
+    m = measure(time.sleep, 0.01, repeats=2, min_seconds=0.1)
+    assert sum(m.seconds) >= 0.1
+    assert len(m.seconds) % 2 == 0 and 10 <= len(m.seconds) <= 12
+    assert m.warmup_seconds == []
+
+
+def test_a_failing_call_is_reported_with_its_error() -> None:
+    with pytest.raises(RuntimeError, match="ValueError"):
+        measure(time.sleep, -1.0)
