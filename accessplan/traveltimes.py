@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -778,47 +779,57 @@ def _route(
     timings["search"] = time.perf_counter() - started
     started = time.perf_counter()
     try:
-        return _assemble(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
+        origins = _PointNodes(o_ok, o_inv, so.leg_minutes)
+        destinations = _PointNodes(d_ok, d_inv, sd.leg_minutes)
+        return _assemble(node_minutes, origins, destinations, cutoff, (n_o, n_d))
     finally:
         timings["assemble"] = time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class _PointNodes:
+    """Where the snapped points (origins or destinations) sit among the searched nodes.
+
+    Attributes
+    ----------
+    ok
+        Positions of the points that snapped to the network.
+    inverse
+        For each of them, its row (origins) or column (destinations) in the node-level minutes.
+    leg_minutes
+        Minutes between every point and its network node (one value per point).
+    """
+
+    ok: np.ndarray
+    inverse: np.ndarray
+    leg_minutes: np.ndarray
+
+
 def _assemble(
     node_minutes: np.ndarray | sp.csr_array,
-    o_ok: np.ndarray,
-    o_inv: np.ndarray,
-    d_ok: np.ndarray,
-    d_inv: np.ndarray,
-    so: Any,
-    sd: Any,
+    origins: _PointNodes,
+    destinations: _PointNodes,
     cutoff: float | None,
     shape: tuple[int, int],
 ) -> sp.csr_array:
     """Point-level minutes from node-level minutes (dense gather when it fits, else sparse)."""
-    n_o, n_d = shape
-    if sp.issparse(node_minutes):
-        node_minutes = sp.csr_array(node_minutes)
-        return _expand_sparse(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
-    if o_ok.size * d_ok.size <= _DENSE_PAIRS:
-        return _expand_dense(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
-    return _expand_sparse(node_minutes, o_ok, o_inv, d_ok, d_inv, so, sd, cutoff, (n_o, n_d))
+    if not sp.issparse(node_minutes) and origins.ok.size * destinations.ok.size <= _DENSE_PAIRS:
+        return _expand_dense(node_minutes, origins, destinations, cutoff, shape)
+    return _expand_sparse(node_minutes, origins, destinations, cutoff, shape)
 
 
 def _expand_dense(
     node_minutes: np.ndarray,
-    o_ok: np.ndarray,
-    o_inv: np.ndarray,
-    d_ok: np.ndarray,
-    d_inv: np.ndarray,
-    so: Any,
-    sd: Any,
+    origins: _PointNodes,
+    destinations: _PointNodes,
     cutoff: float | None,
     shape: tuple[int, int],
 ) -> sp.csr_array:
     """Point-level minutes from node-level minutes, through one dense gather."""
-    total = node_minutes[np.ix_(o_inv, d_inv)]
-    total += so.leg_minutes[o_ok][:, None]
-    total += sd.leg_minutes[d_ok][None, :]
+    o_ok, d_ok = origins.ok, destinations.ok
+    total = node_minutes[np.ix_(origins.inverse, destinations.inverse)]
+    total += origins.leg_minutes[o_ok][:, None]
+    total += destinations.leg_minutes[d_ok][None, :]
     keep = np.isfinite(total)
     if cutoff is not None:
         keep &= total <= cutoff
@@ -837,12 +848,8 @@ def _expand_dense(
 
 def _expand_sparse(
     node_minutes: np.ndarray | sp.csr_array,
-    o_ok: np.ndarray,
-    o_inv: np.ndarray,
-    d_ok: np.ndarray,
-    d_inv: np.ndarray,
-    so: Any,
-    sd: Any,
+    origins: _PointNodes,
+    destinations: _PointNodes,
     cutoff: float | None,
     shape: tuple[int, int],
 ) -> sp.csr_array:
@@ -853,6 +860,8 @@ def _expand_sparse(
     else:
         o_idx, d_idx = np.nonzero(np.isfinite(node_minutes))
         minutes = node_minutes[o_idx, d_idx]
+    o_ok, o_inv = origins.ok, origins.inverse
+    d_ok, d_inv = destinations.ok, destinations.inverse
     n_o_nodes = node_minutes.shape[0]
     node_ptr = np.searchsorted(o_idx, np.arange(n_o_nodes + 1))
     row_len = node_ptr[o_inv + 1] - node_ptr[o_inv]
@@ -867,7 +876,9 @@ def _expand_sparse(
     pick = _ragged_arange(d_ptr[dnode], col_len)
     cols = d_ok[d_order[pick]]
     rows = np.repeat(rows, col_len)
-    total = so.leg_minutes[rows] + np.repeat(node_total, col_len) + sd.leg_minutes[cols]
+    total = (
+        origins.leg_minutes[rows] + np.repeat(node_total, col_len) + destinations.leg_minutes[cols]
+    )
     if cutoff is not None:
         keep = total <= cutoff
         rows, cols, total = rows[keep], cols[keep], total[keep]
