@@ -112,6 +112,22 @@ def test_p_median_cbc_agrees_with_highs():
     assert a.objective == pytest.approx(b.objective)
 
 
+def test_cbc_runs_the_bundled_executable_else_the_one_on_the_path(monkeypatch, tmp_path):
+    import pulp
+
+    from accessplan.optimize import _solve
+
+    bundled = _solve._cbc_path()
+    solver = _solve.make_solver("cbc")
+    assert isinstance(solver, pulp.COIN_CMD) and solver.path == bundled
+    monkeypatch.setattr(pulp.apis.coin_api, "pulp_cbc_path", str(tmp_path / "absent"))
+    monkeypatch.setattr(_solve.shutil, "which", lambda name: f"/opt/bin/{name}")
+    assert _solve._cbc_path() == "/opt/bin/cbc"
+    monkeypatch.setattr(_solve.shutil, "which", lambda name: None)
+    with pytest.raises(InputError, match=r"pulp\[cbc\]"):
+        _solve.make_solver("cbc")
+
+
 def _brute_cover(D, w, p, S):
     cover = np.nan_to_num(D, nan=np.inf) <= S
     return max(

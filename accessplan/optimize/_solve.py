@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +61,7 @@ def make_solver(
     Parameters
     ----------
     solver
-        ``"highs"`` (default, through highspy), ``"cbc"`` (bundled with PuLP), or any PuLP
+        ``"highs"`` (default, through highspy), ``"cbc"`` (see :func:`_cbc_path`), or any PuLP
         solver instance, used as given.
     time_limit
         Seconds; the best solution found by then is returned with its gap.
@@ -72,16 +74,36 @@ def make_solver(
     if name == "highs":
         return pulp.HiGHS(msg=msg, timeLimit=time_limit, gapRel=gap, threads=threads)
     if name == "cbc":
-        return pulp.PULP_CBC_CMD(msg=msg, timeLimit=time_limit, gapRel=gap, threads=threads)
+        return pulp.COIN_CMD(
+            msg=msg, timeLimit=time_limit, gapRel=gap, threads=threads, path=_cbc_path()
+        )
     raise InputError(
         f"unknown solver {solver!r}; use 'highs', 'cbc' or pass a PuLP solver instance."
     )
 
 
+def _cbc_path() -> str:
+    """The CBC executable: the copy bundled with PuLP 3, else a ``cbc`` on the PATH.
+
+    PuLP 4 drops both the bundled copy and ``PULP_CBC_CMD``; ``pip install pulp[cbc]`` then
+    provides the executable, which ``COIN_CMD`` runs the same way.
+    """
+    bundled = getattr(pulp.apis.coin_api, "pulp_cbc_path", None)
+    if bundled and os.access(bundled, os.X_OK):
+        return bundled
+    found = shutil.which("cbc")
+    if found is None:
+        raise InputError(
+            "solver 'cbc' needs the CBC executable, which this PuLP does not bundle; install it "
+            "with `pip install pulp[cbc]` or use solver='highs'."
+        )
+    return found
+
+
 def _solver_name(solver: pulp.LpSolver) -> str:
     if isinstance(solver, pulp.HiGHS):
         return "highs"
-    if isinstance(solver, pulp.PULP_CBC_CMD):
+    if isinstance(solver, pulp.COIN_CMD):
         return "cbc"
     return type(solver).__name__
 
