@@ -29,6 +29,7 @@ from accessplan.errors import InputError
 from accessplan.measures._inputs import (
     PairWeights,
     SupplyLike,
+    aligned,
     assemble,
     check_minutes,
     decayed_weights,
@@ -95,10 +96,11 @@ def _fca(
     one product for all physical supply types that have capacity.
     """
     population = demand_values(tt, demand)
-    sup = parse_supply(tt, supply)
-    if not sup.typed:  # a capacity Series: clinics only, one column, no digital supply
-        access = weights.two_step(population, sup.physical[:, 0])
+    if isinstance(supply, pd.Series):  # capacity by destination: clinics only, no digital supply
+        capacity = aligned(supply, tt.destination_ids, "supply", allow_missing=True)
+        access = weights.two_step(population, capacity)
         return pd.Series(access, index=tt.origin_ids, name=name, copy=False)
+    sup = parse_supply(tt, supply)
     demand_at = weights.column_sums(population)
     has = demand_at > 0
     ratio = np.zeros_like(sup.physical)
