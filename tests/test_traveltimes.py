@@ -94,6 +94,22 @@ def test_load_truncated_file_names_the_file(tmp_path):
         TravelTimes.load(path)
 
 
+def test_matrix_is_held_with_32_bit_positions_and_the_same_values():
+    rng = np.random.default_rng(3)
+    rows, cols = rng.integers(0, 40, 300), rng.integers(0, 25, 300)
+    wide = sp.csr_array(
+        (rng.uniform(0, 90, 300), (rows.astype(np.int64), cols.astype(np.int64))), shape=(40, 25)
+    )
+    wide.indices, wide.indptr = wide.indices.astype(np.int64), wide.indptr.astype(np.int64)
+    tt = TravelTimes(wide, range(40), range(25), cutoff=60.0)
+    assert tt.matrix.indices.dtype == np.int32 and tt.matrix.indptr.dtype == np.int32
+    expected = wide.toarray()
+    expected[expected > 60.0] = 0.0
+    np.testing.assert_array_equal(tt.matrix.toarray(), expected)
+    again = TravelTimes(tt.matrix, tt.origin_ids, tt.destination_ids)
+    assert np.shares_memory(again.matrix.indices, tt.matrix.indices)  # 32-bit already: no copy
+
+
 def test_cutoff_drops_longer_pairs_and_within_narrows():
     tt = TravelTimes.from_dense(np.array([[5.0, 25.0, 45.0]]), ["o"], ["a", "b", "c"], cutoff=30)
     assert tt.nnz == 2
