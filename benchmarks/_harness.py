@@ -34,13 +34,19 @@ class Measurement:
     """Durations (seconds), peak RSS (MiB) and the last return value of a measured call.
 
     ``warmup_seconds`` holds the durations of the warm-up calls, the first one included; they
-    are not in ``seconds`` nor in the median.
+    are not in ``seconds`` nor in the median. ``cpu_seconds`` holds the CPU time of each timed
+    call, summed over the process's threads.
     """
 
     seconds: list[float]
     peak_mib: float
     value: Any
     warmup_seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
+
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu_seconds) if self.cpu_seconds else float("nan")
 
     @property
     def median(self) -> float:
@@ -63,25 +69,30 @@ def _peak_kib() -> float:
     return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def _timed_calls(fn: Callable[..., Any], args: tuple, count: int) -> tuple[list[float], Any]:
-    times, value = [], None
+def _timed_calls(
+    fn: Callable[..., Any], args: tuple, count: int
+) -> tuple[list[float], list[float], Any]:
+    """Wall-clock and CPU seconds (this process, all threads) of ``count`` calls."""
+    times, cpu, value = [], [], None
     for _ in range(count):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         value = fn(*args)
         times.append(time.perf_counter() - t0)
-    return times, value
+        cpu.append(time.process_time() - c0)
+    return times, cpu, value
 
 
 def _worker(
     fn: Callable[..., Any], args: tuple, repeats: int, warmup: int, min_seconds: float, conn: Any
 ) -> None:
     try:
-        warm, _ = _timed_calls(fn, args, warmup)
-        times, value = _timed_calls(fn, args, repeats)
+        warm, _, _ = _timed_calls(fn, args, warmup)
+        times, cpu, value = _timed_calls(fn, args, repeats)
         while sum(times) < min_seconds and len(times) < _MAX_REPEATS:
-            more, value = _timed_calls(fn, args, repeats)
+            more, more_cpu, value = _timed_calls(fn, args, repeats)
             times += more
-        conn.send(("ok", (times, warm), _peak_kib() / 1024.0, value))
+            cpu += more_cpu
+        conn.send(("ok", (times, cpu, warm), _peak_kib() / 1024.0, value))
     except BaseException as exc:  # reported to the parent, which prints it in the table
         conn.send(("error", repr(exc), 0.0, None))
     finally:
@@ -114,9 +125,13 @@ def measure(
     proc.join()
     if status != "ok":
         raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed: {times}")
-    timed, warm = times
+    timed, cpu, warm = times
     return Measurement(
-        seconds=list(timed), peak_mib=float(peak), value=value, warmup_seconds=list(warm)
+        seconds=list(timed),
+        peak_mib=float(peak),
+        value=value,
+        warmup_seconds=list(warm),
+        cpu_seconds=list(cpu),
     )
 
 

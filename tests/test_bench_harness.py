@@ -31,3 +31,10 @@ def test_min_seconds_repeats_in_groups_until_enough_time_is_measured() -> None:
 def test_a_failing_call_is_reported_with_its_error() -> None:
     with pytest.raises(RuntimeError, match="ValueError"):
         measure(time.sleep, -1.0)
+
+
+def test_cpu_time_is_recorded_for_every_timed_call() -> None:
+    m = measure(time.sleep, 0.02, repeats=3, warmup=1)
+    assert len(m.cpu_seconds) == 3
+    assert all(0 <= c < 0.02 for c in m.cpu_seconds)  # sleeping takes no CPU
+    assert m.median_cpu == sorted(m.cpu_seconds)[1]
