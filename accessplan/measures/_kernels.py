@@ -111,19 +111,33 @@ def _threads() -> int:
     return default_threads()
 
 
-def _run_here_and_on_threads(jobs: list[tuple]) -> None:
-    """Run ``(function, *args)`` jobs: the first in this thread, the others on the pool."""
-    futures = [_pool().submit(*job) for job in jobs[1:]]
-    first, *args = jobs[0]
-    first(*args)
-    for f in futures:
-        f.result()
+def _run_shared(jobs: list[tuple]) -> None:
+    """Run ``(function, *args)`` jobs on this thread and the pool's, each taking the next one.
+
+    Nobody waits for a job to start: this thread works through the list too, so a busy pool
+    (or a core taken by another process) only means that this thread runs more of the jobs.
+    """
+    taken = itertools.count()  # next() on it is atomic under the GIL
+
+    def work() -> None:
+        while (k := next(taken)) < len(jobs):
+            function, *args = jobs[k]
+            function(*args)
+
+    helpers = [_pool().submit(work) for _ in range(min(_threads(), len(jobs)) - 1)]
+    work()
+    for helper in helpers:
+        helper.result()
 
 
 def _row_ranges(indptr: np.ndarray) -> list[tuple[int, int]]:
-    """Row ranges holding about the same number of stored pairs, one per thread."""
+    """Row ranges holding about the same number of stored pairs, two per thread.
+
+    Two per thread rather than one: a thread that starts late or runs slow leaves its second
+    range to the others.
+    """
     n_rows, nnz = indptr.size - 1, int(indptr[-1])
-    parts = 1 if nnz < PARALLEL_MIN_PAIRS else _threads()
+    parts = 1 if nnz < PARALLEL_MIN_PAIRS else 2 * _threads()
     if parts == 1:
         return [(0, n_rows)]
     cuts = np.searchsorted(indptr, [nnz * k // parts for k in range(1, parts)])
@@ -146,7 +160,7 @@ def _column_sums_on_threads(
         (_column_sums_range, indptr, indices, values, weighted, x, lo, hi, part)
         for (lo, hi), part in zip(ranges, partial, strict=True)
     ]
-    _run_here_and_on_threads(jobs)
+    _run_shared(jobs)
     return partial.sum(axis=0)
 
 
@@ -210,7 +224,7 @@ def row_sums(
         for col, o in zip(columns, out, strict=True)
         for lo, hi in ranges
     ]
-    _run_here_and_on_threads(jobs)
+    _run_shared(jobs)
     return out[0] if y.ndim == 1 else out.T.reshape((n_rows, *y.shape[1:]))
 
 
@@ -245,7 +259,7 @@ def two_step_sums(
     row_jobs = [
         (_row_sums_range, indptr, indices, vals, weighted, ratio, lo, hi, out) for lo, hi in ranges
     ]
-    _run_here_and_on_threads(column_jobs)
+    _run_shared(column_jobs)
     _supply_ratio(partial, capacity, ratio)
-    _run_here_and_on_threads(row_jobs)
+    _run_shared(row_jobs)
     return out
