@@ -145,7 +145,7 @@ def _row_ranges(indptr: np.ndarray) -> list[tuple[int, int]]:
     return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
 
 
-def _column_sums_on_threads(
+def _column_partials(
     ranges: list[tuple[int, int]],
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -154,14 +154,34 @@ def _column_sums_on_threads(
     x: np.ndarray,
     n_columns: int,
 ) -> np.ndarray:
-    """Per-column sums, one partial sum per row range, added in range order."""
+    """Per-column sums of each row range (one row per range), computed on the threads."""
     partial = np.zeros((len(ranges), n_columns))
-    jobs = [
-        (_column_sums_range, indptr, indices, values, weighted, x, lo, hi, part)
-        for (lo, hi), part in zip(ranges, partial, strict=True)
-    ]
-    _run_shared(jobs)
-    return partial.sum(axis=0)
+    _run_shared(
+        [
+            (_column_sums_range, indptr, indices, values, weighted, x, lo, hi, part)
+            for (lo, hi), part in zip(ranges, partial, strict=True)
+        ]
+    )
+    return partial
+
+
+def _row_sums_on_threads(
+    ranges: list[tuple[int, int]],
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    weighted: bool,
+    columns: list[np.ndarray],
+    out: np.ndarray,
+) -> None:
+    """``out[c, i] = Σ_j W_ij columns[c][j]``, every column and row range a job of its own."""
+    _run_shared(
+        [
+            (_row_sums_range, indptr, indices, values, weighted, col, lo, hi, o)
+            for col, o in zip(columns, out, strict=True)
+            for lo, hi in ranges
+        ]
+    )
 
 
 def column_sums(
@@ -192,9 +212,8 @@ def column_sums(
         out = np.zeros(n_columns)
         _column_sums_range(indptr, indices, vals, weighted, x, 0, n_rows, out)
         return out
-    return _column_sums_on_threads(
-        _row_ranges(indptr), indptr, indices, vals, weighted, x, n_columns
-    )
+    ranges = _row_ranges(indptr)
+    return _column_partials(ranges, indptr, indices, vals, weighted, x, n_columns).sum(axis=0)
 
 
 def row_sums(
@@ -218,13 +237,7 @@ def row_sums(
         return out
     columns = [np.ascontiguousarray(c) for c in y.reshape(y.shape[0], -1).T]
     out = np.empty((len(columns), n_rows))
-    ranges = _row_ranges(indptr)
-    jobs = [
-        (_row_sums_range, indptr, indices, vals, weighted, col, lo, hi, o)
-        for col, o in zip(columns, out, strict=True)
-        for lo, hi in ranges
-    ]
-    _run_shared(jobs)
+    _row_sums_on_threads(_row_ranges(indptr), indptr, indices, vals, weighted, columns, out)
     return out[0] if y.ndim == 1 else out.T.reshape((n_rows, *y.shape[1:]))
 
 
@@ -250,16 +263,8 @@ def two_step_sums(
         _two_step_sums(indptr, indices, vals, weighted, x, capacity, out)
         return out
     ranges = _row_ranges(indptr)
-    partial = np.zeros((len(ranges), capacity.size))
+    partial = _column_partials(ranges, indptr, indices, vals, weighted, x, capacity.size)
     ratio = np.empty(capacity.size)
-    column_jobs = [
-        (_column_sums_range, indptr, indices, vals, weighted, x, lo, hi, part)
-        for (lo, hi), part in zip(ranges, partial, strict=True)
-    ]
-    row_jobs = [
-        (_row_sums_range, indptr, indices, vals, weighted, ratio, lo, hi, out) for lo, hi in ranges
-    ]
-    _run_shared(column_jobs)
     _supply_ratio(partial, capacity, ratio)
-    _run_shared(row_jobs)
+    _row_sums_on_threads(ranges, indptr, indices, vals, weighted, [ratio], out[None, :])
     return out
