@@ -109,8 +109,8 @@ def measure(
 ) -> Measurement:
     """Run ``fn(*args)`` in a fresh process; return times, peak RSS and the last value.
 
-    ``warmup`` untimed-in-the-median calls run first; then ``repeats`` timed calls, repeated
-    in groups of ``repeats`` until at least ``min_seconds`` have been timed. ``fn`` must be
+    ``warmup`` calls run first (timed, but kept out of the median); then ``repeats`` calls,
+    repeated in groups of ``repeats`` until at least ``min_seconds`` have been timed. ``fn`` must be
     importable (a module-level function) and its value picklable.
     """
     ctx = mp.get_context("spawn")
@@ -121,11 +121,11 @@ def measure(
     if not parent.poll(timeout):
         proc.kill()
         raise TimeoutError(f"{getattr(fn, '__name__', fn)} did not finish in {timeout} s")
-    status, times, peak, value = parent.recv()
+    status, payload, peak, value = parent.recv()
     proc.join()
     if status != "ok":
-        raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed: {times}")
-    timed, cpu, warm = times
+        raise RuntimeError(f"{getattr(fn, '__name__', fn)} failed: {payload}")
+    timed, cpu, warm = payload
     return Measurement(
         seconds=list(timed),
         peak_mib=float(peak),
