@@ -96,21 +96,21 @@ def projected_xy(points: gpd.GeoDataFrame, crs: pyproj.CRS, what: str) -> np.nda
         raise InputError(
             f"{what} have no CRS; set it with .set_crs('EPSG:4326') (or the CRS of the data)."
         )
-    geom = points.geometry
-    empty = geom.isna() | geom.is_empty
+    geom = points.geometry.to_numpy()
+    empty = shapely.is_missing(geom) | shapely.is_empty(geom)
     if empty.any():
         raise InputError(
-            f"{what} row {points.index[empty.to_numpy()][0]!r} has an empty geometry; give it a "
-            "point or remove the row."
+            f"{what} row {points.index[empty][0]!r} has an empty geometry; give it a point or "
+            "remove the row."
         )
-    not_point = geom.geom_type != "Point"
+    not_point = shapely.get_type_id(geom) != shapely.GeometryType.POINT
     if not_point.any():
-        at = points.index[not_point.to_numpy()][0]
+        at = int(np.flatnonzero(not_point)[0])
         raise InputError(
-            f"{what} row {at!r} is a {geom.geom_type[at]}, not a point; convert with "
-            ".representative_point() or .centroid (in a projected CRS) first."
+            f"{what} row {points.index[at]!r} is a {geom[at].geom_type}, not a point; convert "
+            "with .representative_point() or .centroid (in a projected CRS) first."
         )
-    xy = shapely.get_coordinates(geom.to_numpy())
+    xy = shapely.get_coordinates(geom)
     source = pyproj.CRS.from_user_input(points.crs)
     if source != crs:
         to_target = pyproj.Transformer.from_crs(source, crs, always_xy=True)

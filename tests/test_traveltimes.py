@@ -292,6 +292,10 @@ def test_engine_rejects_unprepared_network_and_bad_points(walk_grid):
     poly = gpd.GeoDataFrame({"id": [1]}, geometry=[o.geometry[0].buffer(5)], crs=UTM)
     with pytest.raises(InputError, match="not a point"):
         travel_times(walk_grid, poly, o)
+    for hole in (None, o.geometry[0].buffer(5).centroid.buffer(-10)):  # missing, then empty
+        gap = gpd.GeoDataFrame({"id": [1, 2]}, geometry=[o.geometry[0], hole], crs=UTM)
+        with pytest.raises(InputError, match="row 1 has an empty geometry"):
+            travel_times(walk_grid, gap, o)
     dup = points([(0, 0), (1, 1)], ["a", "a"])
     with pytest.raises(InputError, match="not unique"):
         travel_times(walk_grid, dup, o)
