@@ -345,3 +345,27 @@ def test_sparse_expansion_paths_match_the_dense_one(walk_grid, monkeypatch):
         assert other.nnz == dense.nnz
         np.testing.assert_allclose(other.to_dense(), dense.to_dense(), atol=1e-12)
     assert sparse_nodes.to_dense()[-1, -1] == 0.0
+
+
+@pytest.mark.parametrize("cutoff", [None, 7.5])
+def test_dense_expansion_equals_the_array_formula(cutoff):
+    from accessplan._point_pairs import expand_dense
+
+    rng = np.random.default_rng(21)
+    node_minutes = rng.uniform(0, 10, (4, 3))
+    node_minutes[1, 2] = node_minutes[3, 0] = np.inf  # unreachable node pairs
+    o_ok = np.array([1, 2, 4, 5, 7])  # origins 0, 3, 6 and 8 did not snap
+    d_ok = np.array([0, 2, 3, 5])
+    o_inv, d_inv = rng.integers(0, 4, o_ok.size), np.array([0, 2, 1, 2])
+    o_leg, d_leg = rng.uniform(0, 2, 9), rng.uniform(0, 2, 6)
+    got = expand_dense(node_minutes, (o_ok, o_inv, o_leg), (d_ok, d_inv, d_leg), cutoff, (9, 6))
+    total = np.full((9, 6), np.inf)
+    total[np.ix_(o_ok, d_ok)] = (node_minutes[np.ix_(o_inv, d_inv)] + o_leg[o_ok, None]) + d_leg[
+        d_ok
+    ]
+    keep = np.isfinite(total) & (total <= (np.inf if cutoff is None else cutoff))
+    assert got.has_canonical_format and got.indices.dtype == np.int32
+    np.testing.assert_array_equal(got.toarray() != 0, keep & (total != 0))
+    rows, cols = np.nonzero(keep)
+    np.testing.assert_array_equal(got[rows, cols], total[rows, cols])
+    assert got.nnz == keep.sum()
