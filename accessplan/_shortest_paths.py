@@ -204,16 +204,27 @@ def shortest_minutes(
         return out
     # Many small blocks keep the threads busy to the end: searches differ in size.
     blocks = np.array_split(np.arange(sources.size), min(-(-sources.size // 8), 16 * threads))
-    with ThreadPoolExecutor(threads, thread_name_prefix="accessplan-paths") as pool:
-        done = [
-            pool.submit(
-                _search_into, args, sources, rows, target_column, limit, delta, n_buckets, out
-            )
-            for rows in blocks
-        ]
-        for f in done:
-            f.result()
+    pool = _pool(threads)
+    done = [
+        pool.submit(_search_into, args, sources, rows, target_column, limit, delta, n_buckets, out)
+        for rows in blocks
+    ]
+    for f in done:
+        f.result()
     return out
+
+
+@cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` threads, kept between calls.
+
+    Starting threads costs about as much as a few small searches.
+    """
+    return ThreadPoolExecutor(threads, thread_name_prefix="accessplan-paths")
+
+
+# A forked child has none of its parent's threads: it starts pools of its own.
+os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def _search_into(

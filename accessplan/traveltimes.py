@@ -671,8 +671,8 @@ def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
 
 
-#: Below this many sources × nodes, a search takes milliseconds: one thread is faster.
-_THREADED_SEARCH_MIN = 2_000_000
+#: Below this many sources × nodes the searches take about a millisecond: one thread is faster.
+_THREADED_SEARCH_MIN = 100_000
 
 
 def _thread_count(workers: int | None, sources: int, nodes: int) -> int:

@@ -11,6 +11,7 @@ not depend on scheduling.
 from __future__ import annotations
 
 import itertools
+import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
@@ -102,6 +103,10 @@ def _supply_ratio(partial_demand, capacity, ratio):  # pragma: no cover
 @cache
 def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="accessplan-sums")
+
+
+# A forked child has none of its parent's threads: it starts a pool of its own.
+os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def _threads() -> int:
