@@ -596,7 +596,7 @@ def travel_times(
         Show a progress bar over the blocks.
     workers
         Threads for the shortest-path searches (they share the graph). Default: one per
-        core (at most 8) for searches of at least 2·10⁶ sources × nodes, else one. Results do
+        core (at most 8) for searches of at least 10⁵ sources × nodes, else one. Results do
         not depend on it.
 
     Returns
