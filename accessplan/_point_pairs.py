@@ -8,6 +8,8 @@ dense points × points block several times.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numba
 import numpy as np
 import scipy.sparse as sp
@@ -47,10 +49,18 @@ def _fill_pairs(
     return k
 
 
+class PointNodes(Protocol):
+    """Where snapped points sit among the searched nodes (see ``traveltimes._PointNodes``)."""
+
+    ok: np.ndarray  # positions of the points that snapped, increasing
+    inverse: np.ndarray  # each one's row (origins) or column (destinations) in node_minutes
+    leg_minutes: np.ndarray  # leg of every point, snapped or not
+
+
 def expand_dense(
     node_minutes: np.ndarray,
-    origins: tuple[np.ndarray, np.ndarray, np.ndarray],
-    destinations: tuple[np.ndarray, np.ndarray, np.ndarray],
+    origins: PointNodes,
+    destinations: PointNodes,
     cutoff: float | None,
     shape: tuple[int, int],
 ) -> sp.csr_array:
@@ -61,15 +71,14 @@ def expand_dense(
     node_minutes
         (origin nodes, destination nodes) minutes; inf where unreachable.
     origins, destinations
-        ``(ok, inverse, leg_minutes)``: positions of the points that snapped (increasing),
-        each one's row (column) in ``node_minutes``, and the leg minutes of every point.
+        The snapped points and their legs (minutes).
     cutoff
         Largest total minutes kept, or None for every reachable pair.
     shape
         (origin points, destination points).
     """
-    o_ok, o_inv, o_leg = origins
-    d_ok, d_inv, d_leg = destinations
+    o_ok, o_inv, o_leg = origins.ok, origins.inverse, origins.leg_minutes
+    d_ok, d_inv, d_leg = destinations.ok, destinations.inverse, destinations.leg_minutes
     most = o_ok.size * d_ok.size
     index = np.int32 if max(most, *shape) < np.iinfo(np.int32).max else np.int64
     indptr = np.zeros(shape[0] + 1, dtype=index)

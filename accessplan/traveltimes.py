@@ -828,29 +828,15 @@ def _assemble(
     cutoff: float | None,
     shape: tuple[int, int],
 ) -> sp.csr_array:
-    """Point-level minutes from node-level minutes (dense gather when it fits, else sparse)."""
+    """Point-level minutes from node-level minutes.
+
+    One compiled pass when the points × points block fits in memory, else a sparse expansion.
+    """
     if not sp.issparse(node_minutes) and origins.ok.size * destinations.ok.size <= _DENSE_PAIRS:
-        return _expand_dense(node_minutes, origins, destinations, cutoff, shape)
+        from accessplan._point_pairs import expand_dense
+
+        return expand_dense(node_minutes, origins, destinations, cutoff, shape)
     return _expand_sparse(node_minutes, origins, destinations, cutoff, shape)
-
-
-def _expand_dense(
-    node_minutes: np.ndarray,
-    origins: _PointNodes,
-    destinations: _PointNodes,
-    cutoff: float | None,
-    shape: tuple[int, int],
-) -> sp.csr_array:
-    """Point-level minutes from node-level minutes, in one compiled pass over the pairs."""
-    from accessplan._point_pairs import expand_dense
-
-    return expand_dense(
-        node_minutes,
-        (origins.ok, origins.inverse, origins.leg_minutes),
-        (destinations.ok, destinations.inverse, destinations.leg_minutes),
-        cutoff,
-        shape,
-    )
 
 
 def _expand_sparse(
