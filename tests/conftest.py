@@ -86,3 +86,26 @@ def points_frame(n: int = 4, *, crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
         geometry=gpd.points_from_xy(lon, lat),
         crs=crs,
     )
+
+
+@pytest.fixture
+def in_forked_child():
+    """Run ``target(queue, *args)`` in a forked child and return what it put on ``queue``.
+
+    The test fails if the child is still running after 60 s: it hung.
+    """
+    import multiprocessing as mp
+
+    def run(target, *args):
+        ctx = mp.get_context("fork")
+        queue = ctx.Queue()
+        child = ctx.Process(target=target, args=(queue, *args))
+        child.start()
+        child.join(timeout=60)
+        hung = child.is_alive()
+        if hung:
+            child.kill()
+        assert not hung, "the forked child hung"
+        return queue.get(timeout=5)
+
+    return run

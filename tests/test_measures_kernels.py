@@ -91,24 +91,15 @@ def test_two_step_sums_give_zero_ratio_where_no_demand_reaches() -> None:
     np.testing.assert_allclose(out, [0.25, 0.25])
 
 
-def _threaded_sums_in_child(queue) -> None:  # runs in a forked child
+def _threaded_sums_in_child(queue) -> None:
     m = random_pattern(3000, 70, 0.1, seed=9)
     queue.put(float(column_sums(m.indptr, m.indices, None, np.ones(3000), 70).sum()))
 
 
-def test_a_forked_child_sums_on_threads_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    import multiprocessing as mp
-
+def test_a_forked_child_sums_on_threads_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, in_forked_child
+) -> None:
     monkeypatch.setattr(_kernels, "PARALLEL_MIN_PAIRS", 1)
     m = random_pattern(3000, 70, 0.1, seed=9)
     column_sums(m.indptr, m.indices, None, np.ones(3000), 70)  # the parent's pool now exists
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_threaded_sums_in_child, args=(queue,))
-    child.start()
-    child.join(timeout=60)
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive, "the child hung on the parent's thread pool"
-    assert queue.get(timeout=5) == pytest.approx(m.nnz)
+    assert in_forked_child(_threaded_sums_in_child) == pytest.approx(m.nnz)

@@ -83,22 +83,11 @@ def test_bucket_width_bounds_the_number_of_buckets() -> None:
     assert bucket_width(np.array([]))[1] == 2
 
 
-def _threaded_search_in_child(graph, queue) -> None:  # runs in a forked child
+def _threaded_search_in_child(queue, graph) -> None:
     queue.put(shortest_minutes(graph, np.arange(6), np.arange(graph.shape[0]), threads=2))
 
 
-def test_a_forked_child_searches_on_threads_of_its_own() -> None:
-    import multiprocessing as mp
-
+def test_a_forked_child_searches_on_threads_of_its_own(in_forked_child) -> None:
     graph = random_graph(40, 120, seed=4)
     expected = shortest_minutes(graph, np.arange(6), np.arange(40), threads=2)  # pool exists
-    ctx = mp.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_threaded_search_in_child, args=(graph, queue))
-    child.start()
-    child.join(timeout=60)
-    alive = child.is_alive()
-    if alive:
-        child.kill()
-    assert not alive, "the child hung on the parent's thread pool"
-    np.testing.assert_array_equal(queue.get(timeout=5), expected)
+    np.testing.assert_array_equal(in_forked_child(_threaded_search_in_child, graph), expected)
