@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Measurement", "floor_line", "measure", "print_table"]
+__all__ = ["Measurement", "floor_line", "measure", "measure_interleaved", "print_table"]
 
 #: Most timed calls ``min_seconds`` may ask for.
 _MAX_REPEATS = 10_000
@@ -133,6 +133,36 @@ def measure(
         warmup_seconds=list(warm),
         cpu_seconds=list(cpu),
     )
+
+
+def measure_interleaved(
+    calls: dict[str, tuple[Callable[..., Any], tuple]],
+    *,
+    rounds: int = 3,
+    **timing: Any,
+) -> dict[str, Measurement]:
+    """:func:`measure` each of ``calls`` in turn, ``rounds`` times over, and pool the rounds.
+
+    On a shared machine the speed of the cores drifts over seconds; taking turns exposes every
+    call to the same stretches of it, so the ratio of their medians is measured side by side.
+    Each round is a fresh process; ``timing`` goes to :func:`measure`. The pooled
+    ``Measurement`` holds the timed calls of every round, the warm-up calls of every round,
+    the largest peak and the last value.
+    """
+    pooled: dict[str, Measurement] = {}
+    for _ in range(rounds):
+        for label, (fn, args) in calls.items():
+            m = measure(fn, *args, **timing)
+            if label not in pooled:
+                pooled[label] = m
+                continue
+            p = pooled[label]
+            p.seconds += m.seconds
+            p.cpu_seconds += m.cpu_seconds
+            p.warmup_seconds += m.warmup_seconds
+            p.peak_mib = max(p.peak_mib, m.peak_mib)
+            p.value = m.value
+    return pooled
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:

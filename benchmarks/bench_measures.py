@@ -11,11 +11,14 @@ call includes building the ``access.Access`` object. Results must agree to 1e-9 
 (``access`` leaves origins that reach nothing NaN; they are compared as 0).
 
 Each tool runs in its own fresh process: ``WARMUP`` calls first, then timed calls until at
-least ``REPEATS`` calls and ``MIN_SECONDS`` of them have been measured; the table shows the
-median of the timed calls (``median ms``) and how many there were, and, apart, the first
-call of the process (``first call s``: it also pays for imports, loading compiled code and
-the memory allocator's first growth; for a call of a few milliseconds the second call is
-still about twice as slow as the following ones). Both tools are measured the same way.
+least ``REPEATS`` calls and ``MIN_SECONDS`` of them have been measured. The two tools take
+turns, ``ROUNDS`` times each (a fresh process every time), so that both see the same
+stretches of a shared machine whose speed drifts over seconds. The table shows the median
+of all timed calls (``median ms``) and how many there were, and, apart, the first call of a
+process (``first call s``, median over the rounds: it also pays for imports, loading
+compiled code and the memory allocator's first growth; for a call of a few milliseconds the
+second call is still about twice as slow as the following ones). Both tools are measured
+the same way.
 ``CPU ms`` is the median CPU time of a call over all its threads: accessplan sums patterns of
 150,000 pairs or more on every core, ``access`` runs on one.
 
@@ -25,6 +28,7 @@ Run: ``.venv/bin/python benchmarks/bench_measures.py`` (``--quick`` for a small 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -34,7 +38,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from benchmarks._harness import floor_line, measure, print_table
+from benchmarks._harness import floor_line, measure_interleaved, print_table
 
 CUTOFF = 60.0
 MEASURES = ("2sfca", "e2sfca", "gravity")
@@ -42,6 +46,7 @@ FLOOR = 100.0
 WARMUP = 2
 REPEATS = 5
 MIN_SECONDS = 1.0
+ROUNDS = 3
 
 
 def synthetic(n_origins: int, n_destinations: int, seed: int = 7) -> tuple:
@@ -142,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeats = REPEATS
     min_seconds = 0.0 if args.quick else MIN_SECONDS
+    rounds = 1 if args.quick else ROUNDS
     cases = {"synthetic 2000×100": synthetic(2000, 100)} if args.quick else {}
     if not args.quick:
         cases["synthetic 20000×500"] = synthetic(20000, 500)
@@ -151,9 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         peer_args = access_inputs(tt, demand, supply)
         size = f"{tt.shape[0]}×{tt.shape[1]}"
         for name in MEASURES:
-            timing = {"repeats": repeats, "warmup": WARMUP, "min_seconds": min_seconds}
-            ours = measure(run_accessplan, name, tt, demand, supply, **timing)
-            peer = measure(run_access, name, *peer_args, **timing)
+            runs = measure_interleaved(
+                {
+                    "accessplan": (run_accessplan, (name, tt, demand, supply)),
+                    "access": (run_access, (name, *peer_args)),
+                },
+                rounds=rounds,
+                repeats=repeats,
+                warmup=WARMUP,
+                min_seconds=min_seconds,
+            )
+            ours, peer = runs["accessplan"], runs["access"]
             ok, rel = agree(ours.value, peer.value)
             speedup = peer.median / ours.median
             for tool, m in (("accessplan", ours), ("access", peer)):
@@ -164,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                         "size": size,
                         "pairs": tt.nnz,
                         "tool": tool,
-                        "first call s": m.warmup_seconds[0],
+                        "first call s": statistics.median(m.warmup_seconds[::WARMUP]),
                         "calls": len(m.seconds),
                         "median ms": m.median * 1e3,
                         "CPU ms": m.median_cpu * 1e3,

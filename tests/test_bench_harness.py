@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._harness import measure  # noqa: E402
+from benchmarks._harness import measure, measure_interleaved  # noqa: E402
 
 
 def test_warmup_calls_are_kept_apart_from_the_timed_calls() -> None:
@@ -38,3 +38,16 @@ def test_cpu_time_is_recorded_for_every_timed_call() -> None:
     assert len(m.cpu_seconds) == 3
     assert all(0 <= c < 0.02 for c in m.cpu_seconds)  # sleeping takes no CPU
     assert m.median_cpu == sorted(m.cpu_seconds)[1]
+
+
+def test_interleaved_rounds_pool_every_round_of_every_call() -> None:
+    runs = measure_interleaved(
+        {"short": (time.sleep, (0.005,)), "long": (time.sleep, (0.02,))},
+        rounds=2,
+        repeats=2,
+        warmup=1,
+    )
+    assert set(runs) == {"short", "long"}
+    for m in runs.values():
+        assert len(m.seconds) == len(m.cpu_seconds) == 4 and len(m.warmup_seconds) == 2
+    assert runs["long"].median > runs["short"].median >= 0.005
