@@ -204,7 +204,7 @@ def shortest_minutes(
         return out
     # Many small blocks keep the threads busy to the end: searches differ in size.
     blocks = np.array_split(np.arange(sources.size), min(-(-sources.size // 8), 16 * threads))
-    pool = _pool(threads)
+    pool = thread_pool(threads)
     done = [
         pool.submit(_search_into, args, sources, rows, target_column, limit, delta, n_buckets, out)
         for rows in blocks
@@ -215,16 +215,17 @@ def shortest_minutes(
 
 
 @cache
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """A pool of ``threads`` threads, kept between calls.
+def thread_pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` threads kept between calls, for the searches and the FCA sums.
 
-    Starting threads costs about as much as a few small searches.
+    Starting threads costs about as much as a few small searches. Jobs on it never wait for
+    one another, so callers may share it.
     """
-    return ThreadPoolExecutor(threads, thread_name_prefix="accessplan-paths")
+    return ThreadPoolExecutor(threads, thread_name_prefix="accessplan")
 
 
 # A forked child has none of its parent's threads: it starts pools of its own.
-os.register_at_fork(after_in_child=_pool.cache_clear)
+os.register_at_fork(after_in_child=thread_pool.cache_clear)
 
 
 def _search_into(

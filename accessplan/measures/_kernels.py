@@ -11,12 +11,11 @@ not depend on scheduling.
 from __future__ import annotations
 
 import itertools
-import os
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 
 import numba
 import numpy as np
+
+from accessplan._shortest_paths import default_threads, thread_pool
 
 #: Below this many stored pairs one thread is faster than splitting the work.
 PARALLEL_MIN_PAIRS = 150_000
@@ -113,19 +112,8 @@ def _supply_ratio(partial_demand, capacity, ratio):  # pragma: no cover
         ratio[j] = capacity[j] / d if d > 0 else 0.0
 
 
-@cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="accessplan-sums")
-
-
-# A forked child has none of its parent's threads: it starts a pool of its own.
-os.register_at_fork(after_in_child=_pool.cache_clear)
-
-
 def _threads() -> int:
     """Threads sharing large sums: the same count as the shortest-path searches use."""
-    from accessplan._shortest_paths import default_threads
-
     return default_threads()
 
 
@@ -142,7 +130,9 @@ def _run_shared(jobs: list[tuple]) -> None:
             function, *args = jobs[k]
             function(*args)
 
-    helpers = [_pool().submit(work) for _ in range(min(_threads(), len(jobs)) - 1)]
+    threads = _threads()
+    pool = thread_pool(threads)
+    helpers = [pool.submit(work) for _ in range(min(threads, len(jobs)) - 1)]
     work()
     for helper in helpers:
         helper.result()
