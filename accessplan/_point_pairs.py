@@ -8,7 +8,7 @@ dense points × points block several times.
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -49,12 +49,23 @@ def _fill_pairs(
     return k
 
 
-class PointNodes(Protocol):
-    """Where snapped points sit among the searched nodes (see ``traveltimes._PointNodes``)."""
+@dataclass(frozen=True)
+class PointNodes:
+    """Where the snapped points (origins or destinations) sit among the searched nodes.
 
-    ok: np.ndarray  # positions of the points that snapped, increasing
-    inverse: np.ndarray  # each one's row (origins) or column (destinations) in node_minutes
-    leg_minutes: np.ndarray  # leg of every point, snapped or not
+    Attributes
+    ----------
+    ok
+        Positions of the points that snapped to the network, increasing.
+    inverse
+        For each of them, its row (origins) or column (destinations) in the node-level minutes.
+    leg_minutes
+        Minutes between every point and its network node (one value per point).
+    """
+
+    ok: np.ndarray
+    inverse: np.ndarray
+    leg_minutes: np.ndarray
 
 
 def expand_dense(

@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from accessplan.errors import InputError
+
+if TYPE_CHECKING:
+    from accessplan._point_pairs import PointNodes
 
 __all__ = ["TravelTimes", "align_values", "travel_times"]
 
@@ -795,36 +797,19 @@ def _route(
     timings["search"] = time.perf_counter() - started
     started = time.perf_counter()
     try:
-        origins = _PointNodes(o_ok, o_inv, so.leg_minutes)
-        destinations = _PointNodes(d_ok, d_inv, sd.leg_minutes)
+        from accessplan._point_pairs import PointNodes
+
+        origins = PointNodes(o_ok, o_inv, so.leg_minutes)
+        destinations = PointNodes(d_ok, d_inv, sd.leg_minutes)
         return _assemble(node_minutes, origins, destinations, cutoff, (n_o, n_d))
     finally:
         timings["assemble"] = time.perf_counter() - started
 
 
-@dataclass(frozen=True)
-class _PointNodes:
-    """Where the snapped points (origins or destinations) sit among the searched nodes.
-
-    Attributes
-    ----------
-    ok
-        Positions of the points that snapped to the network.
-    inverse
-        For each of them, its row (origins) or column (destinations) in the node-level minutes.
-    leg_minutes
-        Minutes between every point and its network node (one value per point).
-    """
-
-    ok: np.ndarray
-    inverse: np.ndarray
-    leg_minutes: np.ndarray
-
-
 def _assemble(
     node_minutes: np.ndarray | sp.csr_array,
-    origins: _PointNodes,
-    destinations: _PointNodes,
+    origins: PointNodes,
+    destinations: PointNodes,
     cutoff: float | None,
     shape: tuple[int, int],
 ) -> sp.csr_array:
@@ -841,8 +826,8 @@ def _assemble(
 
 def _expand_sparse(
     node_minutes: np.ndarray | sp.csr_array,
-    origins: _PointNodes,
-    destinations: _PointNodes,
+    origins: PointNodes,
+    destinations: PointNodes,
     cutoff: float | None,
     shape: tuple[int, int],
 ) -> sp.csr_array:

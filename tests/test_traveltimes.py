@@ -349,8 +349,7 @@ def test_sparse_expansion_paths_match_the_dense_one(walk_grid, monkeypatch):
 
 @pytest.mark.parametrize("cutoff", [None, 7.5])
 def test_dense_expansion_equals_the_array_formula(cutoff):
-    from accessplan._point_pairs import expand_dense
-    from accessplan.traveltimes import _PointNodes
+    from accessplan._point_pairs import PointNodes, expand_dense
 
     rng = np.random.default_rng(21)
     node_minutes = rng.uniform(0, 10, (4, 3))
@@ -359,7 +358,7 @@ def test_dense_expansion_equals_the_array_formula(cutoff):
     d_ok = np.array([0, 2, 3, 5])
     o_inv, d_inv = rng.integers(0, 4, o_ok.size), np.array([0, 2, 1, 2])
     o_leg, d_leg = rng.uniform(0, 2, 9), rng.uniform(0, 2, 6)
-    origins, destinations = _PointNodes(o_ok, o_inv, o_leg), _PointNodes(d_ok, d_inv, d_leg)
+    origins, destinations = PointNodes(o_ok, o_inv, o_leg), PointNodes(d_ok, d_inv, d_leg)
     got = expand_dense(node_minutes, origins, destinations, cutoff, (9, 6))
     total = np.full((9, 6), np.inf)
     total[np.ix_(o_ok, d_ok)] = (node_minutes[np.ix_(o_inv, d_inv)] + o_leg[o_ok, None]) + d_leg[
