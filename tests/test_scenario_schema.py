@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accessplan.errors import ScenarioError
-from accessplan.scenario_schema import read_scenario_file, validate_scenario_dict
+from accessplan.scenario.schema import read_scenario_file, validate_scenario_dict
 
 
 def test_empty_scenario_gets_defaults_and_the_embedded_region():

@@ -1,0 +1,161 @@
+"""Many scenarios at once: :func:`run_batch`, and :func:`format_table` for plain-text tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accessplan.errors import AccessplanError, ScenarioError
+from accessplan.scenario.config import Scenario
+from accessplan.scenario.result import SERVED_METRIC
+
+__all__ = ["format_table", "run_batch"]
+
+
+def format_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as an aligned plain-text table with readable numbers."""
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, bool | np.bool_):
+            return str(v)
+        if isinstance(v, int | np.integer):
+            return f"{v:,}"
+        if isinstance(v, float | np.floating):
+            if not np.isfinite(v):
+                return "—" if np.isnan(v) else ("+inf" if v > 0 else "-inf")
+            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.3g}" if abs(v) < 1 else f"{v:,.2f}"
+        return str(v)
+
+    cols = list(frame.columns)
+    rows = [[fmt(v) for v in row] for row in frame.itertuples(index=False)]
+    widths = [
+        max(len(str(c)), *(len(r[i]) for r in rows)) if rows else len(str(c))
+        for i, c in enumerate(cols)
+    ]
+    header = "  ".join(str(c).ljust(w) for c, w in zip(cols, widths, strict=True))
+    body = [
+        "  ".join(
+            (v.ljust(w) if i == 0 else v.rjust(w))
+            for i, (v, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    return "\n".join([header, "-" * len(header), *body])
+
+
+def _run_one(path: str, out_dir: str) -> dict[str, Any]:
+    """Run one scenario file into ``out_dir``; never raises (the error is reported)."""
+    t0 = time.perf_counter()
+    row: dict[str, Any] = {"scenario": path}
+    try:
+        scenario = Scenario.from_toml(path)
+        result = scenario.run(progress=False)
+        result.write(out_dir)
+        plan = result.plan
+        summary = result.summary_table().set_index("metric")
+        mean_row = summary.index[summary.index.str.startswith("Access, population-weighted")][0]
+        counts = plan.new_sites["type"].value_counts()
+        row.update(
+            status="ok",
+            name=scenario.name,
+            model=scenario.config["plan"]["model"],
+            budget=scenario.config["plan"]["budget"],
+            new_clinic=int(counts.get("clinic", 0)),
+            new_robotic=int(counts.get("robotic", 0)),
+            new_digital=int(counts.get("digital", 0)),
+            cost=plan.cost,
+            served_before=summary.loc[SERVED_METRIC, "before"],
+            served_after=summary.loc[SERVED_METRIC, "after"],
+            plan_covered_population=plan.covered_population,
+            access_before=summary.loc[mean_row, "before"],
+            access_after=summary.loc[mean_row, "after"],
+            access_pct_change=summary.loc[mean_row, "pct_change"],
+            gap=plan.gap,
+            error="",
+        )
+    except AccessplanError as exc:
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # one broken scenario must not stop the batch
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+    row["seconds"] = time.perf_counter() - t0
+    row["out"] = out_dir
+    return row
+
+
+def run_batch(
+    scenarios: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    jobs: int = 1,
+    progress: bool = True,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> pd.DataFrame:
+    """Run many scenario files, ``jobs`` at a time, each into ``out_dir/<file stem>/``.
+
+    A scenario that fails is reported in the summary (``status`` = ``"failed"`` with its
+    ``error``) and does not stop the others. Writes ``out_dir/batch_summary.csv`` and, when
+    budgets differ, ``out_dir/budget_coverage.png``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario, in the order given.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    paths = [str(Path(p)) for p in scenarios]
+    if not paths:
+        raise ScenarioError("batch: give at least one scenario file.")
+    stems = [Path(p).stem for p in paths]
+    if len(set(stems)) != len(stems):
+        raise ScenarioError("batch: two scenario files share a name; output folders would clash.")
+    if jobs < 1:
+        raise ScenarioError(f"batch: jobs must be >= 1, got {jobs}.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    targets = [str(out / s) for s in stems]
+    rows: dict[str, dict[str, Any]] = {}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(paths), desc="scenarios", unit="scenario")
+    if jobs == 1:
+        for p, t in zip(paths, targets, strict=True):
+            rows[p] = _run_one(p, t)
+            if bar is not None:
+                bar.update(1)
+            if on_result:
+                on_result(rows[p])
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_run_one, p, t): p for p, t in zip(paths, targets, strict=True)}
+            for fut in as_completed(futures):
+                rows[futures[fut]] = fut.result()
+                if bar is not None:
+                    bar.update(1)
+                if on_result:
+                    on_result(rows[futures[fut]])
+    if bar is not None:
+        bar.close()
+    summary = pd.DataFrame([rows[p] for p in paths])
+    summary.to_csv(out / "batch_summary.csv", index=False)
+    ok = summary[summary["status"] == "ok"]
+    if len(ok) > 1 and ok["budget"].nunique() > 1:
+        from accessplan.figures import plot_budget_coverage
+
+        plot_budget_coverage(
+            ok.sort_values("budget"),
+            out / "budget_coverage.png",
+            coverage="served_after",
+            coverage_label="Persons served within the standard",
+            baseline=float(ok["served_before"].iloc[0]),
+        )
+    return summary
