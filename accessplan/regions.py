@@ -40,7 +40,6 @@ from accessplan.io import (
 
 __all__ = [
     "NGAZIDJA_BBOX",
-    "NGAZIDJA_POPULATION_OFFSET_PIXELS",
     "NGAZIDJA_TIER_CAPACITY",
     "Region",
     "data_dir",
@@ -191,26 +190,11 @@ def data_dir() -> Path:
     )
 
 
-NGAZIDJA_POPULATION_OFFSET_PIXELS: tuple[int, int] = (34, -42)
-"""Georeferencing correction of the embedded WorldPop raster, in raster pixels (east, north).
-
-The stored raster sits about 3.1 km west and 4.3 km north of where its people live. Three
-independent layers agree on the offset: shifting the population by whole pixels and counting
-the persons within 1 km of the OSM road network peaks at (+34, −42) pixels (78 % of persons,
-against 50 % unshifted; within 300 m: 47 % against 23 %), and the persons within 1 km of the
-Ministry of Health facilities (surveyed on Google Earth) and of the OSM health features peak at
-the same shift, ±1 km. Unshifted, Moroni's densest cells lie in the sea west of the town.
-``load_region("ngazidja")`` applies this shift (cell ids and counts are unchanged); pass
-``correct_offset=False`` for the raster as published.
-"""
-
-
 def load_region(
     name: str = "ngazidja",
     *,
     aggregate: int = 5,
     tier_capacity: Mapping[str, float] | None = None,
-    correct_offset: bool = True,
 ) -> Region:
     """Load an embedded region.
 
@@ -225,9 +209,6 @@ def load_region(
     tier_capacity
         Capacity (clinicians) per ``Tier_name`` of the Ministry list, replacing the assumed
         :data:`NGAZIDJA_TIER_CAPACITY` for the tiers it names.
-    correct_offset
-        Move the population by :data:`NGAZIDJA_POPULATION_OFFSET_PIXELS` to undo the raster's
-        georeferencing error (default). False keeps the raster exactly as published.
 
     Returns
     -------
@@ -249,8 +230,6 @@ def load_region(
                 "or set ACCESSPLAN_DATA to a complete data/ folder."
             )
     population = read_population_raster(paths["population"], aggregate=aggregate)
-    if correct_offset:
-        population = _shift_population(population, paths["population"])
     facilities = _ngazidja_moh_facilities(paths["facilities"], tier_capacity)
     osm_facilities = _ngazidja_osm_facilities(paths["osm_facilities"])
     return Region(
@@ -270,20 +249,6 @@ def load_region(
             "capacities in clinicians per tier."
         ),
     )
-
-
-def _shift_population(population: gpd.GeoDataFrame, raster: Path) -> gpd.GeoDataFrame:
-    """Population points moved by the documented whole-pixel offset of the raster."""
-    import rasterio
-
-    with rasterio.open(raster) as src:
-        px, py = abs(src.transform.a), abs(src.transform.e)
-    east, north = NGAZIDJA_POPULATION_OFFSET_PIXELS
-    moved = population.copy()
-    moved.geometry = population.geometry.translate(xoff=east * px, yoff=north * py)
-    moved.attrs = dict(population.attrs)
-    moved.attrs["offset_corrected_pixels"] = NGAZIDJA_POPULATION_OFFSET_PIXELS
-    return moved
 
 
 def _ngazidja_moh_facilities(
