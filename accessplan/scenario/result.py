@@ -131,11 +131,16 @@ class Result:
         lines.append(format_table(shown))
         return "\n".join(lines)
 
-    def write(self, out_dir: str | Path) -> dict[str, Path]:
-        """Write every output into ``out_dir`` and return the paths by name."""
+    def write(self, out_dir: str | Path, *, replace: bool = False) -> dict[str, Path]:
+        """Write every output into ``out_dir`` and return the paths by name.
+
+        The folder appears complete (with ``manifest.json``) or not at all; one that already
+        holds files is refused unless ``replace`` is true. See
+        :func:`accessplan.outputs.write_outputs`.
+        """
         from accessplan.outputs import write_outputs
 
-        return write_outputs(self, Path(out_dir))
+        return write_outputs(self, Path(out_dir), replace=replace)
 
 
 def _weighted_nanmean(values: pd.Series, weights: pd.Series) -> float:
