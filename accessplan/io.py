@@ -23,12 +23,14 @@ Road graph contract
 float ``x`` and ``y`` in that CRS; every edge has ``length`` (metres, float), ``highway`` (str,
 the first value when OSM gives a list) and ``oneway`` (bool), and optionally ``maxspeed`` (the
 raw OSM string), ``name``, ``osmid`` and ``geometry`` (the road's LineString in the graph CRS,
-where the source has one). A two-way street is two directed edges.
+where the source has one). A two-way street is two directed edges. Node ids are ints (OSM ids,
+or 0, 1, ... for files whose ids are not whole numbers, with the original in ``source_id``).
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import math
 import warnings
 from collections.abc import Hashable, Iterable, Mapping
@@ -41,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+from shapely.ops import nearest_points
 
 from accessplan.errors import InputError, NetworkError
 from accessplan.supply import SUPPLY_TYPES, check_supply_types
@@ -141,11 +144,50 @@ def _check_crs(crs: Any, where: str) -> pyproj.CRS:
         ) from exc
 
 
-def _missing_column(where: str, col: str, what: str, columns: Iterable[Hashable]) -> InputError:
-    return InputError(
-        f"{where} has no {what} column {col!r}; available columns: {list(columns)}. "
-        f"Pass the right name (e.g. {what}_col=...)."
+# Usual spellings of coordinate columns, offered when the named one is missing.
+_COORDINATE_ALIASES = {
+    "lon": ("lon", "long", "longitude", "lng", "x", "easting"),
+    "lat": ("lat", "latitude", "y", "northing"),
+}
+
+
+def _close_match(col: str, columns: Iterable[Hashable], kind: str | None = None) -> str | None:
+    """The available column most like ``col`` (a usual alias first), or None."""
+    names = [str(c) for c in columns]
+    lowered = {name.lower(): name for name in names}
+    for alias in _COORDINATE_ALIASES.get(kind or "", ()):
+        if alias in lowered and lowered[alias] != col:
+            return lowered[alias]
+    found = difflib.get_close_matches(col.lower(), list(lowered), n=1, cutoff=0.5)
+    return lowered[found[0]] if found else None
+
+
+def _missing_column(
+    where: str,
+    col: str,
+    what: str,
+    columns: Iterable[Hashable],
+    argument: str | None = None,
+    kind: str | None = None,
+) -> InputError:
+    columns = list(columns)
+    match = _close_match(col, columns, kind)
+    argument = argument or f"{what}_col"
+    hint = (
+        f"did you mean {match!r}? Pass {argument}={match!r}"
+        if match
+        else (f"pass the right name with {argument}=...")
     )
+    return InputError(
+        f"{where} has no {what} column {col!r}; available columns: {columns}. {hint}."
+    )
+
+
+def _row_label(row: int, ids: np.ndarray | None) -> str:
+    """``row 3 (id 'b')``: the 0-based data row and, when known, the id as the user wrote it."""
+    if ids is None:
+        return f"row {row}"
+    return f"row {row} (id {_plain(ids[row])!r})"
 
 
 # ====================================================================== roads
@@ -403,6 +445,7 @@ def _normalise_graph(graph: nx.Graph, where: str) -> nx.MultiDiGraph:
         if not (math.isfinite(x) and math.isfinite(y)):
             raise NetworkError(f"{where}: node {node!r} has non-finite coordinates ({x}, {y}).")
         nodes.append((node, {"x": x, "y": y}))
+    _check_node_degrees(nodes, crs, where)
     out.add_nodes_from(nodes)
     edges = []
     for u, v, data in graph.edges(data=True):
@@ -433,7 +476,41 @@ def _normalise_graph(graph: nx.Graph, where: str) -> nx.MultiDiGraph:
             attrs["geometry"] = geometry  # the road's shape, used to place nodes along it
         edges.append((u, v, attrs))
     out.add_edges_from(edges)
-    return out
+    return _integer_node_ids(out)
+
+
+def _check_node_degrees(nodes: list[tuple[Any, dict[str, float]]], crs: pyproj.CRS, where: str):
+    """Node x/y in a lon/lat CRS must be degrees (not metres of another CRS)."""
+    if not crs.is_geographic:
+        return
+    for node, xy in nodes:
+        if abs(xy["x"]) > 180 or abs(xy["y"]) > 90:
+            raise NetworkError(
+                f"{where}: node {str(node)!r} has x={xy['x']:g}, y={xy['y']:g}, which cannot be "
+                f"degrees in the graph's CRS {crs.to_string()}; set G.graph['crs'] to the CRS "
+                "of the node coordinates (e.g. a UTM zone) before saving the graph."
+            )
+
+
+def _integer_node_ids(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Node ids as Python ints, which routing needs.
+
+    GraphML read by networkx gives text ids: "123" becomes 123. Ids that are not whole numbers
+    are numbered 0, 1, ... in the file's order, and the original id is kept in the node
+    attribute ``source_id`` (str).
+    """
+    ids = list(graph.nodes)
+    if all(isinstance(n, int | np.integer) and not isinstance(n, bool) for n in ids):
+        return graph
+    try:
+        as_int = [int(str(n)) for n in ids]
+    except ValueError:
+        as_int = None
+    if as_int is not None and len(set(as_int)) == len(ids):
+        return nx.relabel_nodes(graph, dict(zip(ids, as_int, strict=True)), copy=True)
+    mapping = {node: i for i, node in enumerate(ids)}
+    nx.set_node_attributes(graph, {node: str(node) for node in ids}, "source_id")
+    return nx.relabel_nodes(graph, mapping, copy=True)
 
 
 def _clip_graph_to_bbox(graph: nx.MultiDiGraph, bbox: BBox) -> nx.MultiDiGraph:
@@ -699,10 +776,12 @@ def read_population(
     id_col
         Column of unique ids; default: the row number (0, 1, ...).
     lon_col, lat_col
-        Coordinate columns of a CSV / DataFrame (x and y in ``crs`` when it is projected).
+        Coordinate columns of a CSV / DataFrame: longitude and latitude in degrees, or x
+        (easting) and y (northing) when ``crs`` is projected.
     crs
-        CRS of CSV coordinates (default EPSG:4326), or the CRS to assume for a vector file that
-        carries none. A vector file's own CRS is kept.
+        CRS of the CSV / DataFrame coordinate columns (default EPSG:4326), or the CRS of a
+        vector file that carries none. A vector file's (or GeoDataFrame's) own CRS is kept;
+        giving a different ``crs`` for it is an error.
     layer
         Layer of a multi-layer file (GeoPackage).
 
@@ -710,36 +789,46 @@ def read_population(
     -------
     geopandas.GeoDataFrame
         Columns ``id``, ``population`` (persons, float), the source's other columns and point
-        geometry. Polygon features are reduced to their centroid, computed in a projected CRS
-        (UTM) when the data are in degrees; the polygons are kept in the column ``cell``.
+        geometry, in the source CRS. Polygon features are reduced to their centroid, computed
+        in a projected CRS (UTM) when the data are in degrees; the polygons are kept in the
+        column ``cell``. ``attrs["report"]`` holds the counts and the total.
 
     Raises
     ------
     InputError
-        Unreadable file, missing column, missing/unknown CRS, empty or invalid geometry, NaN or
-        negative population, duplicate ids.
+        Unreadable file or folder, missing column (with the closest available name), missing
+        or unknown CRS, coordinates that cannot be degrees in a lon/lat CRS, no feature or a
+        total of 0 persons, empty or invalid geometry, missing, non-numeric or negative
+        population, duplicate ids.
     """
     where = _where(path)
-    gdf = _read_table(path, lon_col, lat_col, crs, layer)
+    gdf, coordinate_cols = _read_table(path, lon_col, lat_col, crs, layer)
+    gdf = gdf.reset_index(drop=True)
     if population_col not in gdf.columns:
         raise _missing_column(where, population_col, "population", _data_columns(gdf))
-    _check_geometries(gdf, where)
-    pop = pd.to_numeric(gdf[population_col], errors="coerce").astype(float)
-    bad = ~np.isfinite(pop.to_numpy()) | (pop.to_numpy() < 0)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
+    if len(gdf) == 0:
         raise InputError(
-            f"{where}: column {population_col!r} has {int(bad.sum())} row(s) with a missing, "
-            f"non-numeric, infinite or negative population (first: row {first}, value "
-            f"{_plain(gdf[population_col].iloc[first])!r}); fix or remove those rows."
+            f"{where}" + (f" layer {layer!r}" if layer else "") + " has no feature (0 rows); "
+            "check the file" + ("" if layer else ", or pass layer= for another layer") + "."
         )
     ids = _ids(gdf, id_col, where)
+    label_ids = ids if id_col is not None else None
+    _check_geometries(gdf, where, label_ids)
+    beyond = _beyond_degrees(gdf)[2]
+    if beyond.any():
+        raise _not_degrees_error(gdf, where, coordinate_cols, label_ids, np.flatnonzero(beyond))
+    pop = _population_values(gdf, population_col, where, label_ids)
+    if pop.sum() == 0:
+        raise InputError(
+            f"{where}: column {population_col!r} sums to 0 persons over {len(gdf)} row(s); "
+            "pass the column of persons per feature as population_col=."
+        )
     geom_types = set(gdf.geom_type.unique())
     out = gdf.drop(columns=[c for c in ("id", "population") if c in gdf.columns])
     if geom_types <= {"Point"}:
         points = gdf.geometry
     elif geom_types <= {"Polygon", "MultiPolygon"}:
-        points = _centroids(gdf.geometry)
+        points = _centroids(gdf.geometry, where)
         out["cell"] = gdf.geometry.to_numpy()
     else:
         raise InputError(
@@ -759,62 +848,146 @@ def read_population(
     return out
 
 
+def _population_values(
+    gdf: pd.DataFrame, population_col: str, where: str, ids: np.ndarray | None
+) -> pd.Series:
+    """Persons per row as floats; raise naming the first missing, non-numeric or negative one."""
+    raw = gdf[population_col]
+    pop = pd.to_numeric(raw, errors="coerce").astype(float)
+    values = pop.to_numpy()
+    problems = {
+        "missing": raw.isna().to_numpy(),
+        "non-numeric": raw.notna().to_numpy() & np.isnan(values),
+        "infinite": np.isinf(values),
+        "negative": values < 0,
+    }
+    bad = np.logical_or.reduce(list(problems.values()))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        kind = next(name for name, mask in problems.items() if mask[row])
+        raise InputError(
+            f"{where}: column {population_col!r} has a {kind} population in "
+            f"{_row_label(row, ids)} (value {_plain(raw.iloc[row])!r}); {int(bad.sum())} row(s) "
+            "have a missing, non-numeric, infinite or negative population. Fix or remove those "
+            "rows (persons are numbers >= 0)."
+        )
+    return pop
+
+
 def _data_columns(gdf: pd.DataFrame) -> list[str]:
     return [c for c in gdf.columns if c != getattr(gdf, "_geometry_column_name", None)]
 
 
 def _read_table(
     source: str | Path | pd.DataFrame, lon_col: str, lat_col: str, crs: Any, layer: str | None
-) -> gpd.GeoDataFrame:
-    """Read a vector file, a CSV with coordinates, or a (Geo)DataFrame into a GeoDataFrame."""
+) -> tuple[gpd.GeoDataFrame, tuple[str, str] | None]:
+    """Read a vector file, a CSV with coordinates, or a (Geo)DataFrame into a GeoDataFrame.
+
+    Returns the table and the names of the coordinate columns it was built from (None for a
+    vector file or a GeoDataFrame).
+    """
     where = _where(source)
     if isinstance(source, gpd.GeoDataFrame):
         gdf = source.copy()
         if gdf.geometry.name != "geometry":
             gdf = gdf.rename_geometry("geometry")
-        if gdf.crs is None:
-            gdf = gdf.set_crs(_check_crs(crs, where))
-        return gdf
+        return _with_crs(gdf, crs, where), None
     if isinstance(source, pd.DataFrame):
-        return _points_from_columns(source, lon_col, lat_col, crs, where)
+        return _points_from_columns(source, lon_col, lat_col, crs, where), (lon_col, lat_col)
     path = Path(source)
     if not path.exists():
         raise InputError(f"{where} does not exist; check the path.")
     suffix = path.suffix.lower()
-    if suffix in {".csv", ".txt", ".tsv"}:
-        try:
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise InputError(
-                f"{where} could not be read as CSV ({str(exc)[:200]}); check the file."
-            ) from exc
-        return _points_from_columns(frame, lon_col, lat_col, crs, where)
-    try:
-        gdf = gpd.read_file(path, layer=layer)
-    except Exception as exc:  # pyogrio DataSourceError, DataLayerError...
+    if path.is_dir() and suffix != ".gdb":  # a FileGDB is a folder; anything else is a mistake
+        inside = sorted(p.name for p in path.iterdir() if p.suffix.lower() in _TABLE_SUFFIXES)
         raise InputError(
-            f"{where} could not be read as a vector file ({type(exc).__name__}: "
-            f"{str(exc)[:200]}); it may be truncated or in an unknown format."
-        ) from exc
+            f"{where} is a folder, not a file; give the path of the file inside it"
+            + (f" (it holds {inside[:5]})." if inside else ".")
+        )
+    if suffix in {".csv", ".txt", ".tsv"}:
+        frame = _read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        return _points_from_columns(frame, lon_col, lat_col, crs, where), (lon_col, lat_col)
+    gdf = _read_vector(path, layer)
     if not isinstance(gdf, gpd.GeoDataFrame) or "geometry" not in gdf:
-        return _points_from_columns(pd.DataFrame(gdf), lon_col, lat_col, crs, where)
+        frame = pd.DataFrame(gdf)
+        return _points_from_columns(frame, lon_col, lat_col, crs, where), (lon_col, lat_col)
     if gdf.geometry.name != "geometry":
         gdf = gdf.rename_geometry("geometry")
+    return _with_crs(gdf, crs, where), None
+
+
+_TABLE_SUFFIXES = _VECTOR_SUFFIXES | {".csv", ".tsv", ".txt", ".tif", ".tiff"}
+
+
+def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    """pandas.read_csv with every reading failure as an InputError naming the file."""
+    where = _where(path)
+    try:
+        return pd.read_csv(path, sep=sep)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{where} is not UTF-8 text ({exc.reason}); save it as UTF-8 "
+            "(e.g. 'CSV UTF-8' in a spreadsheet) and read it again."
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise InputError(f"{where} is empty (no header, no rows); check the file.") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(
+            f"{where} could not be read as CSV ({str(exc)[:200]}); check the quoting and the "
+            "number of fields on that line."
+        ) from exc
+    except OSError as exc:
+        raise InputError(
+            f"{where} could not be opened ({type(exc).__name__}: {exc.strerror or exc}); "
+            "check the path and its permissions."
+        ) from exc
+
+
+def _read_vector(path: Path, layer: str | None) -> pd.DataFrame:
+    """geopandas.read_file with every reading failure as an InputError naming the file."""
+    import pyogrio
+
+    where = _where(path)
+    try:
+        return gpd.read_file(path, layer=layer)
+    except pyogrio.errors.DataLayerError as exc:
+        try:
+            layers = [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+        except Exception:  # the layer list is only a hint
+            layers = []
+        raise InputError(
+            f"{where} has no layer {layer!r} ({str(exc)[:120]}); pass layer= with one of {layers}."
+        ) from exc
+    except Exception as exc:  # pyogrio DataSourceError, OSError, GDAL errors...
+        raise InputError(
+            f"{where} could not be read as a vector file ({type(exc).__name__}: "
+            f"{str(exc)[:160]}). It may be truncated, or not a GeoPackage/GeoJSON/Shapefile "
+            "(a text file renamed?): export it again, or give a table of coordinates a .csv "
+            "name and pass lon_col= and lat_col=."
+        ) from exc
+
+
+def _with_crs(gdf: gpd.GeoDataFrame, crs: Any, where: str) -> gpd.GeoDataFrame:
+    """Keep the data's own CRS; use ``crs`` only for data without one (a conflict raises)."""
     if gdf.crs is None:
-        gdf = gdf.set_crs(_check_crs(crs, where))
-    else:
-        _check_crs(gdf.crs, where)
+        return gdf.set_crs(_check_crs(crs, where))
+    own = _check_crs(gdf.crs, where)
+    if crs is not None and not own.equals(_check_crs(crs, "crs=")):
+        raise InputError(
+            f"{where} has its own CRS {own.to_string()!r}, but crs={str(crs)!r} was given; "
+            "crs= is only for files without a CRS (the file's CRS is kept). Drop crs=, or fix "
+            "the CRS stored in the file."
+        )
     return gdf
 
 
 def _points_from_columns(
     frame: pd.DataFrame, lon_col: str, lat_col: str, crs: Any, where: str
 ) -> gpd.GeoDataFrame:
-    for col in (lon_col, lat_col):
+    for col, kind in ((lon_col, "lon"), (lat_col, "lat")):
         if col not in frame.columns:
-            raise InputError(
-                f"{where} has no coordinate column {col!r}; available columns: "
-                f"{list(frame.columns)}. Pass lon_col=... and lat_col=... ."
+            raise _missing_column(
+                where, col, "coordinate", frame.columns, argument=f"{kind}_col", kind=kind
             )
     crs = _check_crs("EPSG:4326" if crs is None else crs, where)
     x = pd.to_numeric(frame[lon_col], errors="coerce").to_numpy(dtype=float)
@@ -825,13 +998,64 @@ def _points_from_columns(
     return gpd.GeoDataFrame(frame.copy(), geometry=geometry, crs=crs)
 
 
-def _check_geometries(gdf: gpd.GeoDataFrame, where: str) -> None:
+def _beyond_degrees(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: x, y of point geometries (NaN otherwise) and whether they cannot be degrees."""
+    geom = gdf.geometry
+    x = np.full(len(gdf), np.nan)
+    y = np.full(len(gdf), np.nan)
+    points = (~(geom.isna() | geom.is_empty) & (geom.geom_type == "Point")).to_numpy()
+    x[points] = shapely.get_x(geom.to_numpy()[points])
+    y[points] = shapely.get_y(geom.to_numpy()[points])
+    if gdf.crs is None or not gdf.crs.is_geographic:
+        return x, y, np.zeros(len(gdf), dtype=bool)
+    return x, y, np.isfinite(x) & np.isfinite(y) & ((np.abs(x) > 180) | (np.abs(y) > 90))
+
+
+def _not_degrees_error(
+    gdf: gpd.GeoDataFrame,
+    where: str,
+    coordinate_cols: tuple[str, str] | None,
+    ids: np.ndarray | None,
+    rows: np.ndarray,
+) -> InputError:
+    """Coordinates in a lon/lat CRS beyond ±180° / ±90°: projected metres, or swapped columns."""
+    x, y, _ = _beyond_degrees(gdf)
+    row = int(rows[0])
+    lon_bad = abs(x[row]) > 180
+    if coordinate_cols is None:
+        column = "x (longitude)" if lon_bad else "y (latitude)"
+    else:
+        column = repr(coordinate_cols[0] if lon_bad else coordinate_cols[1])
+    value = x[row] if lon_bad else y[row]
+    crs_name = gdf.crs.to_string()
+    text = (
+        f"{where}: column {column} holds {value:g} in {_row_label(row, ids)} "
+        f"({len(rows)} row(s) like it), which cannot be degrees in {crs_name} (longitude is "
+        "within ±180, latitude within ±90)."
+    )
+    swapped = np.abs(y[rows]) <= 180
+    if not lon_bad and (np.abs(x[rows]) <= 90).all() and swapped.all():
+        text += " Longitude and latitude look swapped: exchange lon_col= and lat_col=."
+    elif coordinate_cols is not None:
+        text += (
+            " They look like projected coordinates (e.g. metres): pass crs= with the CRS of "
+            "these columns (e.g. crs='EPSG:32738' for UTM zone 38S)."
+        )
+    else:
+        text += (
+            " The file's CRS is wrong for its coordinates: store the right one in the file "
+            "(e.g. gdf.set_crs(..., allow_override=True).to_file(...))."
+        )
+    return InputError(text)
+
+
+def _check_geometries(gdf: gpd.GeoDataFrame, where: str, ids: np.ndarray | None = None) -> None:
     """Raise on the first missing, empty or invalid geometry."""
     missing = gdf.geometry.isna().to_numpy() | gdf.geometry.is_empty.to_numpy()
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
         raise InputError(
-            f"{where}: row {row} has an empty or missing geometry/coordinates "
+            f"{where}: {_row_label(row, ids)} has an empty or missing geometry/coordinates "
             f"({int(missing.sum())} such row(s)); give it coordinates or remove it."
         )
     invalid = ~gdf.geometry.is_valid.to_numpy()
@@ -839,17 +1063,33 @@ def _check_geometries(gdf: gpd.GeoDataFrame, where: str) -> None:
         row = int(np.flatnonzero(invalid)[0])
         reason = shapely.is_valid_reason(gdf.geometry.iloc[row])
         raise InputError(
-            f"{where}: row {row} has an invalid geometry ({reason}); repair it (e.g. "
+            f"{where}: {_row_label(row, ids)} has an invalid geometry ({reason}); repair it (e.g. "
             "shapely.make_valid) or remove the row."
         )
 
 
-def _centroids(geometry: gpd.GeoSeries) -> gpd.GeoSeries:
+def _centroids(geometry: gpd.GeoSeries, where: str) -> gpd.GeoSeries:
     """Centroids computed in a metric CRS (UTM when the data are in degrees)."""
     if geometry.crs is not None and geometry.crs.is_geographic:
-        utm = geometry.estimate_utm_crs()
+        utm = _utm_crs(geometry, where)
         return geometry.to_crs(utm).centroid.to_crs(geometry.crs)
     return geometry.centroid
+
+
+def _rounded(values: Iterable[float]) -> tuple[float, ...]:
+    return tuple(round(float(v), 3) for v in values)
+
+
+def _utm_crs(geometry: gpd.GeoSeries, where: str) -> pyproj.CRS:
+    """geopandas' UTM estimate, with its RuntimeError (no zone for these bounds) explained."""
+    try:
+        return geometry.estimate_utm_crs()
+    except RuntimeError as exc:  # pyproj finds no UTM zone: bounds that are not degrees
+        raise InputError(
+            f"{where}: no UTM zone covers the bounds {_rounded(geometry.total_bounds)} in "
+            f"{geometry.crs.to_string()}; the coordinates are probably not longitude/"
+            "latitude. Give their real CRS (crs=...)."
+        ) from exc
 
 
 def _ids(gdf: pd.DataFrame, id_col: str | None, where: str) -> np.ndarray:
@@ -873,6 +1113,10 @@ def _ids(gdf: pd.DataFrame, id_col: str | None, where: str) -> np.ndarray:
 
 
 # ====================================================================== facilities
+Category = Mapping[str, Any]
+"""One entry of ``categories=``: ``{"type": "clinic", "capacity": 2}`` (either key optional)."""
+
+
 def read_facilities(
     source: str | Path | pd.DataFrame,
     *,
@@ -882,12 +1126,18 @@ def read_facilities(
     default_type: str = "clinic",
     capacity_col: str | None = None,
     default_capacity: float = 1.0,
+    category_col: str | None = None,
+    categories: Mapping[Any, Category] | None = None,
     lon_col: str = "lon",
     lat_col: str = "lat",
     crs: Any = None,
     layer: str | None = None,
     bounds: BBox | None = None,
     on_invalid: Literal["raise", "report"] = "raise",
+    study_area: Any = None,
+    study_area_crs: Any = "EPSG:4326",
+    study_area_margin: float = 5_000.0,
+    on_outside: Literal["report", "raise"] = "report",
 ) -> gpd.GeoDataFrame:
     """Read facilities or candidate sites.
 
@@ -907,9 +1157,20 @@ def read_facilities(
     capacity_col
         Column of capacities (a number >= 0, in the unit the study uses, e.g. clinicians);
         default ``default_capacity`` for every row.
+    category_col, categories
+        A column of facility categories (e.g. a tier) and the table that turns each of its
+        values into a ``type`` and a ``capacity``, e.g. ``category_col="Tier_name"``,
+        ``categories={"Tier1 health post": {"type": "clinic", "capacity": 1}, ...}``. Keys
+        match the column's values ignoring case and surrounding spaces (numbers match
+        numerically: ``1`` matches ``1.0``). An entry without ``"type"`` or ``"capacity"``
+        takes ``type_col`` / ``default_type`` or ``capacity_col`` / ``default_capacity``;
+        an entry that sets one may not be combined with the column of the same thing. A value
+        missing from ``categories`` raises (listing every such value); a row without a
+        category is an invalid row (see ``on_invalid``).
     lon_col, lat_col, crs
-        Coordinate columns and their CRS for tables (default EPSG:4326), or the CRS to assume
-        for a vector file that has none.
+        Coordinate columns of a CSV / DataFrame and their CRS (default EPSG:4326: longitude
+        and latitude in degrees; with a projected ``crs`` they hold x and y), or the CRS of a
+        vector file that has none. A vector file's own CRS is kept.
     layer
         Layer of a multi-layer file.
     bounds
@@ -917,69 +1178,273 @@ def read_facilities(
         it are invalid (e.g. a facility on another island, or a flipped coordinate sign).
     on_invalid
         What to do with rows without coordinates, with impossible coordinates (latitude beyond
-        ±90°, longitude beyond ±180°, non-finite), outside ``bounds``, or with a missing or
-        negative capacity: ``"raise"`` (default) raises naming the first such row;
-        ``"report"`` leaves them out and lists each with its reason in
-        ``gdf.attrs["excluded"]`` (a DataFrame; empty when nothing was excluded).
+        ±90°, longitude beyond ±180°, non-finite), outside ``bounds``, without a category, or
+        with a missing or negative capacity: ``"raise"`` (default) raises naming the first
+        such row; ``"report"`` leaves them out and lists them in ``gdf.attrs["excluded"]``.
+    study_area
+        The extent the study covers, to catch facilities that cannot be reached: a road graph
+        (``networkx``; its ``graph["crs"]``), a GeoDataFrame / GeoSeries (e.g. the population;
+        its CRS), a raster or vector file path (its bounds), a shapely geometry or a (west,
+        south, east, north) box in ``study_area_crs``, or a list of these (their union). Graphs,
+        tables and files count by their bounding box. Default None: no check.
+    study_area_crs
+        CRS of a shapely geometry or box given as ``study_area`` (default EPSG:4326).
+    study_area_margin
+        Metres beyond the study area within which a facility still counts as inside
+        (default 5,000 m).
+    on_outside
+        What to do with facilities farther than ``study_area_margin`` from the study area:
+        ``"report"`` (default) leaves them out and lists them in ``gdf.attrs["excluded"]``
+        with their distance; ``"raise"`` raises naming the first one.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Columns ``id``, ``name`` (str), ``type`` (str), ``capacity`` (float >= 0), the source's
-        other columns, and point geometry; ``attrs["excluded"]`` as above.
+        other columns, and point geometry in the source CRS. ``attrs["excluded"]`` is one
+        DataFrame (empty when nothing was excluded) of every row left out, invalid or outside
+        the study area: ``row`` (0-based data row), ``id``, ``name``, ``reason``, ``x`` and
+        ``y`` (the row's coordinates as given, in the source CRS; NaN when missing), then
+        ``type``, ``capacity`` and the source's other columns (a source column named ``row``,
+        ``reason``, ``x`` or ``y`` gets the suffix ``_source`` there).
 
     Raises
     ------
     InputError
         Unreadable file, missing column (the message lists the available ones), missing or
-        unknown CRS, duplicate or missing ids, a non-point or invalid geometry, an unknown
-        type, and invalid rows when ``on_invalid="raise"``.
+        unknown CRS, coordinate columns that cannot be degrees in a lon/lat CRS (pass
+        ``crs=``), duplicate or missing ids, a non-point or invalid geometry, an unknown type,
+        category values missing from ``categories``, invalid rows when ``on_invalid="raise"``,
+        rows outside the study area when ``on_outside="raise"``, and a bad ``study_area``.
     """
-    if on_invalid not in ("raise", "report"):
-        raise InputError(f"on_invalid={on_invalid!r}; use 'raise' or 'report'.")
+    _check_choice("on_invalid", on_invalid, ("raise", "report"))
+    _check_choice("on_outside", on_outside, ("report", "raise"))
     if default_type not in SUPPLY_TYPES:
         raise InputError(
             f"default_type={default_type!r} is not a supply type; use one of {list(SUPPLY_TYPES)}."
         )
-    if not (math.isfinite(float(default_capacity)) and float(default_capacity) >= 0):
-        raise InputError(f"default_capacity={default_capacity!r} must be a number >= 0.")
+    default_capacity = _check_capacity(default_capacity, "default_capacity")
+    table = _category_table(categories, category_col, type_col, capacity_col)
     bounds = _check_bbox(bounds)
+    area = None if study_area is None else _study_area(study_area, study_area_crs)
+    margin = _check_margin(study_area_margin)
     where = _where(source)
-    gdf = _read_table(source, lon_col, lat_col, crs, layer).reset_index(drop=True)
-    for col, what in ((name_col, "name"), (type_col, "type"), (capacity_col, "capacity")):
+    gdf, coordinate_cols = _read_table(source, lon_col, lat_col, crs, layer)
+    gdf = gdf.reset_index(drop=True)
+    for col, what in (
+        (name_col, "name"),
+        (type_col, "type"),
+        (capacity_col, "capacity"),
+        (category_col, "category"),
+    ):
         if col is not None and col not in gdf.columns:
             raise _missing_column(where, col, what, _data_columns(gdf))
     if id_col is None and "id" in gdf.columns:
         id_col = "id"
     ids = _ids(gdf, id_col, where)
 
-    reasons = _facility_row_problems(gdf, where, capacity_col, bounds)
+    x, y, beyond = _beyond_degrees(gdf)
+    located = np.isfinite(x) & np.isfinite(y)
+    if beyond.any() and beyond.sum() == located.sum():  # no row can be degrees: a wrong CRS
+        raise _not_degrees_error(gdf, where, coordinate_cols, ids, np.flatnonzero(beyond))
+    category = None
+    if category_col is not None:
+        category = _categories_of_rows(gdf, category_col, table, where, ids)
+    reasons = _facility_row_problems(gdf, where, capacity_col, bounds, category_col, category)
     invalid = reasons.notna().to_numpy()
     if invalid.any() and on_invalid == "raise":
         row = int(np.flatnonzero(invalid)[0])
+        hint = " (if the coordinate columns are not degrees, pass crs=)" if beyond.any() else ""
         raise InputError(
-            f"{where}: row {row} (id {_plain(ids[row])!r}) {reasons.iloc[row]}; "
-            f"{int(invalid.sum())} row(s) have such problems. Fix them, or pass "
+            f"{where}: {_row_label(row, ids)} {reasons.iloc[row]}; "
+            f"{int(invalid.sum())} row(s) have such problems{hint}. Fix them, or pass "
             "on_invalid='report' to leave them out and list them in attrs['excluded']."
         )
     out = _facility_columns(gdf, ids, name_col, type_col, default_type, capacity_col)
     if capacity_col is None:
-        out["capacity"] = float(default_capacity)
-    excluded = pd.DataFrame(out.loc[invalid].drop(columns="geometry"))
-    excluded.insert(0, "row", np.flatnonzero(invalid))
-    excluded.insert(1, "reason", reasons[invalid].to_numpy())
-    excluded = excluded.reset_index(drop=True)
-    kept = out.loc[~invalid].reset_index(drop=True)
+        out["capacity"] = default_capacity
+    if category is not None:
+        _apply_categories(out, category, table)
+    if area is not None:
+        outside = _outside_study_area(out.geometry, ~invalid, area, margin)
+        if outside.notna().any() and on_outside == "raise":
+            row = int(np.flatnonzero(outside.notna().to_numpy())[0])
+            raise InputError(
+                f"{where}: {_row_label(row, ids)} {outside.iloc[row]}; "
+                f"{int(outside.notna().sum())} row(s) lie outside. Check their coordinates "
+                "(and crs=), widen study_area= or study_area_margin=, or pass "
+                "on_outside='report' to leave them out and list them in attrs['excluded']."
+            )
+        reasons = reasons.where(reasons.notna(), outside)
+    dropped = reasons.notna().to_numpy()
+    kept = out.loc[~dropped].reset_index(drop=True)
     kept["capacity"] = kept["capacity"].astype(float)
     check_supply_types(kept["type"], where=f"{where} column {type_col or 'type'!r}")
     result = gpd.GeoDataFrame(kept, geometry="geometry", crs=gdf.crs)
-    result.attrs["excluded"] = excluded
+    result.attrs["excluded"] = _excluded_rows(out, dropped, reasons, x, y)
     result.attrs["source"] = where
     return result
 
 
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"{name}={value!r}; use one of {list(allowed)}.")
+
+
+def _check_capacity(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and number >= 0):
+        raise InputError(f"{name}={value!r} must be a number >= 0.")
+    return number
+
+
+def _check_margin(value: Any) -> float:
+    try:
+        margin = float(value)
+    except (TypeError, ValueError):
+        margin = math.nan
+    if not (math.isfinite(margin) and margin >= 0):
+        raise InputError(f"study_area_margin={value!r} must be a distance in metres >= 0.")
+    return margin
+
+
+def _excluded_rows(
+    out: gpd.GeoDataFrame, dropped: np.ndarray, reasons: pd.Series, x: np.ndarray, y: np.ndarray
+) -> pd.DataFrame:
+    """One row per excluded facility: row, id, name, reason, x/y as given, the other columns."""
+    head = pd.DataFrame(
+        {
+            "row": np.flatnonzero(dropped),
+            "id": out["id"].to_numpy()[dropped],
+            "name": out["name"].to_numpy()[dropped],
+            "reason": reasons.to_numpy()[dropped],
+            "x": x[dropped],
+            "y": y[dropped],
+        }
+    )
+    rest = pd.DataFrame(out.loc[dropped].drop(columns=["id", "name", "geometry"]))
+    rest = rest.rename(columns={c: f"{c}_source" for c in rest.columns if c in head.columns})
+    excluded = pd.concat([head, rest.reset_index(drop=True)], axis=1)
+    excluded.attrs["crs"] = out.crs.to_string() if out.crs is not None else None
+    return excluded
+
+
+# ---------------------------------------------------------------------- categories
+def _category_key(value: Any) -> Any:
+    """A category value as matched: numbers as floats, text stripped and case-folded."""
+    value = _plain(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    return str(value).strip().casefold()
+
+
+def _category_table(
+    categories: Mapping[Any, Category] | None,
+    category_col: str | None,
+    type_col: str | None,
+    capacity_col: str | None,
+) -> dict[Any, tuple[Any, dict[str, Any]]]:
+    """Validated ``categories``: matching key → (key as given, {"type"?, "capacity"?})."""
+    if categories is None and category_col is None:
+        return {}
+    if categories is None or category_col is None:
+        missing = "categories=" if categories is None else "category_col="
+        raise InputError(
+            f"category_col and categories go together; {missing} is missing. Give the column "
+            "of categories (category_col='Tier_name') and the table of their types and "
+            "capacities (categories={'Tier1 health post': {'type': 'clinic', 'capacity': 1}})."
+        )
+    if not isinstance(categories, Mapping) or not categories:
+        raise InputError(
+            f"categories={categories!r} must be a non-empty mapping of category value → "
+            "{'type': ..., 'capacity': ...}."
+        )
+    table: dict[Any, tuple[Any, dict[str, Any]]] = {}
+    for key, entry in categories.items():
+        if not isinstance(entry, Mapping) or not entry or set(entry) - {"type", "capacity"}:
+            raise InputError(
+                f"categories[{key!r}]={entry!r} must be a mapping with 'type' and/or "
+                "'capacity', e.g. {'type': 'clinic', 'capacity': 2}."
+            )
+        spec: dict[str, Any] = {}
+        if "type" in entry:
+            if type_col is not None:
+                raise InputError(
+                    f"categories[{key!r}] sets a type and type_col={type_col!r} too; use one."
+                )
+            kind = str(entry["type"]).strip().lower()
+            if kind not in SUPPLY_TYPES:
+                raise InputError(
+                    f"categories[{key!r}] has type {entry['type']!r}; use one of "
+                    f"{list(SUPPLY_TYPES)}."
+                )
+            spec["type"] = kind
+        if "capacity" in entry:
+            if capacity_col is not None:
+                raise InputError(
+                    f"categories[{key!r}] sets a capacity and capacity_col={capacity_col!r} "
+                    "too; use one."
+                )
+            spec["capacity"] = _check_capacity(
+                entry["capacity"], f"categories[{key!r}]['capacity']"
+            )
+        match = _category_key(key)
+        if match in table:
+            raise InputError(
+                f"categories has keys {table[match][0]!r} and {key!r}, which match the same "
+                "values (case and surrounding spaces are ignored); keep one."
+            )
+        table[match] = (key, spec)
+    return table
+
+
+def _categories_of_rows(
+    gdf: pd.DataFrame,
+    category_col: str,
+    table: Mapping[Any, tuple[Any, dict[str, Any]]],
+    where: str,
+    ids: np.ndarray,
+) -> pd.Series:
+    """The matching key of each row's category (NaN where the row has none)."""
+    raw = gdf[category_col]
+    keys = raw.map(lambda v: np.nan if _is_missing(v) or pd.isna(v) else _category_key(v))
+    unmapped = keys.notna() & ~keys.isin(list(table))
+    if unmapped.any():
+        values = list(dict.fromkeys(_plain(v) for v in raw[unmapped]))
+        row = int(np.flatnonzero(unmapped.to_numpy())[0])
+        example = {str(v): {"type": "clinic", "capacity": 1} for v in values[:2]}
+        raise InputError(
+            f"{where}: column {category_col!r} has {len(values)} value(s) missing from "
+            f"categories=: {values[:10]} (first in {_row_label(row, ids)}); categories= maps "
+            f"{[k for k, _ in table.values()][:10]}. Add each value to categories=, e.g. "
+            f"{example}."
+        )
+    return keys
+
+
+def _apply_categories(
+    out: pd.DataFrame, category: pd.Series, table: Mapping[Any, tuple[Any, dict[str, Any]]]
+) -> None:
+    """Set ``type`` and ``capacity`` from the categories table where an entry gives them."""
+    for match, (_, spec) in table.items():
+        rows = (category == match).to_numpy()
+        for column in ("type", "capacity"):
+            if column in spec:
+                out.loc[rows, column] = spec[column]
+
+
 def _facility_row_problems(
-    gdf: gpd.GeoDataFrame, where: str, capacity_col: str | None, bounds: BBox | None
+    gdf: gpd.GeoDataFrame,
+    where: str,
+    capacity_col: str | None,
+    bounds: BBox | None,
+    category_col: str | None = None,
+    category: pd.Series | None = None,
 ) -> pd.Series:
     """One reason (str) per invalid row, NaN for valid rows. Non-point geometry raises."""
     reasons = pd.Series(np.nan, index=gdf.index, dtype=object)
@@ -995,29 +1460,11 @@ def _facility_row_problems(
             f"{where}: row {row} is a {types[row]}, not a point; facilities must be points. "
             "Convert them first (e.g. gdf.geometry = gdf.representative_point())."
         )
-    x = np.full(len(gdf), np.nan)
-    y = np.full(len(gdf), np.nan)
-    x[present] = geom[present].x.to_numpy()
-    y[present] = geom[present].y.to_numpy()
-    if gdf.crs is not None and gdf.crs.is_geographic:
-        impossible = present & ((np.abs(y) > 90) | (np.abs(x) > 180))
-        for row in np.flatnonzero(impossible):
-            reasons.iloc[row] = f"has impossible coordinates (lon {x[row]}, lat {y[row]})"
-    lon, lat = x, y
+    x, y, impossible = _beyond_degrees(gdf)
+    for row in np.flatnonzero(impossible):
+        reasons.iloc[row] = f"has impossible coordinates (lon {x[row]}, lat {y[row]})"
     if bounds is not None:
-        if gdf.crs is not None and not gdf.crs.is_geographic:
-            lon, lat = pyproj.Transformer.from_crs(gdf.crs, 4326, always_xy=True).transform(x, y)
-        west, south, east, north = bounds
-        outside = present & reasons.isna().to_numpy()
-        outside &= ~((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north))
-        flipped = (-lat >= south) & (-lat <= north) & (lon >= west) & (lon <= east)
-        for row in np.flatnonzero(outside):
-            text = f"lies outside the area {bounds} (lon {lon[row]:.6f}, lat {lat[row]:.6f})"
-            if np.isfinite(lat[row]) and lat[row] * (south + north) < 0:
-                text += "; its latitude sign looks flipped"
-                if flipped[row]:
-                    text += " (the flipped point would lie inside the area)"
-            reasons.iloc[row] = text
+        _add_bounds_problems(reasons, gdf.crs, x, y, present, bounds)
     if capacity_col is not None:
         cap = pd.to_numeric(gdf[capacity_col], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(cap) | (cap < 0)
@@ -1026,7 +1473,223 @@ def _facility_row_problems(
                 f"has a missing, non-numeric or negative capacity "
                 f"({_plain(gdf[capacity_col].iloc[row])!r} in column {capacity_col!r})"
             )
+    if category is not None:
+        no_category = category.isna().to_numpy() & reasons.isna().to_numpy()
+        reasons[no_category] = f"has no category (column {category_col!r} is empty)"
     return reasons
+
+
+def _add_bounds_problems(
+    reasons: pd.Series,
+    crs: pyproj.CRS | None,
+    x: np.ndarray,
+    y: np.ndarray,
+    present: np.ndarray,
+    bounds: BBox,
+) -> None:
+    """Reason for each located row outside the lon/lat ``bounds``."""
+    lon, lat = x, y
+    if crs is not None and not crs.is_geographic:
+        lon, lat = pyproj.Transformer.from_crs(crs, 4326, always_xy=True).transform(x, y)
+        lon, lat = np.asarray(lon), np.asarray(lat)
+    west, south, east, north = bounds
+    outside = present & reasons.isna().to_numpy()
+    outside &= ~((lon >= west) & (lon <= east) & (lat >= south) & (lat <= north))
+    flipped = (-lat >= south) & (-lat <= north) & (lon >= west) & (lon <= east)
+    for row in np.flatnonzero(outside):
+        text = f"lies outside the area {bounds} (lon {lon[row]:.6f}, lat {lat[row]:.6f})"
+        if np.isfinite(lat[row]) and lat[row] * (south + north) < 0:
+            text += "; its latitude sign looks flipped"
+            if flipped[row]:
+                text += " (the flipped point would lie inside the area)"
+        reasons.iloc[row] = text
+
+
+# ---------------------------------------------------------------------- study area
+class _StudyArea:
+    """The study area in a metric CRS (for the margin) and in lon/lat (for distances)."""
+
+    def __init__(self, metric: shapely.Geometry, crs: pyproj.CRS, label: str) -> None:
+        self.metric = metric
+        self.crs = crs
+        self.label = label
+        self.lonlat = gpd.GeoSeries([metric], crs=crs).to_crs(4326).iloc[0]
+
+
+def _study_area(study_area: Any, default_crs: Any) -> _StudyArea:
+    """Union of the extents of ``study_area``'s parts, in one metric CRS."""
+    items = study_area if _is_collection(study_area) else [study_area]
+    if not items:
+        raise InputError("study_area=[] is empty; give a road graph, a table, a file or a box.")
+    parts = [_study_area_part(item, default_crs) for item in items]
+    crs_list = [crs for _, crs, _ in parts]
+    if all(crs.is_projected and crs.equals(crs_list[0]) for crs in crs_list):
+        metric = crs_list[0]
+    else:
+        boxes = [
+            shapely.box(
+                *pyproj.Transformer.from_crs(crs, 4326, always_xy=True).transform_bounds(
+                    *geom.bounds
+                )
+            )
+            for geom, crs, _ in parts
+        ]
+        metric = _utm_crs(gpd.GeoSeries(boxes, crs=4326), "study_area=")
+    shapes = []
+    for geom, crs, _ in parts:
+        size = max(geom.bounds[2] - geom.bounds[0], geom.bounds[3] - geom.bounds[1])
+        dense = shapely.segmentize(geom, size / 32) if size > 0 else geom  # curved when reprojected
+        shapes.append(gpd.GeoSeries([dense], crs=crs).to_crs(metric).iloc[0])
+    union = shapely.union_all(shapes)
+    if union.is_empty or not np.isfinite(union.bounds).all():
+        raise InputError(
+            f"study_area={study_area!r} could not be placed on the map; check it and its CRS "
+            "(study_area_crs=)."
+        )
+    labels = list(dict.fromkeys(label for _, _, label in parts))
+    return _StudyArea(union, metric, " and ".join(labels))
+
+
+def _is_collection(value: Any) -> bool:
+    """A list/tuple of study-area parts (not a box of four numbers)."""
+    if not isinstance(value, list | tuple):
+        return False
+    is_box = len(value) == 4 and all(
+        isinstance(v, int | float | np.integer | np.floating) for v in value
+    )
+    return not is_box
+
+
+def _study_area_part(item: Any, default_crs: Any) -> tuple[shapely.Geometry, pyproj.CRS, str]:
+    """(geometry, its CRS, a label for messages) of one part of ``study_area``."""
+    if isinstance(item, nx.Graph):
+        xy = np.array([(d.get("x"), d.get("y")) for _, d in item.nodes(data=True)], dtype=float)
+        crs = _check_crs(item.graph.get("crs"), "the road graph given as study_area")
+        return _extent(xy, "the road graph given as study_area"), crs, "the roads"
+    if hasattr(item, "xy") and hasattr(item, "crs") and hasattr(item, "node_ids"):
+        crs = _check_crs(item.crs, "the routing graph given as study_area")
+        return _extent(np.asarray(item.xy), "the routing graph"), crs, "the roads"
+    if isinstance(item, gpd.GeoDataFrame | gpd.GeoSeries):
+        where = "the table given as study_area"
+        crs = _check_crs(item.crs, where)
+        bounds = item.total_bounds.reshape(2, 2)
+        label = "the population" if "population" in getattr(item, "columns", ()) else "the layer"
+        return _extent(bounds, where), crs, label
+    if isinstance(item, str | Path):
+        return _file_extent(Path(item))
+    if isinstance(item, shapely.Geometry):
+        return item, _check_crs(default_crs, "study_area_crs="), "the study area"
+    if isinstance(item, list | tuple) and not _is_collection(item):
+        west, south, east, north = (float(v) for v in item)
+        if not (west <= east and south <= north):
+            raise InputError(
+                f"study_area={tuple(item)!r} is not a (west, south, east, north) box: west <= "
+                "east and south <= north."
+            )
+        crs = _check_crs(default_crs, "study_area_crs=")
+        return shapely.box(west, south, east, north), crs, "the study area"
+    raise InputError(
+        f"study_area of type {type(item).__name__} is not understood; give a road graph, a "
+        "GeoDataFrame, a raster or vector file path, a shapely geometry or a (west, south, "
+        "east, north) box (with study_area_crs=), or a list of these."
+    )
+
+
+def _extent(xy: np.ndarray, where: str) -> shapely.Geometry:
+    """Bounding box of (n, 2) coordinates."""
+    finite = xy[np.isfinite(xy).all(axis=1)] if len(xy) else xy
+    if len(finite) == 0:
+        raise InputError(f"{where} has no coordinates; it cannot define a study area.")
+    (west, south), (east, north) = finite.min(axis=0), finite.max(axis=0)
+    return shapely.box(west, south, east, north)
+
+
+def _file_extent(path: Path) -> tuple[shapely.Geometry, pyproj.CRS, str]:
+    """Bounds and CRS of a raster or vector file given as study_area."""
+    where = _where(path)
+    if not path.is_file():
+        raise InputError(f"study_area {where} does not exist or is not a file; check the path.")
+    if path.suffix.lower() in (".tif", ".tiff", ".vrt", ".img"):
+        import rasterio
+
+        try:
+            with rasterio.open(path) as src:
+                bounds, crs = tuple(src.bounds), src.crs
+        except rasterio.errors.RasterioIOError as exc:
+            raise InputError(
+                f"study_area {where} could not be opened as a raster ({str(exc)[:160]})."
+            ) from exc
+        label = f"the raster {path.name!r}"
+    else:
+        import pyogrio
+
+        try:
+            info = pyogrio.read_info(path, force_total_bounds=True)
+        except Exception as exc:  # pyogrio DataSourceError, OSError...
+            raise InputError(
+                f"study_area {where} could not be read as a vector file ({str(exc)[:160]})."
+            ) from exc
+        bounds, crs = tuple(info["total_bounds"]), info["crs"]
+        label = f"the layer {path.name!r}"
+    box = _extent(np.array(bounds, dtype=float).reshape(2, 2), f"study_area {where}")
+    return box, _check_crs(crs, f"study_area {where}"), label
+
+
+def _outside_study_area(
+    points: gpd.GeoSeries, check: np.ndarray, area: _StudyArea, margin: float
+) -> pd.Series:
+    """A reason for each checked point farther than ``margin`` metres from the area, else NaN."""
+    reasons = pd.Series(np.nan, index=points.index, dtype=object)
+    rows = np.flatnonzero(check)
+    if len(rows) == 0:
+        return reasons
+    subset = points.iloc[rows]
+    far = ~(_metres_from_area(subset, area) <= margin)  # NaN (unprojectable) counts as far
+    if not far.any():
+        return reasons
+    lonlat = subset[far].to_crs(4326)
+    lon, lat = lonlat.x.to_numpy(), lonlat.y.to_numpy()
+    geod = pyproj.Geod(ellps="WGS84")
+    for row, x, y in zip(rows[far], lon, lat, strict=True):
+        text = "lies outside the study area"
+        if np.isfinite(x) and np.isfinite(y):
+            nearest = nearest_points(area.lonlat, shapely.Point(x, y))[0]
+            metres = geod.inv(x, y, nearest.x, nearest.y)[2]
+            text += f": {_distance_text(metres)} from the extent of {area.label}"
+        text += f" (margin {margin:,.0f} m)" + _position_hint(x, y, area, margin)
+        reasons.iloc[row] = text
+    return reasons
+
+
+def _metres_from_area(points: gpd.GeoSeries, area: _StudyArea) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        projected = points.to_crs(area.crs).to_numpy()
+    return np.asarray(shapely.distance(area.metric, projected), dtype=float)
+
+
+def _position_hint(lon: float, lat: float, area: _StudyArea, margin: float) -> str:
+    """Say when the point with the latitude sign flipped, or lon/lat swapped, lies inside."""
+    if not (np.isfinite(lon) and np.isfinite(lat)):
+        return ""
+    candidates = {
+        "; its latitude sign looks flipped (with the opposite sign it lies inside)": (lon, -lat),
+        "; its longitude sign looks flipped (with the opposite sign it lies inside)": (-lon, lat),
+        "; its longitude and latitude look swapped (swapped, it lies inside)": (lat, lon),
+    }
+    for text, (x, y) in candidates.items():
+        if abs(x) <= 180 and abs(y) <= 90:
+            point = gpd.GeoSeries([shapely.Point(x, y)], crs=4326)
+            if _metres_from_area(point, area)[0] <= margin:
+                return text
+    return ""
+
+
+def _distance_text(metres: float) -> str:
+    if metres >= 10_000:
+        return f"{metres / 1000:,.0f} km"
+    if metres >= 1_000:
+        return f"{metres / 1000:,.1f} km"
+    return f"{metres:,.0f} m"
 
 
 def _facility_columns(
