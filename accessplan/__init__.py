@@ -65,7 +65,7 @@ from accessplan.optimize import (
     p_center,
     p_median,
 )
-from accessplan.regions import Region, load_region, synthetic_region
+from accessplan.regions import Region, load_region, synthetic_islands, synthetic_region
 from accessplan.report import write_report
 from accessplan.scenario import Result, Scenario, run_batch
 from accessplan.snapping import Snapped, snap_points
@@ -145,6 +145,7 @@ __all__ = [
     "snap_points",
     "step_decay",
     "summarize",
+    "synthetic_islands",
     "synthetic_region",
     "three_step_fca",
     "travel_times",

@@ -218,3 +218,21 @@ def test_synthetic_region_graph_for_every_mode(small_region):
 def test_bad_synthetic_parameters_are_explained(kwargs, message):
     with pytest.raises(InputError, match=message):
         synthetic_region(**kwargs)
+
+
+def test_synthetic_islands_have_one_road_component_per_island_and_unique_ids():
+    import networkx as nx
+
+    from accessplan.regions import synthetic_islands
+
+    region = synthetic_islands(facilities_per_island=(3, 2, 0), n_nodes=100, n_origins=50, seed=4)
+    components = list(nx.strongly_connected_components(region.roads))
+    assert len(components) == 3
+    assert not nx.has_path(region.roads, next(iter(components[0])), next(iter(components[1])))
+    assert region.population["id"].is_unique and len(region.population) == 150
+    assert region.facilities["id"].is_unique
+    assert region.facilities["island"].value_counts().to_dict() == {1: 3, 2: 2}
+    xs = region.population.groupby("island").geometry.apply(lambda g: g.x.min())
+    assert (xs.diff().dropna() > 10_000).all()
+    again = synthetic_islands(facilities_per_island=(3, 2, 0), n_nodes=100, n_origins=50, seed=4)
+    assert again.population.geometry.equals(region.population.geometry)
