@@ -31,14 +31,116 @@ if TYPE_CHECKING:
 __all__ = ["TravelTimes", "align_values", "travel_times"]
 
 
+#: Kinds of id a TravelTimes holds (pandas ``infer_dtype`` name → kind kept by save/load).
+_ID_KINDS = {
+    "integer": "int",
+    "floating": "float",
+    "mixed-integer-float": "float",
+    "string": "str",
+    "empty": "str",
+}
+
+
 def _as_index(ids: Iterable[Hashable] | pd.Index, what: str) -> pd.Index:
+    """``ids`` as a unique, complete pandas Index of integers, floats or strings (checked)."""
     index = pd.Index(ids)
     if index.hasnans:
         raise InputError(f"{what} contain a missing value (NaN/None); give every row an id.")
+    kind = pd.api.types.infer_dtype(index, skipna=False)
+    if kind not in _ID_KINDS or (kind == "integer" and index.dtype == object):
+        types = sorted({type(i).__name__ for i in index})
+        examples = ", ".join(_id_text(i) for i in _one_of_each_type(index))
+        raise InputError(
+            f"{what} mix types ({' and '.join(types)}: {examples}) or are neither numbers nor "
+            "strings; make them all integers or all strings, e.g. ids.astype(str), before "
+            "building travel times."
+        )
+    if kind == "integer" and index.dtype == bool:
+        raise InputError(f"{what} are True/False values; give each row a number or a name.")
     if not index.is_unique:
         dup = index[index.duplicated()].unique()[:5].tolist()
-        raise InputError(f"{what} are not unique: {dup} repeat. Make the ids unique.")
+        raise InputError(
+            f"{what} are not unique: {[_id_text(i) for i in dup]} repeat. Make the ids unique."
+        )
     return index
+
+
+def _one_of_each_type(index: pd.Index) -> list[Any]:
+    seen: dict[type, Any] = {}
+    for i in index:
+        seen.setdefault(type(i), i)
+    return list(seen.values())
+
+
+def _id_text(value: Any) -> str:
+    """An id or a cell as the user wrote it: ``'a'`` for text, ``5`` for a number."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    return str(value)
+
+
+def _components(values: Any, ids: pd.Index, what: str) -> np.ndarray | None:
+    """Component numbers aligned to ``ids`` as int64; -1 where not on the network.
+
+    ``values``: a Series indexed by the ids, or one value per id in their order; NA (or -1)
+    means not on the network.
+    """
+    if values is None:
+        return None
+    if isinstance(values, pd.Series):
+        missing = ids.difference(values.index)
+        if len(missing):
+            raise InputError(
+                f"{what} have no value for ids {[_id_text(i) for i in missing[:5]]}; give one "
+                "component per id (NA where not on the network)."
+            )
+        values = values.reindex(ids)
+    series = pd.Series(list(values), dtype=object)
+    if len(series) != len(ids):
+        raise InputError(f"{what} has {len(series)} values for {len(ids)} ids; give one per id.")
+    absent = series.isna().to_numpy()
+    numbers = pd.to_numeric(series.where(~absent, -1), errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(numbers) | (numbers < -1) | (numbers % 1 != 0)
+    if bad.any():
+        at = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{what} of id {_id_text(ids[at])} is {_id_text(series.iloc[at])}; components are "
+            "whole numbers >= 0 (NA where not on the network)."
+        )
+    return numbers.astype(np.int64)
+
+
+def _long_minutes(df: pd.DataFrame, col: str) -> np.ndarray:
+    """Column ``col`` of a long table as float minutes: numbers >= 0 or inf, else an error."""
+    raw = df[col]
+    minutes = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(np.isnan(minutes))
+    if bad.size:
+        at = int(bad[0])
+        value = raw.iloc[at]
+        shown = "empty" if pd.isna(value) else _id_text(value)
+        raise InputError(
+            f"travel-time table column {col!r}, row {_id_text(df.index[at])}: {shown} is not a "
+            f"number of minutes ({bad.size} such row(s)); write minutes as numbers, and leave "
+            "an unreachable pair out (or give it inf)."
+        )
+    neg = np.flatnonzero(minutes < 0)
+    if neg.size:
+        raise InputError(
+            f"travel-time table column {col!r}, row {_id_text(df.index[neg[0]])} has negative "
+            f"minutes ({minutes[neg[0]]:g}); times must be >= 0."
+        )
+    return minutes
+
+
+def _long_ids(df: pd.DataFrame, col: str, given: Iterable[Hashable] | None, what: str) -> pd.Index:
+    """The ids of a long table's rows (or columns): ``given``, else the sorted distinct ids."""
+    if given is not None:
+        return _as_index(given, what)
+    found = _as_index(pd.unique(df[col]), what)
+    return found.sort_values()
 
 
 class TravelTimes:
@@ -58,6 +160,12 @@ class TravelTimes:
     diagnostics
         Optional table (one row per input) of how many points and persons were snapped,
         too far or unreachable, as made by :func:`accessplan.travel_times`.
+    origin_components, destination_components
+        Optional road-network component of each origin and destination (a Series indexed by
+        the ids, or one value per id in their order): a whole number >= 0, or NA for a point
+        too far from the road to be routed. Default: every point on component 0.
+    component_nodes
+        Optional number of network nodes of each component (Series indexed by component).
 
     Attributes
     ----------
@@ -69,9 +177,23 @@ class TravelTimes:
         Seconds spent per stage by :func:`accessplan.travel_times` (``snap``: points to
         nodes; ``search``: shortest paths between the nodes; ``assemble``: legs added, cutoff
         applied, point matrix built); empty for a matrix made otherwise.
+    origin_components, destination_components : pandas.Series
+        Component of each point (nullable ``Int64``, NA = too far from the road).
+    component_nodes : pandas.Series or None
+        Nodes per component, when known.
     """
 
-    __slots__ = ("cutoff", "destination_ids", "diagnostics", "matrix", "origin_ids", "timings")
+    __slots__ = (
+        "_component_nodes",
+        "_destination_components",
+        "_origin_components",
+        "cutoff",
+        "destination_ids",
+        "diagnostics",
+        "matrix",
+        "origin_ids",
+        "timings",
+    )
 
     def __init__(
         self,
@@ -81,6 +203,9 @@ class TravelTimes:
         *,
         cutoff: float | None = None,
         diagnostics: pd.DataFrame | None = None,
+        origin_components: Any = None,
+        destination_components: Any = None,
+        component_nodes: pd.Series | None = None,
     ) -> None:
         self.origin_ids = _as_index(origin_ids, "origin ids")
         self.destination_ids = _as_index(destination_ids, "destination ids")
@@ -110,6 +235,69 @@ class TravelTimes:
         self.cutoff: float | None = cutoff
         self.diagnostics = diagnostics
         self.timings: dict[str, float] = {}
+        self._origin_components = _components(
+            origin_components, self.origin_ids, "origin components"
+        )
+        self._destination_components = _components(
+            destination_components, self.destination_ids, "destination components"
+        )
+        self._component_nodes = (
+            None if component_nodes is None else pd.Series(component_nodes, dtype=np.int64)
+        )
+
+    # ------------------------------------------------------------------ components
+    @property
+    def origin_components(self) -> pd.Series:
+        """Road-network component of each origin (``Int64``; NA: too far from the road)."""
+        return self._component_series(self._origin_components, self.origin_ids)
+
+    @property
+    def destination_components(self) -> pd.Series:
+        """Road-network component of each destination (``Int64``; NA: too far from the road)."""
+        return self._component_series(self._destination_components, self.destination_ids)
+
+    @property
+    def component_nodes(self) -> pd.Series | None:
+        """Network nodes per component (index: component), or None when not known."""
+        return None if self._component_nodes is None else self._component_nodes.copy()
+
+    @staticmethod
+    def _component_series(values: np.ndarray | None, ids: pd.Index) -> pd.Series:
+        if values is None:
+            return pd.Series(np.zeros(len(ids), dtype=np.int64), index=ids, dtype="Int64")
+        out = pd.Series(values, index=ids, dtype="Int64")
+        return out.mask(out < 0)
+
+    def _component_kw(self, rows: Any = slice(None), cols: Any = slice(None)) -> dict[str, Any]:
+        """The components of the rows and columns kept by a derived object."""
+        o, d = self._origin_components, self._destination_components
+        return {
+            "origin_components": None if o is None else o[rows],
+            "destination_components": None if d is None else d[cols],
+            "component_nodes": self._component_nodes,
+        }
+
+    def check_threshold(self, minutes: float | None, name: str) -> None:
+        """Raise when a threshold of ``minutes`` exceeds :attr:`cutoff`.
+
+        Pairs beyond the cutoff were never computed, so a catchment, standard or ``within``
+        above it would silently count only the pairs up to the cutoff. A threshold equal to the
+        cutoff is fine. ``name`` is the caller's argument, for the message.
+
+        Raises
+        ------
+        InputError
+            Naming ``name``, the value, the cutoff and the fix.
+        """
+        if minutes is None or self.cutoff is None or not float(minutes) > self.cutoff:
+            return
+        v = float(minutes)
+        raise InputError(
+            f"{name} = {v:g} minutes is beyond the travel-time cutoff of {self.cutoff:g} "
+            "minutes: pairs beyond the cutoff were never computed, so the result would be cut "
+            f"short without a word. Compute travel times with cutoff >= {v:g} "
+            f"(travel_times(..., cutoff={v:g})), or lower {name}."
+        )
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -130,7 +318,9 @@ class TravelTimes:
         ----------
         df
             Table with columns ``origin``, ``destination`` and ``minutes`` (names
-            configurable). Rows with NaN or infinite minutes mean "not reachable".
+            configurable). Minutes are numbers >= 0; ``inf`` means "not reachable" (as does
+            leaving the pair out). Every origin and destination is on component 0 (see
+            :attr:`origin_components`).
         origin_ids, destination_ids
             The full id lists, in order; default: the sorted unique ids found in ``df``.
             Give them when some origins or destinations reach nothing.
@@ -140,8 +330,10 @@ class TravelTimes:
         Raises
         ------
         InputError
-            On a missing column, negative minutes, a repeated pair, or an id that is not in
-            the given id lists (the message names the row).
+            On a missing column; minutes that are not a number (text such as ``"12 min"``,
+            NaN, empty), or negative; a pair given twice (even as ``inf``); ids of mixed
+            types; an id that is not in the given id lists. The message names the column and
+            the row (``df``'s index label).
         """
         for col in (origin_col, destination_col, minutes_col):
             if col not in df.columns:
@@ -149,23 +341,9 @@ class TravelTimes:
                     f"travel-time table has no column {col!r} (columns: {list(df.columns)}); "
                     f"rename the column or pass {col!r} through the *_col arguments."
                 )
-        minutes = pd.to_numeric(df[minutes_col], errors="coerce").to_numpy(dtype=np.float64)
-        neg = np.flatnonzero(minutes < 0)
-        if neg.size:
-            raise InputError(
-                f"travel-time table row {df.index[neg[0]]!r} has negative minutes "
-                f"({minutes[neg[0]]}); times must be >= 0."
-            )
-        o_index = (
-            _as_index(origin_ids, "origin ids")
-            if origin_ids is not None
-            else pd.Index(np.sort(pd.unique(df[origin_col])))
-        )
-        d_index = (
-            _as_index(destination_ids, "destination ids")
-            if destination_ids is not None
-            else pd.Index(np.sort(pd.unique(df[destination_col])))
-        )
+        minutes = _long_minutes(df, minutes_col)
+        o_index = _long_ids(df, origin_col, origin_ids, "origin ids")
+        d_index = _long_ids(df, destination_col, destination_ids, "destination ids")
         rows = o_index.get_indexer(df[origin_col])
         cols = d_index.get_indexer(df[destination_col])
         for pos, what, col in (
@@ -175,22 +353,22 @@ class TravelTimes:
             bad = np.flatnonzero(pos < 0)
             if bad.size:
                 raise InputError(
-                    f"travel-time table row {df.index[bad[0]]!r}: {what} "
-                    f"{df[col].iloc[bad[0]]!r} is not among the given {what} ids."
+                    f"travel-time table row {_id_text(df.index[bad[0]])}: {what} "
+                    f"{_id_text(df[col].iloc[bad[0]])} is not among the given {what} ids."
                 )
-        keep = np.isfinite(minutes)
-        rows, cols, minutes = rows[keep], cols[keep], minutes[keep]
         pair = rows.astype(np.int64) * max(len(d_index), 1) + cols
         uniq, first = np.unique(pair, return_index=True)
         if uniq.size != pair.size:
             dup_mask = np.ones(pair.size, bool)
             dup_mask[first] = False
-            at = np.flatnonzero(keep)[np.flatnonzero(dup_mask)[0]]
+            at = int(np.flatnonzero(dup_mask)[0])
             raise InputError(
-                f"travel-time table row {df.index[at]!r} repeats the pair "
-                f"({df[origin_col].iloc[at]!r}, {df[destination_col].iloc[at]!r}); give each "
-                "pair once."
+                f"travel-time table row {_id_text(df.index[at])} repeats the pair "
+                f"({_id_text(df[origin_col].iloc[at])}, {_id_text(df[destination_col].iloc[at])})"
+                "; give each pair once."
             )
+        keep = np.isfinite(minutes)
+        rows, cols, minutes = rows[keep], cols[keep], minutes[keep]
         matrix = sp.coo_array((minutes, (rows, cols)), shape=(len(o_index), len(d_index)))
         return cls(matrix.tocsr(), o_index, d_index, cutoff=cutoff)
 
@@ -270,9 +448,15 @@ class TravelTimes:
         """A copy keeping only the pairs reachable within ``minutes``."""
         if not minutes > 0:
             raise InputError(f"minutes must be positive, got {minutes}.")
+        self.check_threshold(minutes, "minutes")
         kept = _keep_entries(self.matrix, self.matrix.data <= minutes)
-        cutoff = minutes if self.cutoff is None else min(minutes, self.cutoff)
-        return TravelTimes(kept, self.origin_ids, self.destination_ids, cutoff=cutoff)
+        return TravelTimes(
+            kept,
+            self.origin_ids,
+            self.destination_ids,
+            cutoff=float(minutes),
+            **self._component_kw(),
+        )
 
     def subset(
         self,
@@ -291,13 +475,16 @@ class TravelTimes:
         matrix = self.matrix[rows, :][:, cols]
         o_ids = self.origin_ids if origins is None else self.origin_ids[rows]
         d_ids = self.destination_ids if destinations is None else self.destination_ids[cols]
-        return TravelTimes(matrix, o_ids, d_ids, cutoff=self.cutoff)
+        return TravelTimes(
+            matrix, o_ids, d_ids, cutoff=self.cutoff, **self._component_kw(rows, cols)
+        )
 
     def join_destinations(self, other: TravelTimes) -> TravelTimes:
         """Destinations of ``self`` followed by those of ``other`` (same origins, same order).
 
         Use it to add the travel times to new sites (a plan's clinics) to those of the
-        existing facilities.
+        existing facilities. Components are kept: the origins' from ``self`` (else
+        ``other``), the destinations' from each side (component 0 for a side without them).
         """
         if not self.origin_ids.equals(other.origin_ids):
             raise InputError(
@@ -312,11 +499,24 @@ class TravelTimes:
             )
         cutoffs = [c for c in (self.cutoff, other.cutoff) if c is not None]
         matrix = sp.hstack([self.matrix, other.matrix], format="csr")
+        sides = (self, other)
+        known = [t for t in sides if t._origin_components is not None]
+        d_known = any(t._destination_components is not None for t in sides)
+        nodes = next((t._component_nodes for t in sides if t._component_nodes is not None), None)
         return TravelTimes(
             matrix,
             self.origin_ids,
             self.destination_ids.append(other.destination_ids),
             cutoff=min(cutoffs) if cutoffs else None,
+            origin_components=known[0]._origin_components if known else None,
+            destination_components=(
+                np.concatenate(
+                    [t.destination_components.fillna(-1).to_numpy(np.int64) for t in sides]
+                )
+                if d_known
+                else None
+            ),
+            component_nodes=nodes,
         )
 
     @staticmethod
@@ -369,6 +569,7 @@ class TravelTimes:
                 origin_ids=_ids_to_array(self.origin_ids),
                 destination_ids=_ids_to_array(self.destination_ids),
                 cutoff=np.asarray(np.nan if self.cutoff is None else self.cutoff),
+                **self._components_to_arrays(),
             )
         elif suffix == ".parquet":
             import pyarrow as pa
@@ -381,6 +582,7 @@ class TravelTimes:
                         "origin_ids": _ids_to_json(self.origin_ids),
                         "destination_ids": _ids_to_json(self.destination_ids),
                         "cutoff": self.cutoff,
+                        **{k: v.tolist() for k, v in self._components_to_arrays().items()},
                     }
                 ).encode()
             }
@@ -389,6 +591,35 @@ class TravelTimes:
         else:
             raise InputError(f"cannot save travel times to {path}: use a .npz or .parquet name.")
         return path
+
+    def _components_to_arrays(self) -> dict[str, np.ndarray]:
+        """Components as int64 arrays (-1: not on the network), only those known."""
+        out = {}
+        for name, values in (
+            ("origin_components", self._origin_components),
+            ("destination_components", self._destination_components),
+        ):
+            if values is not None:
+                out[name] = values
+        if self._component_nodes is not None:
+            out["component_nodes"] = self._component_nodes.to_numpy(np.int64)
+            out["component_index"] = self._component_nodes.index.to_numpy(np.int64)
+        return out
+
+    @staticmethod
+    def _components_from(stored: Any) -> dict[str, Any]:
+        """Constructor keywords from what :meth:`_components_to_arrays` wrote."""
+        get = (
+            stored.get
+            if isinstance(stored, dict)
+            else (lambda k: stored[k] if k in stored.files else None)
+        )
+        nodes, index = get("component_nodes"), get("component_index")
+        return {
+            "origin_components": get("origin_components"),
+            "destination_components": get("destination_components"),
+            "component_nodes": None if nodes is None else pd.Series(nodes, index=index),
+        }
 
     @classmethod
     def load(cls, path: str | Path) -> TravelTimes:
@@ -409,6 +640,7 @@ class TravelTimes:
                         z["origin_ids"].tolist(),
                         z["destination_ids"].tolist(),
                         cutoff=None if np.isnan(cutoff) else cutoff,
+                        **cls._components_from(z),
                     )
             if suffix == ".parquet":
                 import pyarrow.parquet as pq
@@ -421,11 +653,18 @@ class TravelTimes:
                         "TravelTimes.from_long instead."
                     )
                 meta = json.loads(raw)
-                return cls.from_long(
+                tt = cls.from_long(
                     table.to_pandas(),
-                    origin_ids=meta["origin_ids"],
-                    destination_ids=meta["destination_ids"],
+                    origin_ids=_ids_from_json(meta["origin_ids"]),
+                    destination_ids=_ids_from_json(meta["destination_ids"]),
                     cutoff=meta["cutoff"],
+                )
+                return cls(
+                    tt.matrix,
+                    tt.origin_ids,
+                    tt.destination_ids,
+                    cutoff=tt.cutoff,
+                    **cls._components_from(meta),
                 )
         except InputError:
             raise
@@ -460,16 +699,34 @@ def _keep_entries(csr: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
     return sp.csr_array((csr.data[keep], csr.indices[keep], indptr), shape=csr.shape)
 
 
+def _id_kind(ids: pd.Index) -> str:
+    """``"int"``, ``"float"`` or ``"str"``: the type every id of ``ids`` has (checked)."""
+    return _ID_KINDS[pd.api.types.infer_dtype(ids, skipna=False)]
+
+
 def _ids_to_array(ids: pd.Index) -> np.ndarray:
-    if pd.api.types.is_integer_dtype(ids.dtype):
+    """Ids as a typed numpy array (int64, float64 or unicode) for ``.npz``: no pickles."""
+    kind = _id_kind(ids)
+    if kind == "int":
         return ids.to_numpy(dtype=np.int64)
-    return ids.astype(str).to_numpy(dtype=str)
+    if kind == "float":
+        return ids.to_numpy(dtype=np.float64)
+    return ids.to_numpy(dtype=str)
 
 
-def _ids_to_json(ids: pd.Index) -> list[Any]:
-    if pd.api.types.is_integer_dtype(ids.dtype):
-        return [int(i) for i in ids]
-    return [str(i) for i in ids]
+def _ids_to_json(ids: pd.Index) -> dict[str, Any]:
+    """Ids with their kind, for JSON (Parquet metadata, cache keys): ints stay ints."""
+    kind = _id_kind(ids)
+    cast = {"int": int, "float": float, "str": str}[kind]
+    return {"kind": kind, "values": [cast(i) for i in ids]}
+
+
+def _ids_from_json(stored: dict[str, Any] | list[Any]) -> list[Any]:
+    """The ids written by :func:`_ids_to_json` (or a plain list, as older files hold)."""
+    if isinstance(stored, list):
+        return stored
+    cast = {"int": int, "float": float, "str": str}[stored["kind"]]
+    return [cast(i) for i in stored["values"]]
 
 
 def align_values(
@@ -544,7 +801,7 @@ def _checked_values(arr: np.ndarray, ids: pd.Index, what: str) -> np.ndarray:
 # ---------------------------------------------------------------------------- the engine
 
 #: Bump when the engine's results change, so cached results are not reused.
-_ENGINE_VERSION = "1"
+_ENGINE_VERSION = "2"
 
 
 def travel_times(
@@ -605,7 +862,10 @@ def travel_times(
     -------
     TravelTimes
         Minutes, with ``diagnostics``: per input (origins, destinations), how many points and
-        persons were snapped, too far from the network, or reached nothing.
+        persons were snapped, too far from the network, or reached nothing; and the network
+        component of every point (``origin_components``, ``destination_components``: NA
+        for a point too far from the road) with each component's nodes
+        (``component_nodes``). Points on different components do not reach each other.
     """
     from accessplan.network import routing_graph
     from accessplan.snapping import DEFAULT_LEG_SPEED_KPH, DEFAULT_MAX_SNAP_M, snap_points
@@ -639,7 +899,7 @@ def travel_times(
         key = _cache_key(routing, so, sd, cutoff, snap_kw)
         path = _cache_path(cache_dir, key)
         if path.exists():
-            cached = TravelTimes.load(path)
+            cached = _with_components(TravelTimes.load(path), routing, so, sd)
             cached.diagnostics = _diagnostics(cached, so, sd, max_snap_m)
             return cached
     matrix = _route(
@@ -653,7 +913,7 @@ def travel_times(
         timings=timings,
     )
     started = time.perf_counter()
-    result = TravelTimes(matrix, so.ids, sd.ids, cutoff=cutoff)
+    result = _with_components(TravelTimes(matrix, so.ids, sd.ids, cutoff=cutoff), routing, so, sd)
     result.diagnostics = _diagnostics(result, so, sd, max_snap_m)
     timings["assemble"] = timings.get("assemble", 0.0) + time.perf_counter() - started
     result.timings = timings
@@ -664,6 +924,16 @@ def travel_times(
         result.save(tmp)
         tmp.replace(path)
     return result
+
+
+def _with_components(tt: TravelTimes, routing: Any, so: Any, sd: Any) -> TravelTimes:
+    """``tt`` with the network component of every snapped point (-1: too far from the road)."""
+    component = routing.component
+    sizes = routing.component_nodes
+    tt._origin_components = np.where(so.too_far, -1, component[so.node])
+    tt._destination_components = np.where(sd.too_far, -1, component[sd.node])
+    tt._component_nodes = pd.Series(sizes, index=np.arange(sizes.size), dtype=np.int64)
+    return tt
 
 
 def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -178,12 +180,23 @@ class Pairs:
     minutes: np.ndarray
 
 
-def within_mask(tt: TravelTimes, within: float | None) -> np.ndarray | None:
+def within_mask(
+    tt: TravelTimes, within: float | None, *, name: str = "standard"
+) -> np.ndarray | None:
     """Which stored pairs of ``tt`` take ``≤ within`` minutes; None when all of them do.
 
-    A ``TravelTimes`` stores no pair beyond its cutoff (its constructor drops them), so a
-    catchment at or above the cutoff keeps every pair without reading the minutes.
+    Every threshold of the measures (``standard``, a catchment, the reach of a decay) meets
+    the travel times here, so this is where a threshold beyond ``tt.cutoff`` is refused
+    (:meth:`TravelTimes.check_threshold`): the pairs beyond the cutoff were never computed, and
+    counting only those up to it would cut the catchment short without a word. A threshold
+    equal to the cutoff keeps every stored pair without reading the minutes.
+
+    Raises
+    ------
+    InputError
+        When ``within`` exceeds ``tt.cutoff`` (the message names ``name``).
     """
+    tt.check_threshold(within, name)
     if within is None or (tt.cutoff is not None and tt.cutoff <= within):
         return None
     minutes = tt.matrix.data
@@ -280,12 +293,38 @@ def kept_minutes(
 
 
 def decayed_weights(
-    tt: TravelTimes, within: float | None, weigh: Callable[[np.ndarray], np.ndarray] | None
+    tt: TravelTimes,
+    within: float | None,
+    weigh: Callable[[np.ndarray], np.ndarray] | None,
+    *,
+    reach: float | None = None,
 ) -> PairWeights:
-    """:func:`weight_matrix` with weights ``weigh(minutes)`` (1 when ``weigh`` is None)."""
+    """:func:`weight_matrix` with weights ``weigh(minutes)`` (1 when ``weigh`` is None).
+
+    ``reach`` is the largest minutes the decay weighs above 0 (``Decay.reach``; read from
+    ``weigh`` when it is ``functools.partial(evaluate, decay)``). Where ``within`` does not
+    cap it, a reach beyond ``tt.cutoff`` is an error, as a threshold is: a step at 45 minutes
+    on travel times cut at 30 would weigh none of the pairs it is meant for.
+    """
+    reach = _decay_reach(weigh) if reach is None else reach
+    if reach is not None and (within is None or reach < within):
+        tt.check_threshold(reach, _reach_name(weigh))
     keep = within_mask(tt, within)
     w = None if weigh is None else weigh(kept_minutes(tt, keep=keep))
     return weight_matrix(tt, weights=w, keep=keep)
+
+
+def _decay_reach(weigh: Any) -> float | None:
+    """``Decay.reach`` of the decay inside ``partial(evaluate, decay)``, else None."""
+    decay = weigh.args[0] if isinstance(weigh, partial) and weigh.args else weigh
+    reach = getattr(decay, "reach", None)
+    return None if reach is None else float(reach)
+
+
+def _reach_name(weigh: Any) -> str:
+    decay = weigh.args[0] if isinstance(weigh, partial) and weigh.args else weigh
+    name = getattr(decay, "name", "decay")
+    return "steps" if name == "step" else f"the reach of the {name} decay"
 
 
 def per_type_product(weights: PairWeights, per_type: np.ndarray) -> np.ndarray:
