@@ -201,11 +201,20 @@ def test_capacitated_p_median_respects_capacity():
     assert plan.assignment.groupby("origin")["share"].sum().to_numpy() == pytest.approx(1.0)
 
 
-def test_capacitated_p_median_reports_impossible_capacity():
+def test_capacitated_p_median_charges_demand_beyond_capacity():
+    # No cutoff and no unserved_minutes: persons the capacities cannot serve pay the longest
+    # stored travel time each (the one default of every model with an unserved option).
     tt, demand = _instance(seed=6)
     cands = pd.DataFrame({"id": tt.destination_ids, "capacity": 1.0})
-    with pytest.raises(InfeasibleError, match="capacit"):
-        capacitated_p_median(tt, demand, 2, candidates=cands)
+    plan = capacitated_p_median(tt, demand, 2, candidates=cands)
+    longest = float(tt.matrix.data.max())
+    served = plan.assignment["persons"].sum()
+    assert served == pytest.approx(2.0)
+    assert plan.details["unserved_minutes"] == longest
+    unserved = plan.details["unserved_population"]
+    assert unserved == pytest.approx(demand.sum() - plan.details["unreachable_population"] - 2.0)
+    expected = (plan.assignment["persons"] * plan.assignment["minutes"]).sum() + unserved * longest
+    assert plan.objective == pytest.approx(expected)
 
 
 def test_capacitated_mclp_covers_at_most_capacity():
@@ -308,7 +317,7 @@ def test_evaluate_plan_gives_two_step_fca_of_the_open_sites():
     tt, demand = _instance()
     cands = pd.DataFrame({"id": tt.destination_ids, "capacity": 10.0})
     plan = p_median(tt, demand, 2, candidates=cands, method="exact")
-    after = evaluate_plan(plan, tt, demand, "two_step_fca", catchment=30.0)
+    after = evaluate_plan(plan, tt, demand, "two_step_fca", standard=30.0)
     supply = pd.Series(10.0, index=plan.sites.index)
     expected = two_step_fca(tt.subset(destinations=plan.sites.index), demand, supply, 30.0)
     total = after["total"] if isinstance(after, pd.DataFrame) else after

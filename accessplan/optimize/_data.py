@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -247,6 +246,36 @@ def keep_pairs(minutes: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
     return sp.csr_array((minutes.data[keep], minutes.indices[keep], indptr), shape=minutes.shape)
 
 
+def unserved_minutes(
+    tt: TravelTimes, unserved_minutes: float | None, travel_cap: float | None = None
+) -> float:
+    """Minutes charged per person a location model leaves unserved.
+
+    The one rule of every model with an unserved option (``p_median``,
+    ``capacitated_p_median``, ``budgeted_siting(objective="median")``): ``unserved_minutes``
+    when given; else ``travel_cap``; else the travel-time cutoff (nobody farther was
+    computed); else the longest stored travel time (0 when none is stored).
+
+    Raises
+    ------
+    InputError
+        When ``unserved_minutes`` is not a finite number of minutes >= 0.
+    """
+    if unserved_minutes is not None:
+        value = float(unserved_minutes)
+        if not (np.isfinite(value) and value >= 0):
+            raise InputError(
+                f"unserved_minutes must be a finite number of minutes >= 0, got {unserved_minutes}."
+            )
+        return value
+    if travel_cap is not None:
+        return float(travel_cap)
+    if tt.cutoff is not None:
+        return float(tt.cutoff)
+    data = tt.matrix.data
+    return float(data.max()) if data.size else 0.0
+
+
 def check_standard(minutes: sp.csr_array, standard: float, model: str) -> None:
     """Raise when no candidate lies within ``standard`` minutes of any origin."""
     if not (np.isfinite(standard) and standard >= 0):
@@ -277,12 +306,3 @@ def resolve_method(method: str, n_pairs: int, model: str) -> str:
     if method == "auto":
         return "exact" if n_pairs <= AUTO_EXACT_MAX_PAIRS else "heuristic"
     return method
-
-
-def heuristics_module() -> ModuleType | None:
-    """The heuristics module, imported on first use; None when it is not available."""
-    try:
-        from accessplan.optimize import heuristics
-    except ImportError:
-        return None
-    return heuristics

@@ -6,7 +6,7 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,21 @@ import scipy.sparse as sp
 
 from accessplan.errors import InfeasibleError, InputError, SolverError
 
-__all__ = ["LinearModel", "SolveInfo", "make_solver", "solve_model", "solve_problem"]
+__all__ = [
+    "OPTIMAL_GAP",
+    "LinearModel",
+    "SolveInfo",
+    "make_solver",
+    "settle",
+    "solve_model",
+    "solve_problem",
+]
+
+#: A plan is reported ``"optimal"`` when its relative gap is at most the gap the caller
+#: requested, or this when none (or a smaller one) was requested: solvers prove optimality to
+#: their own feasibility tolerances, and objectives recomputed from the chosen sites differ
+#: from the solver's by rounding.
+OPTIMAL_GAP = 1e-6
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,50 @@ def relative_gap(objective: float, bound: float) -> float:
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return math.nan
     return abs(objective - bound) / max(abs(objective), 1e-9)
+
+
+def settle(info: SolveInfo, objective: float, sense: str, gap: float | None) -> SolveInfo:
+    """The solve report of a plan whose objective was recomputed from its chosen sites.
+
+    Parameters
+    ----------
+    info
+        What the solver (or heuristic) reported; its bound is a proven bound on the optimum.
+    objective
+        Objective of the plan as built (model unit).
+    sense
+        ``"min"`` or ``"max"``.
+    gap
+        Relative gap the caller accepted (None: proven optimal).
+
+    Returns
+    -------
+    SolveInfo
+        ``objective`` replaced; ``bound`` on the right side of it (a bound beyond the objective
+        by more than :data:`OPTIMAL_GAP` is no proof of anything and becomes NaN; a smaller
+        excess is rounding and becomes the objective); ``gap`` recomputed; ``status``
+        ``"optimal"`` only when that gap is within ``max(gap, OPTIMAL_GAP)`` (a heuristic
+        keeps ``"heuristic"``), else the solver's non-optimal label (``"time_limit"``,
+        ``"heuristic"``) or ``"feasible"``.
+    """
+    bound = float(info.bound)
+    tolerance = OPTIMAL_GAP * max(abs(objective), 1.0)
+    if math.isfinite(bound):
+        excess = bound - objective if sense == "min" else objective - bound
+        if excess > tolerance:
+            bound = math.nan
+        elif excess > 0:
+            bound = objective
+    result_gap = relative_gap(objective, bound)
+    accepted = max(float(gap or 0.0), OPTIMAL_GAP)
+    proven = math.isfinite(result_gap) and result_gap <= accepted * (1 + 1e-9)
+    if proven:
+        if abs(objective - bound) <= 1e-9 * max(abs(objective), 1.0):
+            result_gap = 0.0
+        status = "heuristic" if info.status == "heuristic" else "optimal"
+    else:
+        status = info.status if info.status in ("time_limit", "heuristic") else "feasible"
+    return replace(info, status=status, objective=float(objective), bound=bound, gap=result_gap)
 
 
 def solve_problem(

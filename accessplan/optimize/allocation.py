@@ -21,7 +21,7 @@ import pulp
 
 from accessplan.errors import InfeasibleError, InputError
 from accessplan.optimize import fairness
-from accessplan.optimize._solve import SolveInfo, solve_problem
+from accessplan.optimize._solve import SolveInfo, settle, solve_problem
 from accessplan.optimize.plan import Plan
 from accessplan.supply import SUPPLY_TYPES
 from accessplan.traveltimes import TravelTimes, align_values
@@ -448,6 +448,7 @@ def allocate_resources(
     gap = 1e-9 if gap is None else gap
     mip = _build(table, pool_list, unmet_penalty, gamma, relax=False)
     info = _solve(mip, solver, time_limit, gap, msg, gamma, "allocation")
+    info = settle(info, info.objective, "min", gap)
     result = _read_solution(table, pool_list, mip)
     lp = _build(table, pool_list, unmet_penalty, gamma, relax=True)
     lp_info = _solve(lp, solver, time_limit, None, msg, gamma, "LP relaxation")

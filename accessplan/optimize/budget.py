@@ -30,11 +30,13 @@ import scipy.sparse as sp
 
 from accessplan.errors import AccessplanError, InfeasibleError, InputError
 from accessplan.optimize import fairness
+from accessplan.optimize._data import unserved_minutes as unserved_minutes_for
 from accessplan.optimize._solve import (
     LinearModel,
     SolveInfo,
     highs_lp,
     relative_gap,
+    settle,
     solve_model,
 )
 from accessplan.optimize.plan import Plan
@@ -1531,7 +1533,7 @@ def budgeted_siting(
     labels = _zones_for(inst, zones, origins, zone_col, objective, min_zone_coverage, unmet_spread)
     reach = _reach(inst, objective, max_minutes)
     pairs = _physical_pairs(inst, reach)
-    penalty = _unserved_minutes(inst, unserved_minutes, max_minutes)
+    penalty = unserved_minutes_for(tt, unserved_minutes, max_minutes)
     if labels is not None and min_zone_coverage is not None:
         fairness.check_zone_minimum_reachable(
             _best_share(inst, pairs), inst.population, labels, min_zone_coverage
@@ -1552,7 +1554,9 @@ def budgeted_siting(
             f"max_minutes={max_minutes}); raise the budget or relax them."
         ) from exc
     solve_seconds = time.perf_counter() - t_solve
-    plan = _plan(inst, pairs, model, solution, info, stage_values, labels, budget, objective, t0)
+    plan = _plan(
+        inst, pairs, model, solution, info, gap, stage_values, labels, budget, objective, t0
+    )
     plan.details["timing"] = {"build": t_solve - t0, "solve": solve_seconds}
     plan.details["model"] = {
         "rows": model.builder.linear_model("size").num_row,
@@ -1595,21 +1599,6 @@ def _reach(inst: _Instance, objective: str, max_minutes: float | None) -> np.nda
         return np.full(len(inst.columns), cap)
     standard = inst.columns["standard"].to_numpy(dtype=np.float64)
     return np.minimum(np.where(np.isnan(standard), -1.0, standard), cap)
-
-
-def _unserved_minutes(
-    inst: _Instance, unserved_minutes: float | None, max_minutes: float | None
-) -> float:
-    if unserved_minutes is not None:
-        if not (np.isfinite(unserved_minutes) and unserved_minutes >= 0):
-            raise InputError(f"unserved_minutes is {unserved_minutes}; give minutes >= 0.")
-        return float(unserved_minutes)
-    if max_minutes is not None:
-        return float(max_minutes)
-    if inst.tt.cutoff is not None:
-        return float(inst.tt.cutoff)
-    data = inst.tt.matrix.data
-    return float(data.max()) if data.size else 0.0
 
 
 def _best_share(inst: _Instance, pairs: _Pairs) -> np.ndarray:
@@ -1674,6 +1663,7 @@ def _plan(
     model: _Model,
     solution: np.ndarray,
     info: SolveInfo,
+    gap: float | None,
     stage_values: list[float],
     labels: pd.Series | None,
     budget: float,
@@ -1737,17 +1727,18 @@ def _plan(
         else np.nan
     )
     main_value = stage_values[0]
+    settled = settle(info, main_value, model.stages[0].sense, gap)
     details = _details(inst, model, cols, is_open, physical_covered, digital_share, labels)
     details.update(budget=float(budget), objective=objective, stages=stage_values)
     return Plan(
         model="budget",
         sites=sites,
         assignment=assignment,
-        objective=main_value,
-        bound=info.bound,
-        gap=relative_gap(main_value, info.bound) if info.status != "optimal" else info.gap,
-        status=info.status,
-        solver=info.solver,
+        objective=settled.objective,
+        bound=settled.bound,
+        gap=settled.gap,
+        status=settled.status,
+        solver=settled.solver,
         seconds=time.perf_counter() - t0,
         covered_population=float(covered_share @ P),
         total_population=float(P.sum()),

@@ -13,7 +13,6 @@ import scipy.sparse as sp
 from accessplan.errors import InfeasibleError
 from accessplan.optimize._data import LocationData, keep_pairs, prepare_location_data
 from accessplan.optimize._solve import LinearModel, solve_model
-from accessplan.optimize.median import _with_objective
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
 
@@ -114,7 +113,9 @@ def p_center(
         np.ones(a_rows.size),
         a_min,
         objective=objective,
-        info=_with_objective(info, objective),
+        info=info,
+        sense="min",
+        gap=gap,
         covered_population=float(w[a_rows].sum()),
         uncovered_rows=unreachable,
         details=details,

@@ -18,13 +18,13 @@ from accessplan.errors import InfeasibleError, InputError, SolverError
 from accessplan.optimize._data import (
     LocationData,
     check_standard,
-    heuristics_module,
     keep_pairs,
     prepare_location_data,
     resolve_method,
 )
-from accessplan.optimize._solve import LinearModel, heuristic_outcome, solve_model
-from accessplan.optimize.median import _capacitated_model, _with_objective
+from accessplan.optimize._solve import LinearModel, SolveInfo, heuristic_outcome, solve_model
+from accessplan.optimize.heuristics import mclp_heuristic
+from accessplan.optimize.median import _capacitated_model
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
 
@@ -61,7 +61,9 @@ def _coverage_plan(
     within: sp.csr_array,
     open_mask: np.ndarray,
     objective: float | None,
-    info: object,
+    info: SolveInfo,
+    sense: str,
+    gap: float | None,
     details: dict,
     t0: float,
 ) -> Plan:
@@ -81,7 +83,9 @@ def _coverage_plan(
         np.ones(rows.size),
         mins,
         objective=value,
-        info=_with_objective(info, value),
+        info=info,
+        sense=sense,
+        gap=gap,
         covered_population=covered,
         uncovered_rows=left,
         details=details,
@@ -166,23 +170,19 @@ def mclp(
         try:
             info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
         except SolverError:
-            if time_limit is None or heuristics_module() is None:
+            if time_limit is None:
                 raise
             details["fallback"] = "the exact solver found no plan within the time limit"
             chosen = "heuristic"
         else:
             open_mask = x[: data.n_candidates] > 0.5
-            return _coverage_plan("mclp", data, within, open_mask, None, info, details, t0)
-    module = heuristics_module()
-    if module is None:
-        raise SolverError(
-            "mclp: the heuristic (accessplan.optimize.heuristics) is not available; use "
-            "method='exact'."
-        )
+            return _coverage_plan(
+                "mclp", data, within, open_mask, None, info, "max", gap, details, t0
+            )
     cover = sp.csr_array(
         (np.ones(within.nnz, dtype=bool), within.indices, within.indptr), shape=within.shape
     )
-    result = module.mclp_heuristic(
+    result = mclp_heuristic(
         cover,
         data.weights,
         data.p_total,
@@ -192,7 +192,7 @@ def mclp(
     )
     open_mask, info = heuristic_outcome(result, data.n_candidates)
     details["method"] = "heuristic"
-    return _coverage_plan("mclp", data, within, open_mask, None, info, details, t0)
+    return _coverage_plan("mclp", data, within, open_mask, None, info, "max", gap, details, t0)
 
 
 def _mclp_model(data: LocationData, within: sp.csr_array) -> LinearModel:
@@ -319,7 +319,7 @@ def lscp(
     open_mask = x[:m] > 0.5
     objective = float(cost[open_mask].sum())
     details = {**facts, "minimize": minimize, "method": "exact"}
-    return _coverage_plan("lscp", data, within, open_mask, objective, info, details, t0)
+    return _coverage_plan("lscp", data, within, open_mask, objective, info, "min", gap, details, t0)
 
 
 def capacitated_mclp(
@@ -406,7 +406,9 @@ def capacitated_mclp(
         share[used],
         d[used],
         objective=covered,
-        info=_with_objective(info, covered),
+        info=info,
+        sense="max",
+        gap=gap,
         covered_population=covered,
         uncovered_rows=left,
         details=details,

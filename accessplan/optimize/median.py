@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import pulp
 import scipy.sparse as sp
 
-from accessplan.errors import AccessplanError, InfeasibleError, InputError, SolverError
+from accessplan.errors import AccessplanError, InfeasibleError, SolverError
 from accessplan.optimize._data import (
     LocationData,
-    heuristics_module,
     keep_pairs,
     prepare_location_data,
     resolve_method,
 )
+from accessplan.optimize._data import unserved_minutes as unserved_minutes_for
 from accessplan.optimize._solve import (
     LinearModel,
     SolveInfo,
@@ -30,6 +30,7 @@ from accessplan.optimize._solve import (
     relative_gap,
     solve_model,
 )
+from accessplan.optimize.heuristics import p_median_heuristic
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
 
@@ -61,14 +62,21 @@ def p_median(
     variable per *distinct* travel time of each origin instead of one per pair.
 
     **Sets** — :math:`I` origins with persons (:math:`w_i > 0`) that reach at least one
-    candidate; :math:`J` candidate sites; :math:`E \subseteq J` existing sites that stay open;
+    candidate within :math:`U` minutes; :math:`J` candidate sites; :math:`E \subseteq J`
+    existing sites that stay open;
     :math:`N_i = \{j : (i,j)\ \text{stored in the travel times}\}`.
 
     **Parameters** — :math:`w_i` persons; :math:`d_{ij}` minutes; :math:`p` sites to add;
     :math:`U` minutes charged per unserved person (``unserved_minutes``; default the travel-time
-    cutoff, or no unserved demand when there is none). For origin :math:`i`, the distinct times
+    cutoff, else the longest stored travel time: see
+    :func:`accessplan.optimize._data.unserved_minutes`). For origin :math:`i`, the distinct times
     :math:`D_i^1 < \dots < D_i^{K_i}` of :math:`\{d_{ij} : j \in N_i\}` (times above
     :math:`U` dropped), and :math:`L_i^k = \{j : d_{ij} = D_i^k\}`.
+
+    Origins with persons and no stored pair cost the same in every plan: they are left out of
+    the objective and of its bound (``details["unreachable_population"]``). Origins whose stored
+    pairs all exceed :math:`U` pay :math:`U` per person in every plan: the objective and the
+    bound both include that constant.
 
     **Decision variables** — :math:`y_j \in \{0,1\}` site :math:`j` open;
     :math:`z_i^k \ge 0` equals 1 when no open site lies within :math:`D_i^k` of :math:`i`.
@@ -119,7 +127,9 @@ def p_median(
         most :data:`~accessplan.optimize._data.AUTO_EXACT_MAX_PAIRS` stored pairs enter the
         model, heuristic above.
     unserved_minutes
-        Minutes charged per person left unserved (no open site within this time).
+        Minutes charged per person of a reachable origin left unserved (no open site within
+        this time); pairs longer than it are never used. Default: the travel-time cutoff, else
+        the longest stored travel time.
     seed
         Seed of the heuristic.
 
@@ -128,7 +138,9 @@ def p_median(
     Plan
         ``objective`` in person-minutes; ``mean_minutes`` over served persons;
         ``covered_population`` = served persons; ``uncovered`` lists origins that reach no
-        candidate (``details["unreachable_population"]``) or that the plan leaves unserved.
+        candidate (``details["unreachable_population"]``, not part of ``objective`` or
+        ``bound``) or that the plan leaves unserved (``details["unserved_population"]``,
+        charged ``unserved_minutes`` each).
 
     References
     ----------
@@ -145,7 +157,7 @@ def p_median(
     data = prepare_location_data(
         tt, demand, candidates=candidates, existing=existing, closable=closable, p=p
     )
-    unserved = _unserved_minutes(tt, unserved_minutes)
+    unserved = unserved_minutes_for(tt, unserved_minutes)
     minutes, unreachable = _served_pairs(data, unserved)
     chosen = resolve_method(method, minutes.nnz, "p_median")
     details: dict = {
@@ -156,11 +168,11 @@ def p_median(
     }
     if chosen == "heuristic":
         return _p_median_by_heuristic(
-            data, minutes, unreachable, unserved, time_limit, seed, details, t0
+            data, minutes, unreachable, unserved, time_limit, gap, seed, details, t0
         )
     try:
         open_mask, info = _exact_p_median(
-            data, minutes, unserved, solver, time_limit, gap, msg, seed, details
+            data, minutes, unreachable, unserved, solver, time_limit, gap, msg, seed, details
         )
     except InfeasibleError as exc:
         raise InfeasibleError(
@@ -168,18 +180,19 @@ def p_median(
             "raise p or pass unserved_minutes= to allow unserved demand."
         ) from exc
     except SolverError:
-        if time_limit is None or heuristics_module() is None:
+        if time_limit is None:
             raise
         details["fallback"] = "the exact solver found no plan within the time limit"
         return _p_median_by_heuristic(
-            data, minutes, unreachable, unserved, time_limit, seed, details, t0
+            data, minutes, unreachable, unserved, time_limit, gap, seed, details, t0
         )
-    return _median_plan(data, minutes, open_mask, unreachable, unserved, info, details, t0)
+    return _median_plan(data, minutes, open_mask, unreachable, unserved, info, gap, details, t0)
 
 
 def _exact_p_median(
     data: LocationData,
     minutes: sp.csr_array,
+    unreachable: np.ndarray,
     unserved: float | None,
     solver: str | pulp.LpSolver,
     time_limit: float | None,
@@ -191,7 +204,9 @@ def _exact_p_median(
     """Lagrangian reduction (bound, plan, fixed sites), then the compact model on what is left."""
     t0 = time.perf_counter()
     m = data.n_candidates
-    upper_open, heuristic_bound = _heuristic_upper_plan(data, minutes, unserved, time_limit, seed)
+    upper_open, heuristic_bound = _heuristic_upper_plan(
+        data, minutes, unreachable, unserved, time_limit, seed
+    )
     red = _lagrangian_reduction(
         minutes, data.weights, data.p_total, data.fixed, unserved, upper_open
     )
@@ -251,6 +266,7 @@ def _exact_p_median(
 def _heuristic_upper_plan(
     data: LocationData,
     minutes: sp.csr_array,
+    unreachable: np.ndarray,
     unserved: float | None,
     time_limit: float | None,
     seed: int,
@@ -259,16 +275,13 @@ def _heuristic_upper_plan(
 
     The heuristic stops as soon as its Lagrangian branch and bound proves the plan optimal;
     otherwise after a quarter of ``time_limit`` (30 s without one). ``(None, -inf)`` when the
-    heuristic is not available or fails.
+    heuristic fails.
     """
-    module = heuristics_module()
-    if module is None:
-        return None, -np.inf
-    budget = 30.0 if time_limit is None else max(0.25 * time_limit, 0.5)
+    budget = 30.0 if time_limit is None else 0.25 * time_limit
     try:
-        result = module.p_median_heuristic(
+        result = p_median_heuristic(
             minutes,
-            data.weights,
+            model_weights(data.weights, minutes),
             data.p_total,
             fixed=tuple(int(j) for j in data.fixed),
             unserved_cost=unserved,
@@ -282,17 +295,6 @@ def _heuristic_upper_plan(
     return open_mask, float(result.bound)
 
 
-def _unserved_minutes(tt: TravelTimes, unserved_minutes: float | None) -> float | None:
-    if unserved_minutes is None:
-        return tt.cutoff
-    value = float(unserved_minutes)
-    if not (np.isfinite(value) and value >= 0):
-        raise InputError(
-            f"unserved_minutes must be a finite number of minutes >= 0, got {unserved_minutes}."
-        )
-    return value
-
-
 def _served_pairs(data: LocationData, unserved: float | None) -> tuple[sp.csr_array, np.ndarray]:
     """Pairs that can serve (within ``unserved`` minutes) and origins that reach no candidate."""
     minutes = data.minutes
@@ -300,6 +302,33 @@ def _served_pairs(data: LocationData, unserved: float | None) -> tuple[sp.csr_ar
     if unserved is not None and minutes.nnz and minutes.data.max() > unserved:
         minutes = keep_pairs(minutes, minutes.data <= unserved)
     return minutes, unreachable
+
+
+def model_weights(weights: np.ndarray, minutes: sp.csr_array) -> np.ndarray:
+    """Persons per origin, 0 for origins without a pair in ``minutes``.
+
+    Every solver stage (heuristic, Lagrangian reduction, MILP) sees only the origins that a
+    plan can serve, so the objectives and bounds it reports leave out the others; see
+    :func:`_fixed_charge` for what the plan's objective adds back.
+    """
+    return np.where(np.diff(minutes.indptr) > 0, weights, 0.0)
+
+
+def _fixed_charge(
+    data: LocationData, minutes: sp.csr_array, unreachable: np.ndarray, unserved: float | None
+) -> float:
+    """Person-minutes every plan pays for origins whose stored pairs all exceed ``unserved``
+    (charged ``unserved`` per person): part of the plan's objective and of its bound."""
+    if unserved is None:
+        return 0.0
+    idle = (np.diff(minutes.indptr) == 0) & (data.weights > 0)
+    idle[unreachable] = False
+    return float(data.weights[idle].sum() * unserved)
+
+
+def _with_charge(info: SolveInfo, charge: float) -> SolveInfo:
+    """``info`` of the served origins, with the fixed charge added to objective and bound."""
+    return replace(info, objective=info.objective + charge, bound=info.bound + charge)
 
 
 def _elloumi_model(
@@ -421,7 +450,8 @@ def _median_plan(
     open_mask: np.ndarray,
     unreachable: np.ndarray,
     unserved: float | None,
-    info: object,
+    info: SolveInfo,
+    gap: float | None,
     details: dict,
     t0: float,
     model: str = "p_median",
@@ -446,26 +476,14 @@ def _median_plan(
         np.ones(rows.size),
         mins,
         objective=objective,
-        info=_with_objective(info, objective),
+        info=_with_charge(info, _fixed_charge(data, minutes, unreachable, unserved)),
+        sense="min",
+        gap=gap,
         covered_population=float(w[rows].sum()),
         uncovered_rows=left,
         details=details,
         seconds=time.perf_counter() - t0,
     )
-
-
-def _with_objective(info: object, objective: float) -> object:
-    """The solver's info with the gap recomputed against the objective of the plan as built."""
-    bound = float(getattr(info, "bound", np.nan))
-    status = getattr(info, "status", "optimal")
-    solver = getattr(info, "solver", "")
-    if np.isfinite(bound):
-        gap = abs(objective - bound) / max(abs(objective), 1e-9)
-        if status == "optimal" and gap < 1e-6:
-            gap = 0.0
-    else:
-        gap = float(getattr(info, "gap", np.nan))
-    return SolveInfo(status, objective, bound, gap, float(getattr(info, "seconds", 0.0)), solver)
 
 
 def _p_median_by_heuristic(
@@ -474,19 +492,14 @@ def _p_median_by_heuristic(
     unreachable: np.ndarray,
     unserved: float | None,
     time_limit: float | None,
+    gap: float | None,
     seed: int,
     details: dict,
     t0: float,
 ) -> Plan:
-    module = heuristics_module()
-    if module is None:
-        raise SolverError(
-            "p_median: the heuristic (accessplan.optimize.heuristics) is not available; use "
-            "method='exact'."
-        )
-    result = module.p_median_heuristic(
+    result = p_median_heuristic(
         minutes,
-        data.weights,
+        model_weights(data.weights, minutes),
         data.p_total,
         fixed=tuple(int(j) for j in data.fixed),
         unserved_cost=unserved,
@@ -496,7 +509,7 @@ def _p_median_by_heuristic(
     open_mask, info = heuristic_outcome(result, data.n_candidates)
     details["method"] = "heuristic"
     details["iterations"] = getattr(result, "iterations", None)
-    return _median_plan(data, minutes, open_mask, unreachable, unserved, info, details, t0)
+    return _median_plan(data, minutes, open_mask, unreachable, unserved, info, gap, details, t0)
 
 
 def capacitated_p_median(
@@ -564,9 +577,8 @@ def capacitated_p_median(
         p=p,
         need_capacity=True,
     )
-    unserved = _unserved_minutes(tt, unserved_minutes)
+    unserved = unserved_minutes_for(tt, unserved_minutes)
     minutes, unreachable = _served_pairs(data, unserved)
-    _check_capacity_suffices(data, minutes, unreachable, unserved)
     model, rows, cols, d = _capacitated_model(data, minutes, unserved, objective="time")
     try:
         info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
@@ -604,32 +616,14 @@ def capacitated_p_median(
         share[used],
         d[used],
         objective=objective,
-        info=_with_objective(info, objective),
+        info=_with_charge(info, _fixed_charge(data, minutes, unreachable, unserved)),
+        sense="min",
+        gap=gap,
         covered_population=float((w[rows[used]] * share[used]).sum()),
         uncovered_rows=left,
         details=details,
         seconds=time.perf_counter() - t0,
     )
-
-
-def _check_capacity_suffices(
-    data: LocationData, minutes: sp.csr_array, unreachable: np.ndarray, unserved: float | None
-) -> None:
-    if unserved is not None:
-        return
-    cap = data.candidates["capacity"].to_numpy()
-    if np.isnan(cap).any():
-        return
-    need = float(data.weights.sum() - data.weights[unreachable].sum())
-    fixed_cap = float(cap[data.fixed].sum())
-    free = np.setdiff1d(np.arange(data.n_candidates), data.fixed)
-    best = float(np.sort(cap[free])[::-1][: data.p_total - data.fixed.size].sum())
-    if fixed_cap + best < need - 1e-9:
-        raise InfeasibleError(
-            f"capacitated model: the {data.p_total} largest sites hold {fixed_cap + best:g} "
-            f"persons but {need:g} reachable persons must be served; raise p or the "
-            "capacities, or pass unserved_minutes= to allow unserved demand."
-        )
 
 
 def _capacitated_model(

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from accessplan.optimize._solve import SolveInfo, settle
+
 __all__ = ["Plan", "build_plan", "evaluate_plan", "nearest_open"]
 
 
@@ -34,13 +36,16 @@ class Plan:
         Objective value in the model's own unit (person-minutes for p-median, persons for
         MCLP, sites or cost for LSCP, minutes for p-center...).
     bound
-        Best proven bound on the objective (lower bound when minimising, upper when
-        maximising); equals ``objective`` when proven optimal. NaN when unknown.
+        Best proven bound on the optimum (lower bound when minimising, upper when
+        maximising), never beyond ``objective``; equals it when proven optimal. NaN when
+        unknown.
     gap
         Relative gap ``|objective - bound| / max(|objective|, 1e-9)``; 0 when proven optimal.
     status
-        ``"optimal"``, ``"time_limit"`` (best plan found within the time limit), ``"feasible"``
-        or ``"heuristic"``.
+        ``"optimal"`` only when ``gap`` is proven within the gap the caller accepted (at least
+        :data:`accessplan.optimize._solve.OPTIMAL_GAP`, 1e-6); otherwise ``"time_limit"``
+        (best plan found when the time limit ran out), ``"heuristic"`` (a heuristic's plan
+        with its proven bound) or ``"feasible"`` (a plan, not proven within the gap).
     solver
         Solver or method used (``"highs"``, ``"cbc"``, ``"heuristic"``...).
     seconds
@@ -170,7 +175,9 @@ def build_plan(
     assign_minutes: np.ndarray,
     *,
     objective: float,
-    info: Any = None,
+    info: SolveInfo,
+    sense: str,
+    gap: float | None,
     covered_population: float = np.nan,
     uncovered_rows: np.ndarray | None = None,
     details: dict[str, Any] | None = None,
@@ -187,9 +194,12 @@ def build_plan(
     assign_rows, assign_cols, assign_share, assign_minutes
         Assigned pairs: origin position, candidate position, share (0–1) of the origin's
         persons, minutes.
-    info
-        The solver's ``SolveInfo`` (or a heuristic result with ``objective``, ``bound``,
-        ``gap``, ``status``, ``solver``); bound, gap and status come from it.
+    objective
+        Objective of the plan as built from the arrays (model unit).
+    info, sense, gap
+        The solver's :class:`~accessplan.optimize._solve.SolveInfo`, the model's sense
+        (``"min"``/``"max"``) and the gap the caller accepted: bound, gap and status follow
+        from them and ``objective`` (see :func:`accessplan.optimize._solve.settle`).
     uncovered_rows
         Origin positions not served (within the standard) by the plan.
     """
@@ -214,17 +224,16 @@ def build_plan(
         uncovered_rows = np.array([], dtype=np.int64)
     uncovered_rows = np.sort(np.asarray(uncovered_rows, dtype=np.int64))
     new = open_mask & ~cands["existing"].to_numpy()
-    bound = getattr(info, "bound", np.nan) if info is not None else np.nan
-    gap = getattr(info, "gap", np.nan) if info is not None else np.nan
+    settled = settle(info, float(objective), sense, gap)
     return Plan(
         model=model,
         sites=sites,
         assignment=assignment,
-        objective=float(objective),
-        bound=float(bound),
-        gap=float(gap),
-        status=getattr(info, "status", "optimal") if info is not None else "optimal",
-        solver=getattr(info, "solver", "") if info is not None else "",
+        objective=settled.objective,
+        bound=settled.bound,
+        gap=settled.gap,
+        status=settled.status,
+        solver=settled.solver,
         seconds=float(seconds),
         covered_population=float(covered_population),
         total_population=float(weights.sum()),
@@ -256,7 +265,7 @@ def evaluate_plan(
     measure
         Name of a function of :mod:`accessplan.measures` taking ``(tt, demand, supply, ...)``
         (``"two_step_fca"``, ``"enhanced_two_step_fca"``...) or ``"cumulative"`` /
-        ``"nearest"``; ``options`` go to it (``catchment=30`` for the 2SFCA family,
+        ``"nearest"``; ``options`` go to it (``standard=30`` for the 2SFCA family,
         ``within=30`` for ``cumulative``).
 
     Returns
