@@ -84,10 +84,12 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv_kwargs: Any) -> Path:
     """Write ``frame`` to ``path`` as CSV with every formula-like text cell neutralised.
 
-    Keyword arguments go to :meth:`pandas.DataFrame.to_csv`. A geometry column is written as
-    its WKT text.
+    Keyword arguments go to :meth:`pandas.DataFrame.to_csv`. Lines end in CR LF (RFC 4180):
+    with a bare LF line end, the csv writer would leave a cell holding a carriage return
+    unquoted, and a spreadsheet would split the row there.
     """
     path = Path(path)
+    to_csv_kwargs.setdefault("lineterminator", "\r\n")
     neutralise_frame(frame).to_csv(path, **to_csv_kwargs)
     return path
 

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from accessplan._sanitize import write_csv
 from accessplan.errors import AccessplanError, ScenarioError
+from accessplan.outputs import output_folder
 from accessplan.scenario.config import Scenario
 from accessplan.scenario.result import SERVED_METRIC
 
@@ -87,6 +89,13 @@ def _run_one(path: str, out_dir: str) -> dict[str, Any]:
     return row
 
 
+def _paths_in(out: Path, work: Path, row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with paths inside the temporary batch folder ``work`` given inside ``out``."""
+    row["out"] = str(row["out"]).replace(str(work), str(out), 1)
+    row["error"] = str(row.get("error", "")).replace(str(work), str(out))
+    return row
+
+
 def run_batch(
     scenarios: Iterable[str | Path],
     out_dir: str | Path,
@@ -94,12 +103,15 @@ def run_batch(
     jobs: int = 1,
     progress: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    replace: bool = False,
 ) -> pd.DataFrame:
     """Run many scenario files, ``jobs`` at a time, each into ``out_dir/<file stem>/``.
 
     A scenario that fails is reported in the summary (``status`` = ``"failed"`` with its
     ``error``) and does not stop the others. Writes ``out_dir/batch_summary.csv`` and, when
-    budgets differ, ``out_dir/budget_coverage.png``.
+    budgets differ, ``out_dir/budget_coverage.png``. Like one scenario's outputs, ``out_dir``
+    appears complete (with ``manifest.json``) or not at all, and a folder that already holds
+    files is refused unless ``replace`` is true (see :func:`accessplan.outputs.output_folder`).
 
     Returns
     -------
@@ -117,45 +129,49 @@ def run_batch(
     if jobs < 1:
         raise ScenarioError(f"batch: jobs must be >= 1, got {jobs}.")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    targets = [str(out / s) for s in stems]
-    rows: dict[str, dict[str, Any]] = {}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    describe = {"kind": "batch", "scenarios": paths}
+    with output_folder(out, replace=replace, describe=describe, protect=paths) as work:
+        targets = [str(work / s) for s in stems]
+        rows: dict[str, dict[str, Any]] = {}
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(paths), desc="scenarios", unit="scenario")
-    if jobs == 1:
-        for p, t in zip(paths, targets, strict=True):
-            rows[p] = _run_one(p, t)
-            if bar is not None:
-                bar.update(1)
-            if on_result:
-                on_result(rows[p])
-    else:
-        import multiprocessing as mp
-
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_run_one, p, t): p for p, t in zip(paths, targets, strict=True)}
-            for fut in as_completed(futures):
-                rows[futures[fut]] = fut.result()
+            bar = tqdm(total=len(paths), desc="scenarios", unit="scenario")
+        if jobs == 1:
+            for p, t in zip(paths, targets, strict=True):
+                rows[p] = _paths_in(out, work, _run_one(p, t))
                 if bar is not None:
                     bar.update(1)
                 if on_result:
-                    on_result(rows[futures[fut]])
-    if bar is not None:
-        bar.close()
-    summary = pd.DataFrame([rows[p] for p in paths])
-    summary.to_csv(out / "batch_summary.csv", index=False)
-    ok = summary[summary["status"] == "ok"]
-    if len(ok) > 1 and ok["budget"].nunique() > 1:
-        from accessplan.figures import plot_budget_coverage
+                    on_result(rows[p])
+        else:
+            import multiprocessing as mp
 
-        plot_budget_coverage(
-            ok.sort_values("budget"),
-            out / "budget_coverage.png",
-            coverage="served_after",
-            coverage_label="Persons served within the standard",
-            baseline=float(ok["served_before"].iloc[0]),
-        )
+            context = mp.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures = {
+                    pool.submit(_run_one, p, t): p for p, t in zip(paths, targets, strict=True)
+                }
+                for fut in as_completed(futures):
+                    rows[futures[fut]] = _paths_in(out, work, fut.result())
+                    if bar is not None:
+                        bar.update(1)
+                    if on_result:
+                        on_result(rows[futures[fut]])
+        if bar is not None:
+            bar.close()
+        summary = pd.DataFrame([rows[p] for p in paths])
+        write_csv(summary, work / "batch_summary.csv", index=False)
+        ok = summary[summary["status"] == "ok"]
+        if len(ok) > 1 and ok["budget"].nunique() > 1:
+            from accessplan.figures import plot_budget_coverage
+
+            plot_budget_coverage(
+                ok.sort_values("budget"),
+                work / "budget_coverage.png",
+                coverage="served_after",
+                coverage_label="Persons served within the standard",
+                baseline=float(ok["served_before"].iloc[0]),
+            )
     return summary
