@@ -174,7 +174,7 @@ def _missing_column(
     match = _close_match(col, columns, kind)
     argument = argument or f"{what}_col"
     hint = (
-        f"did you mean {match!r}? Pass {argument}={match!r}"
+        f"Did you mean {match!r}? Pass {argument}={match!r}"
         if match
         else (f"pass the right name with {argument}=...")
     )
@@ -999,16 +999,31 @@ def _points_from_columns(
 
 
 def _beyond_degrees(gdf: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per row: x, y of point geometries (NaN otherwise) and whether they cannot be degrees."""
-    geom = gdf.geometry
+    """Per row: x, y of point geometries (NaN otherwise) and whether the row cannot be degrees.
+
+    A row cannot be degrees when its CRS is geographic and its bounds go beyond ±180 (x) or
+    ±90 (y).
+    """
+    geom = gdf.geometry.to_numpy()
     x = np.full(len(gdf), np.nan)
     y = np.full(len(gdf), np.nan)
-    points = (~(geom.isna() | geom.is_empty) & (geom.geom_type == "Point")).to_numpy()
-    x[points] = shapely.get_x(geom.to_numpy()[points])
-    y[points] = shapely.get_y(geom.to_numpy()[points])
+    points = shapely.get_type_id(geom) == 0  # missing geometries have id -1
+    points &= ~shapely.is_empty(geom)
+    x[points] = shapely.get_x(geom[points])
+    y[points] = shapely.get_y(geom[points])
     if gdf.crs is None or not gdf.crs.is_geographic:
         return x, y, np.zeros(len(gdf), dtype=bool)
-    return x, y, np.isfinite(x) & np.isfinite(y) & ((np.abs(x) > 180) | (np.abs(y) > 90))
+    with np.errstate(invalid="ignore"):
+        xs, ys = _extreme_coordinates(geom)
+        return x, y, (np.abs(xs) > 180) | (np.abs(ys) > 90)
+
+
+def _extreme_coordinates(geom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per geometry: the x and the y farthest from 0 (NaN for missing or empty ones)."""
+    bounds = shapely.bounds(geom)
+    xs = np.where(np.abs(bounds[:, 0]) > np.abs(bounds[:, 2]), bounds[:, 0], bounds[:, 2])
+    ys = np.where(np.abs(bounds[:, 1]) > np.abs(bounds[:, 3]), bounds[:, 1], bounds[:, 3])
+    return xs, ys
 
 
 def _not_degrees_error(
@@ -1019,22 +1034,21 @@ def _not_degrees_error(
     rows: np.ndarray,
 ) -> InputError:
     """Coordinates in a lon/lat CRS beyond ±180° / ±90°: projected metres, or swapped columns."""
-    x, y, _ = _beyond_degrees(gdf)
+    xs, ys = _extreme_coordinates(gdf.geometry.to_numpy())
     row = int(rows[0])
-    lon_bad = abs(x[row]) > 180
+    lon_bad = abs(xs[row]) > 180
     if coordinate_cols is None:
         column = "x (longitude)" if lon_bad else "y (latitude)"
     else:
         column = repr(coordinate_cols[0] if lon_bad else coordinate_cols[1])
-    value = x[row] if lon_bad else y[row]
-    crs_name = gdf.crs.to_string()
+    value = xs[row] if lon_bad else ys[row]
     text = (
         f"{where}: column {column} holds {value:g} in {_row_label(row, ids)} "
-        f"({len(rows)} row(s) like it), which cannot be degrees in {crs_name} (longitude is "
-        "within ±180, latitude within ±90)."
+        f"({len(rows)} row(s) like it), which cannot be degrees in {gdf.crs.to_string()} "
+        "(longitude is within ±180, latitude within ±90)."
     )
-    swapped = np.abs(y[rows]) <= 180
-    if not lon_bad and (np.abs(x[rows]) <= 90).all() and swapped.all():
+    swapped = (np.abs(ys[rows]) <= 180).all() and (np.abs(xs[rows]) <= 90).all()
+    if coordinate_cols is not None and swapped:
         text += " Longitude and latitude look swapped: exchange lon_col= and lat_col=."
     elif coordinate_cols is not None:
         text += (
@@ -1043,8 +1057,8 @@ def _not_degrees_error(
         )
     else:
         text += (
-            " The file's CRS is wrong for its coordinates: store the right one in the file "
-            "(e.g. gdf.set_crs(..., allow_override=True).to_file(...))."
+            " The CRS stored with the data is wrong for its coordinates: set the right one "
+            "(gdf.set_crs(..., allow_override=True)) and save it in the file."
         )
     return InputError(text)
 
@@ -1566,13 +1580,15 @@ def _study_area_part(item: Any, default_crs: Any) -> tuple[shapely.Geometry, pyp
         xy = np.array([(d.get("x"), d.get("y")) for _, d in item.nodes(data=True)], dtype=float)
         crs = _check_crs(item.graph.get("crs"), "the road graph given as study_area")
         return _extent(xy, "the road graph given as study_area"), crs, "the roads"
-    if hasattr(item, "xy") and hasattr(item, "crs") and hasattr(item, "node_ids"):
+    from accessplan.network import RoutingGraph
+
+    if isinstance(item, RoutingGraph):
         crs = _check_crs(item.crs, "the routing graph given as study_area")
         return _extent(np.asarray(item.xy), "the routing graph"), crs, "the roads"
     if isinstance(item, gpd.GeoDataFrame | gpd.GeoSeries):
         where = "the table given as study_area"
         crs = _check_crs(item.crs, where)
-        bounds = item.total_bounds.reshape(2, 2)
+        bounds = _table_bounds(item)
         label = "the population" if "population" in getattr(item, "columns", ()) else "the layer"
         return _extent(bounds, where), crs, label
     if isinstance(item, str | Path):
@@ -1593,6 +1609,20 @@ def _study_area_part(item: Any, default_crs: Any) -> tuple[shapely.Geometry, pyp
         "GeoDataFrame, a raster or vector file path, a shapely geometry or a (west, south, "
         "east, north) box (with study_area_crs=), or a list of these."
     )
+
+
+def _table_bounds(table: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
+    """(2, 2) bounds of a table, by its cells where it has them: the ``cell`` polygons of
+    :func:`read_population`, or half a cell around the points of
+    :func:`read_population_raster` (``attrs["cell_size"]``)."""
+    if isinstance(table, gpd.GeoDataFrame) and "cell" in table.columns:
+        return gpd.GeoSeries(table["cell"]).total_bounds.reshape(2, 2)
+    bounds = table.total_bounds.reshape(2, 2)
+    cell_size = table.attrs.get("cell_size")
+    if cell_size is not None:
+        half = np.asarray(cell_size, dtype=float) / 2
+        bounds = bounds + np.array([-half, half])
+    return bounds
 
 
 def _extent(xy: np.ndarray, where: str) -> shapely.Geometry:

