@@ -16,6 +16,7 @@ its ``<script>`` element, so a facility named ``<script>alert(1)</script>`` is s
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import itertools
 import json
@@ -39,6 +40,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from matplotlib.ticker import MaxNLocator
 
+from accessplan._html import esc
 from accessplan.errors import InputError
 from accessplan.supply import SUPPLY_TYPES
 
@@ -46,14 +48,20 @@ __all__ = [
     "DEFAULT_ATTRIBUTION",
     "FACILITY_STATUSES",
     "LEAFLET_VERSION",
+    "REACHED_CATEGORIES",
     "TYPE_STYLES",
+    "UNREACHED_CATEGORIES",
+    "AccessLayer",
     "ColourClasses",
+    "SpecialClass",
+    "access_layers",
     "accessibility_map",
     "display_map",
     "diverging_classes",
     "escape_json_for_script",
     "external_references",
     "format_number",
+    "marker_size",
     "offline_html",
     "save_map",
     "sequential_classes",
@@ -245,6 +253,227 @@ def diverging_classes(
 
 
 # ---------------------------------------------------------------------------------------------
+# Reach categories and the classes of each map layer
+# ---------------------------------------------------------------------------------------------
+
+#: Reach categories (column ``reach_before``/``reach_after`` of the cells) of a cell that has a
+#: facility within the travel-time cutoff; its access value is drawn on the colour scale.
+REACHED_CATEGORIES: tuple[str, ...] = ("within standard", "beyond standard")
+#: Reach categories of a cell that reaches no facility; each is drawn as its own grey class.
+UNREACHED_CATEGORIES: dict[str, str] = {
+    "no facility within cutoff": "unreached",
+    "no facility on its network": "isolated",
+    "too far from road": "off_network",
+}
+_HATCH_INK = "#6f6f6f"
+
+
+@dataclass(frozen=True)
+class SpecialClass:
+    """A class outside the colour scale: no facility reached, zero access, missing value...
+
+    ``hatch`` is a matplotlib hatch pattern (``"////"``, ``"xxx"``, ``"..."``) drawn in
+    ``hatch_colour`` over ``colour``; the HTML map draws the same pattern as an SVG pattern.
+    """
+
+    key: str
+    label: str
+    colour: str
+    hatch: str | None = None
+    hatch_colour: str = _HATCH_INK
+
+
+def _special_classes(cutoff: float | None, unit: str) -> dict[str, SpecialClass]:
+    within = f"within {format_number(cutoff)} min" if cutoff is not None else "within the cutoff"
+    zero = f"0 {unit}" if unit else "0"
+    specials = [
+        SpecialClass("zero", f"Zero access ({zero}), though a facility is reached", "#f3c6dd"),
+        SpecialClass("missing", "No value (missing data)", "#a3a3a3"),
+        SpecialClass("unreached", f"No facility {within}", "#d6d6d6", "////"),
+        SpecialClass(
+            "isolated", "No facility on its road network (isolated roads)", "#bdbdbd", "xxx"
+        ),
+        SpecialClass(
+            "off_network", "Not on the road network (too far from a road)", "#ededed", "..."
+        ),
+        SpecialClass("newly_reached", f"Newly reached: no facility {within} before", "#1b7837"),
+        SpecialClass(
+            "lost", f"No longer reached: no facility {within} after", "#8c1a10", "////", "#ffffff"
+        ),
+    ]
+    return {s.key: s for s in specials}
+
+
+@dataclass(frozen=True)
+class AccessLayer:
+    """One map layer (before, after or change): its classes and the class of every cell.
+
+    ``index[i]`` is the class of cell ``i``: ``0 … len(classes.colours) - 1`` on the colour
+    scale, ``len(classes.colours) + j`` for ``specials[j]``.
+    """
+
+    key: str
+    title: str
+    measure: str
+    direction: str
+    classes: ColourClasses
+    specials: tuple[SpecialClass, ...]
+    index: np.ndarray
+    values: np.ndarray
+    best_first: bool = True
+
+    @property
+    def heading(self) -> str:
+        """Title and measure in one line, e.g. ``"Before the plan: Access (min)"``."""
+        return f"{self.title}: {self.measure}"
+
+    def class_labels(self) -> list[str]:
+        """Label of every class index: the colour scale's, then the special classes'."""
+        return [*self.classes.labels, *(s.label for s in self.specials)]
+
+    def class_persons(self, population: np.ndarray) -> np.ndarray:
+        """Persons in each class index (same order as :meth:`class_labels`)."""
+        n = len(self.classes.colours) + len(self.specials)
+        valid = self.index >= 0
+        return np.bincount(self.index[valid], weights=population[valid], minlength=n)
+
+    def scale_order(self) -> list[int]:
+        """Colour-scale class indices from the best class to the worst."""
+        order = list(range(len(self.classes.colours)))
+        return order[::-1] if self.best_first else order
+
+
+def _reach_keys(values: np.ndarray, reach: pd.Series | None, column: str | None) -> np.ndarray:
+    """``"reached"``, ``"unreached"``, ``"isolated"`` or ``"off_network"`` for every cell."""
+    keys = np.where(np.isfinite(values), "reached", "unreached").astype(object)
+    if reach is None:
+        return keys
+    text = reach.astype("string").str.strip().str.lower()
+    known = set(REACHED_CATEGORIES) | set(UNREACHED_CATEGORIES)
+    unknown = sorted(set(text.dropna()) - known)
+    if unknown:
+        raise InputError(
+            f"cells: column {column!r} has unknown reach categories {unknown}; "
+            f"use {[*REACHED_CATEGORIES, *UNREACHED_CATEGORIES]}."
+        )
+    for category, key in UNREACHED_CATEGORIES.items():
+        keys[(text == category).fillna(False).to_numpy()] = key
+    keys[text.isin(REACHED_CATEGORIES).fillna(False).to_numpy()] = "reached"
+    return keys
+
+
+def _assign(
+    scale: ColourClasses,
+    special_keys: np.ndarray,
+    scale_values: np.ndarray,
+    catalogue: dict[str, SpecialClass],
+) -> tuple[np.ndarray, tuple[SpecialClass, ...]]:
+    """Class index per cell; ``special_keys`` is ``""`` where the colour scale applies."""
+    index = scale.classify(scale_values)
+    used = [k for k in catalogue if (special_keys == k).any()]
+    n = len(scale.colours)
+    for j, key in enumerate(used):
+        index[special_keys == key] = n + j
+    return index, tuple(catalogue[k] for k in used)
+
+
+def access_layers(
+    cells: pd.DataFrame,
+    *,
+    before: str = "before",
+    after: str | None = "after",
+    change: str | None = "change",
+    reach_before: str | None = None,
+    reach_after: str | None = None,
+    label: str = "Access",
+    unit: str = "",
+    higher_is_better: bool = True,
+    cutoff: float | None = None,
+    scheme: str = "quantile",
+    classes: int = 6,
+) -> list[AccessLayer]:
+    """The before, after and change layers of a map or figure, with every cell's class.
+
+    A cell whose reach category says it reaches no facility (or whose value is NaN when there
+    is no reach column) gets its own grey, hatched class, never the lowest access class; a
+    cell that is reached but has zero access (``higher_is_better`` measures) and a reached
+    cell without a value get their own classes too. Before and after share one colour scale,
+    computed from the reached, non-zero values only; the change layer adds "newly reached"
+    and "no longer reached" classes. Arguments are those of :func:`accessibility_map`.
+
+    Returns
+    -------
+    list of AccessLayer
+        ``[before]`` when ``after`` is None, else ``[before, after, change]``.
+    """
+    catalogue = _special_classes(cutoff, unit)
+    measure = f"{label} ({unit})" if unit else label
+    direction = "higher is better" if higher_is_better else "lower is better"
+    states = [(before, reach_before)] + ([(after, reach_after)] if after is not None else [])
+    values = [_numeric(cells, column, "cells") for column, _ in states]
+    reach = [
+        _reach_keys(v, cells[col] if col is not None else None, col)
+        for v, (_, col) in zip(values, states, strict=True)
+    ]
+    specials = []
+    for v, r in zip(values, reach, strict=True):
+        key = np.where(r == "reached", "", r).astype(object)
+        key[(r == "reached") & ~np.isfinite(v)] = "missing"
+        if higher_is_better:
+            key[(r == "reached") & (v == 0)] = "zero"
+        specials.append(key)
+    on_scale = np.concatenate([v[k == ""] for v, k in zip(values, specials, strict=True)])
+    scale = sequential_classes(on_scale, k=classes, scheme=scheme, cmap="YlGnBu")
+    if not higher_is_better:  # the best (lowest) values get the darkest blue
+        scale = dataclasses.replace(scale, colours=scale.colours[::-1])
+    titles = {"before": "Before the plan", "after": "After the plan"}
+    layers = []
+    for key_name, v, k in zip(("before", "after"), values, specials, strict=False):
+        index, used = _assign(scale, k, np.where(k == "", v, np.nan), catalogue)
+        layers.append(
+            AccessLayer(
+                key_name,
+                titles[key_name],
+                measure,
+                direction,
+                scale,
+                used,
+                index,
+                v,
+                best_first=higher_is_better,
+            )
+        )
+    if after is None:
+        return layers
+    if change is not None and change in cells.columns:
+        delta = _numeric(cells, change, "cells")
+    else:
+        delta = values[1] - values[0]
+    both = (reach[0] == "reached") & (reach[1] == "reached")
+    key = np.where(both, "", reach[1]).astype(object)
+    key[both & ~np.isfinite(delta)] = "missing"
+    key[(reach[0] != "reached") & (reach[1] == "reached")] = "newly_reached"
+    key[(reach[0] == "reached") & (reach[1] != "reached")] = "lost"
+    diverging = diverging_classes(delta[key == ""], higher_is_better=higher_is_better)
+    index, used = _assign(diverging, key, np.where(key == "", delta, np.nan), catalogue)
+    better = "an increase" if higher_is_better else "a decrease"
+    layers.append(
+        AccessLayer(
+            "change",
+            "Change (after − before)",
+            measure,
+            f"{direction}: blue is better ({better}), red is worse",
+            diverging,
+            used,
+            index,
+            delta,
+            best_first=higher_is_better,
+        )
+    )
+    return layers
+
+
+# ---------------------------------------------------------------------------------------------
 # Input checks
 # ---------------------------------------------------------------------------------------------
 
@@ -340,10 +569,6 @@ def _json_ready(obj: Any) -> Any:
     return obj
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _rounded_geojson(geoms: gpd.GeoSeries, decimals: int = 6) -> list[dict | None]:
     """GeoJSON geometry dicts in WGS84 with coordinates rounded to ``decimals`` (1e-6° ≈ 0.1 m)."""
     arr = shapely.transform(np.asarray(geoms.to_crs(4326).array), lambda c: np.round(c, decimals))
@@ -355,23 +580,27 @@ def _rounded_geojson(geoms: gpd.GeoSeries, decimals: int = 6) -> list[dict | Non
 # ---------------------------------------------------------------------------------------------
 
 _CSS = """
+html, body { height: 100%; }
+body { display: flex; flex-direction: column; }
+body > .folium-map { flex: 1 1 auto; height: auto !important; min-height: 240px; }
 html body .leaflet-container { background: #eef1f4; font: 13px/1.35 system-ui, -apple-system,
   "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-.ap-title { position: absolute; top: 10px; left: 50%; transform: translateX(-50%);
-  z-index: 800; background: rgba(255,255,255,0.94); padding: 6px 14px; border-radius: 6px;
-  box-shadow: 0 1px 5px rgba(0,0,0,0.35); pointer-events: none; text-align: center;
-  max-width: 60%; }
-.ap-title h1 { font-size: 16px; margin: 0; font-weight: 600; color: #1a1a1a; }
-.ap-title div { font-size: 12px; color: #555; }
-.ap-legend { background: rgba(255,255,255,0.95); padding: 8px 10px; border-radius: 6px;
-  box-shadow: 0 1px 5px rgba(0,0,0,0.35); max-width: 260px; }
-.ap-legend h2 { font-size: 13px; margin: 0 0 4px 0; font-weight: 600; }
+.ap-header { order: -1; flex: none; padding: 6px 14px 5px; background: #ffffff;
+  border-bottom: 1px solid #cfd5dc; font: 13px/1.35 system-ui, -apple-system, "Segoe UI",
+  Roboto, "Helvetica Neue", Arial, sans-serif; }
+.ap-header h1 { font-size: 17px; margin: 0; font-weight: 600; color: #1a1a1a; }
+.ap-header div { font-size: 12.5px; color: #4a4f57; }
+.ap-legend { background: rgba(255,255,255,0.96); padding: 8px 10px; border-radius: 6px;
+  box-shadow: 0 1px 5px rgba(0,0,0,0.35); max-width: 300px; overflow-y: auto; }
+.ap-legend h2 { font-size: 13px; margin: 0 0 2px 0; font-weight: 600; }
+.ap-legend .ap-measure { font-size: 12px; margin: 0 0 1px 0; }
+.ap-legend .ap-dir { font-size: 11.5px; color: #3b3f45; margin: 0 0 4px 0; font-weight: 600; }
 .ap-legend .ap-block { margin-bottom: 8px; }
-.ap-legend .ap-row { display: flex; align-items: center; gap: 6px; margin: 1px 0;
-  white-space: nowrap; }
-.ap-legend .ap-swatch { width: 22px; height: 13px; border: 1px solid rgba(0,0,0,0.25);
+.ap-legend .ap-row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
+.ap-legend .ap-swatch { width: 22px; height: 13px; border: 1px solid rgba(0,0,0,0.3);
   flex: none; }
-.ap-legend .ap-sym { width: 22px; height: 22px; flex: none; display: flex;
+.ap-legend .ap-persons { color: #555; }
+.ap-legend .ap-sym { width: 30px; min-height: 22px; flex: none; display: flex;
   align-items: center; justify-content: center; }
 .ap-legend .ap-note { color: #555; font-size: 11px; white-space: normal; margin-top: 2px; }
 .ap-fac { background: none; border: none; }
@@ -385,21 +614,40 @@ html body .leaflet-container { background: #eef1f4; font: 13px/1.35 system-ui, -
 .leaflet-control-layers-base label, .leaflet-control-layers-overlays label { margin: 2px 0; }
 """
 
+_MARKER_MIN_PX = 16.0
+_MARKER_MAX_PX = 34.0
 
-def _facility_svg(kind: str, status: str) -> tuple[str, int]:
-    """Inline SVG of a facility marker and its size in CSS pixels (no fonts, no images)."""
+
+def marker_size(capacity: Any, largest: float) -> float:
+    """Side of a facility symbol in CSS pixels: its area grows with capacity (clinicians).
+
+    ``largest`` is the largest capacity on the map; a missing or non-positive capacity gets the
+    smallest symbol.
+    """
+    try:
+        cap = float(capacity)
+    except (TypeError, ValueError):
+        cap = float("nan")
+    if not math.isfinite(cap) or cap <= 0 or not math.isfinite(largest) or largest <= 0:
+        return _MARKER_MIN_PX
+    return _MARKER_MIN_PX + (_MARKER_MAX_PX - _MARKER_MIN_PX) * math.sqrt(min(cap / largest, 1))
+
+
+def _facility_svg(kind: str, status: str, size: float = 24.0) -> tuple[str, float]:
+    """Inline SVG of a facility marker and its width in CSS pixels (no fonts, no images).
+
+    The symbol is drawn in a 24-unit box scaled to ``size`` pixels; a new facility gets a gold
+    ring around it (the SVG is then a third wider).
+    """
     colour = TYPE_STYLES[kind]["colour"]
     new = status == "new"
-    size = 32 if new else 24
-    c = size / 2
-    r = 8.5 if not new else 10.0
+    c, r = 12.0, 8.5
     parts: list[str] = []
     if new:
         parts.append(
-            f'<circle cx="{c}" cy="{c}" r="{c - 1.5}" fill="none" stroke="{NEW_RING_COLOUR}" '
+            f'<circle cx="{c}" cy="{c}" r="14.3" fill="none" stroke="{NEW_RING_COLOUR}" '
             'stroke-width="3"/>'
         )
-    dash = ' stroke-dasharray="2.5 1.5"' if kind == "digital" else ""
     if kind == "clinic":
         parts.append(
             f'<rect x="{c - r}" y="{c - r}" width="{2 * r}" height="{2 * r}" rx="2" '
@@ -420,16 +668,59 @@ def _facility_svg(kind: str, status: str) -> tuple[str, int]:
     else:
         parts.append(
             f'<circle cx="{c}" cy="{c}" r="{r}" fill="{colour}" stroke="#fff" '
-            f'stroke-width="1.5"{dash}/>'
+            'stroke-width="1.5" stroke-dasharray="2.5 1.5"/>'
             f'<circle cx="{c}" cy="{c + 3}" r="1.3" fill="#fff"/>'
             f'<path d="M{c - 3} {c + 0.5}a4.2 4.2 0 0 1 6 0M{c - 5} {c - 1.7}a7 7 0 0 1 10 0" '
             'fill="none" stroke="#fff" stroke-width="1.4" stroke-linecap="round"/>'
         )
+    box = "-4 -4 32 32" if new else "0 0 24 24"
+    width = round(size * (32 / 24 if new else 1.0), 1)
     svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-        f'viewBox="0 0 {size} {size}">{"".join(parts)}</svg>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:g}" height="{width:g}" '
+        f'viewBox="{box}">{"".join(parts)}</svg>'
     )
-    return svg, size
+    return svg, width
+
+
+def _hatch_pattern_svg(special: SpecialClass) -> str:
+    """SVG ``<pattern>`` drawing ``special``'s hatch (matplotlib-style code) over its colour."""
+    ink, bg = special.hatch_colour, special.colour
+    if special.hatch and "x" in special.hatch:
+        marks = f'<path d="M0 0L8 8M8 0L0 8" stroke="{ink}" stroke-width="1"/>'
+    elif special.hatch and "." in special.hatch:
+        marks = "".join(f'<circle cx="{xy}" cy="{xy}" r="1" fill="{ink}"/>' for xy in (2, 6))
+    else:
+        marks = f'<path d="M-2 2L2 -2M0 8L8 0M6 10L10 6" stroke="{ink}" stroke-width="1.3"/>'
+    return (
+        f'<pattern id="ap-h-{special.key}" patternUnits="userSpaceOnUse" width="8" height="8">'
+        f'<rect width="8" height="8" fill="{bg}"/>{marks}</pattern>'
+    )
+
+
+def _swatch_style(special: SpecialClass) -> str:
+    """CSS background of a legend swatch that shows ``special`` as the map draws it."""
+    if not special.hatch:
+        return f"background:{special.colour}"
+    ink, bg = special.hatch_colour, special.colour
+    if "x" in special.hatch:
+        image = (
+            f"repeating-linear-gradient(45deg,{ink} 0 1px,transparent 1px 5px),"
+            f"repeating-linear-gradient(-45deg,{ink} 0 1px,transparent 1px 5px)"
+        )
+    elif "." in special.hatch:
+        image = f"radial-gradient({ink} 1px,transparent 1.2px)"
+        return f"background:{image} 0 0/4px 4px,{bg}"
+    else:
+        image = f"repeating-linear-gradient(-45deg,{ink} 0 1.3px,transparent 1.3px 5px)"
+    return f"background:{image},{bg}"
+
+
+def _layer_palette(layer: AccessLayer) -> list[str]:
+    """SVG fill of every class index of ``layer``: colours, or hatch patterns by reference."""
+    return [
+        *layer.classes.colours,
+        *(f"url(#ap-h-{s.key})" if s.hatch else s.colour for s in layer.specials),
+    ]
 
 
 def _resolve_refs(value: Any) -> Any:
@@ -460,18 +751,27 @@ class _Script(MacroElement):
 
 
 class _GeoJsonLayer(folium.map.Layer):
-    """A Leaflet ``L.geoJSON`` layer whose options are trusted JS built by this module.
+    """A Leaflet layer whose construction is trusted JS built by this module.
 
-    In ``js``, ``@REF@`` stands for the JS variable name of the element ``ref``.
+    In ``js``, each key of ``refs`` (e.g. ``"@H@"``) stands for the JS variable name of its
+    element. ``control=False`` makes a layer that is neither in the layer control nor added to
+    the map: a building block of another layer.
     """
 
     def __init__(
-        self, name: str, js: str, *, overlay: bool, show: bool, ref: Element | None = None
+        self,
+        name: str,
+        js: str,
+        *,
+        overlay: bool,
+        show: bool,
+        refs: dict[str, Element] | None = None,
+        control: bool = True,
     ) -> None:
-        super().__init__(name=_esc(name), overlay=overlay, control=True, show=show)
+        super().__init__(name=esc(name), overlay=overlay, control=control, show=show)
         self._name = "ap_layer"
         self._js = js
-        self._ref = ref
+        self._refs = refs or {}
         self._template = Template(
             "{% macro script(this, kwargs) %}var {{ this.get_name() }} = {{ this.js }};"
             "{% endmacro %}"
@@ -479,7 +779,10 @@ class _GeoJsonLayer(folium.map.Layer):
 
     @property
     def js(self) -> str:
-        return self._js if self._ref is None else self._js.replace("@REF@", self._ref.get_name())
+        text = self._js
+        for token, element in self._refs.items():
+            text = text.replace(token, element.get_name())
+        return text
 
 
 _HELPERS_JS = """
@@ -499,28 +802,35 @@ var {{ this.get_name() }} = (function () {
   }
   return {esc: esc, fmt: fmt, data: {{ this.values['data'] }},
           pal: {{ this.values['palettes'] }}, names: {{ this.values['names'] }},
-          blank: {{ this.values['blank'] }}, opacity: {{ this.values['opacity'] }}};
+          lab: {{ this.values['labels'] }}, nscale: {{ this.values['nscale'] }},
+          unit: {{ this.values['unit'] }}, blank: {{ this.values['blank'] }},
+          opacity: {{ this.values['opacity'] }}};
 })();
 """
 
 
-def _cell_layer_js(helpers: str, index: int) -> str:
-    """JS expression building the cell layer that colours by measure number ``index``."""
-    return f"""L.geoJSON({helpers}.data, {{
+def _cell_layer_js(index: int) -> str:
+    """JS expression building the cell layer coloured by layer number ``index`` (``@H@``)."""
+    return f"""L.geoJSON(@H@.data, {{
   pane: 'apCells',
+  pointToLayer: function (f, latlng) {{
+    return L.circleMarker(latlng, {{pane: 'apCells', radius: 5}});
+  }},
   style: function (f) {{
     var k = f.properties.k[{index}];
-    return {{fillColor: k < 0 ? {helpers}.blank : {helpers}.pal[{index}][k],
-            fillOpacity: {helpers}.opacity, color: '#ffffff', weight: 0.6, opacity: 0.7}};
+    return {{fillColor: k < 0 ? @H@.blank : @H@.pal[{index}][k],
+            fillOpacity: @H@.opacity, color: '#ffffff', weight: 0.6, opacity: 0.7}};
   }},
   onEachFeature: function (f, layer) {{
-    var H = {helpers}, p = f.properties, rows = '';
+    var H = @H@, p = f.properties, rows = '';
     for (var j = 0; j < H.names.length; j++) {{
-      var v = p.v[j], t = (j === 2 && v > 0 ? '+' : '') + H.fmt(v);
+      var v = p.v[j], k = p.k[j], t;
+      if (k >= H.nscale[j]) {{ t = H.lab[j][k]; }}
+      else {{ t = (j === 2 && v > 0 ? '+' : '') + H.fmt(v); }}
       rows += '<tr' + (j === {index} ? ' class="ap-cur"' : '') + '><td>' + H.names[j] +
         '</td><td class="ap-num">' + H.esc(t) + '</td></tr>';
     }}
-    var body = '<div class="ap-tip"><b>Cell ' + H.esc(p.id) + '</b><table>' +
+    var body = '<div class="ap-tip"><b>Cell ' + H.esc(p.id) + '</b> (' + H.unit + ')<table>' +
       '<tr><td>Population</td><td class="ap-num">' + H.esc(H.fmt(p.pop)) + '</td></tr>' +
       rows + '</table></div>';
     layer.bindTooltip(body, {{sticky: true, direction: 'top', opacity: 0.95}});
@@ -534,8 +844,8 @@ _FACILITY_JS = """L.geoJSON({{DATA}}, {
   pointToLayer: function (f, latlng) {
     var p = f.properties;
     return L.marker(latlng, {
-      icon: L.divIcon({className: 'ap-fac', html: p.svg, iconSize: [p.size, p.size],
-                       iconAnchor: [p.size / 2, p.size / 2],
+      icon: L.divIcon({className: 'ap-fac ap-fac-' + p.status, html: p.svg,
+                       iconSize: [p.size, p.size], iconAnchor: [p.size / 2, p.size / 2],
                        popupAnchor: [0, -p.size / 2], tooltipAnchor: [p.size / 2, 0]}),
       zIndexOffset: p.z, riseOnHover: true, keyboard: true, title: p.title,
       alt: p.title
@@ -543,7 +853,7 @@ _FACILITY_JS = """L.geoJSON({{DATA}}, {
   },
   onEachFeature: function (f, layer) {
     layer.bindTooltip(f.properties.tip, {direction: 'right'});
-    layer.bindPopup(f.properties.popup, {maxWidth: 320});
+    layer.bindPopup(f.properties.popup, {maxWidth: 340});
   }
 })"""
 
@@ -563,21 +873,25 @@ _PANES_JS = """
 _DECOR_JS = """
 (function () {
   var map = {{ this.values['map'] }};
-  var title = document.createElement('div');
-  title.className = 'ap-title';
-  title.innerHTML = {{ this.values['title'] }};
-  map.getContainer().appendChild(title);
   map.attributionControl.setPrefix({{ this.values['prefix'] }});
   map.attributionControl.addAttribution({{ this.values['attribution'] }});
   var legend = L.control({position: 'bottomright'});
+  var legendDiv = null;
   legend.onAdd = function () {
-    var div = L.DomUtil.create('div', 'ap-legend');
-    div.innerHTML = {{ this.values['legend'] }};
-    L.DomEvent.disableClickPropagation(div);
-    L.DomEvent.disableScrollPropagation(div);
-    return div;
+    legendDiv = L.DomUtil.create('div', 'ap-legend');
+    legendDiv.innerHTML = {{ this.values['legend'] }};
+    L.DomEvent.disableClickPropagation(legendDiv);
+    L.DomEvent.disableScrollPropagation(legendDiv);
+    return legendDiv;
   };
   legend.addTo(map);
+  // The legend never runs under the layer control: it scrolls when the map is short.
+  function fitLegend() {
+    var control = map.getContainer().querySelector('.leaflet-top.leaflet-right');
+    var used = control ? control.getBoundingClientRect().height : 0;
+    legendDiv.style.maxHeight = Math.max(120, map.getSize().y - used - 40) + 'px';
+  }
+  map.on('resize', fitLegend);
   var layers = [{{ this.values['layers'] }}];
   function show(active) {
     var blocks = document.querySelectorAll('.ap-legend [data-ap-scale]');
@@ -585,6 +899,8 @@ _DECOR_JS = """
       blocks[i].style.display = Number(blocks[i].getAttribute('data-ap-scale')) === active
         ? '' : 'none';
     }
+    var only = document.querySelectorAll('.ap-legend [data-ap-after]');
+    for (var j = 0; j < only.length; j++) { only[j].style.display = active === 0 ? 'none' : ''; }
   }
   map.on('baselayerchange', function (e) {
     for (var i = 0; i < layers.length; i++) { if (layers[i] === e.layer) { show(i); } }
@@ -601,9 +917,11 @@ _DECOR_JS = """
       setTimeout(function () { fitWhenSized(tries + 1); }, 25);
       return;
     }
+    fitLegend();
+    var right = Math.min(legendDiv.offsetWidth + 30, size.x * 0.4);
     map.fitBounds({{ this.values['bounds'] }}, {
-      paddingTopLeft: [Math.min(20, size.x * 0.1), Math.min(60, size.y * 0.2)],
-      paddingBottomRight: [Math.min(270, size.x * 0.3), Math.min(20, size.y * 0.1)],
+      paddingTopLeft: [Math.min(50, size.x * 0.1), Math.min(20, size.y * 0.1)],
+      paddingBottomRight: [right, Math.min(20, size.y * 0.1)],
       animate: false
     });
   }
@@ -612,64 +930,123 @@ _DECOR_JS = """
 """
 
 
+def _sentence(direction: str) -> str:
+    """``"higher is better"`` → ``"Higher is better (best class at the top)"``."""
+    text = direction[:1].upper() + direction[1:]
+    return text if ":" in text else f"{text} (best class at the top)"
+
+
 def _legend_html(
-    scales: list[tuple[str, ColourClasses]], facility_rows: list[tuple[str, str]], note: str
+    layers: list[AccessLayer],
+    population: np.ndarray,
+    facility_rows: list[tuple[str, str, bool]],
+    size_rows: list[tuple[str, str]],
+    note: str,
 ) -> str:
+    """Legend: one block per layer (shown with its layer), then the facility symbols."""
     blocks = []
-    for i, (heading, classes) in enumerate(scales):
-        rows = "".join(
-            f'<div class="ap-row"><span class="ap-swatch" style="background:{colour}"></span>'
-            f"<span>{_esc(label)}</span></div>"
-            for colour, label in classes.legend_rows()
-        )
+    for i, layer in enumerate(layers):
+        persons = layer.class_persons(population)
+        n = len(layer.classes.colours)
+        rows = [
+            f'<div class="ap-row"><span class="ap-swatch" style="background:'
+            f'{layer.classes.colours[k]}"></span><span>{esc(layer.classes.labels[k])}</span></div>'
+            for k in layer.scale_order()
+        ]
+        rows += [
+            f'<div class="ap-row" data-ap-special="{esc(s.key)}"><span class="ap-swatch" '
+            f'style="{_swatch_style(s)}"></span><span>{esc(s.label)} '
+            f'<span class="ap-persons">({esc(format_number(persons[n + j]))} persons)</span>'
+            "</span></div>"
+            for j, s in enumerate(layer.specials)
+        ]
         blocks.append(
-            f'<div class="ap-block" data-ap-scale="{i}"><h2>{_esc(heading)}</h2>{rows}</div>'
+            f'<div class="ap-block" data-ap-scale="{i}"><h2>{esc(layer.title)}</h2>'
+            f'<div class="ap-measure">{esc(layer.measure)}</div>'
+            f'<div class="ap-dir">{esc(_sentence(layer.direction))}</div>'
+            f"{''.join(rows)}</div>"
         )
     if facility_rows:
-        rows = "".join(
-            f'<div class="ap-row"><span class="ap-sym">{svg}</span><span>{_esc(label)}</span></div>'
-            for svg, label in facility_rows
-        )
-        blocks.append(f'<div class="ap-block"><h2>Facilities</h2>{rows}</div>')
+        rows = [
+            f'<div class="ap-row"{" data-ap-after" if after_only else ""}><span class="ap-sym">'
+            f"{svg}</span><span>{esc(label)}</span></div>"
+            for svg, label, after_only in facility_rows
+        ]
+        rows += [
+            f'<div class="ap-row"><span class="ap-sym">{svg}</span><span>{esc(label)}</span></div>'
+            for svg, label in size_rows
+        ]
+        if any(after_only for _, _, after_only in facility_rows):
+            rows.append(
+                '<div class="ap-note">New facilities (gold ring) are drawn on the After and '
+                "Change layers only.</div>"
+            )
+        blocks.append(f'<div class="ap-block"><h2>Facilities</h2>{"".join(rows)}</div>')
     if note:
-        blocks.append(f'<div class="ap-note">{_esc(note)}</div>')
+        blocks.append(f'<div class="ap-note">{esc(note)}</div>')
     return "".join(blocks)
 
 
-def _facility_popup(row: pd.Series, fields: Sequence[str]) -> str:
+def _popup_value(value: Any) -> tuple[str, bool]:
+    is_number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+    if is_number:
+        return format_number(value), True
+    return ("—" if pd.isna(value) else str(value)), False
+
+
+def _facility_popup(
+    row: pd.Series, fields: Sequence[str], lonlat: tuple[float, float], capacity_unit: str
+) -> str:
     kind = str(row["type"])
-    heading = _esc(row["name"])
-    cells = []
-    for field in fields:
-        value = row[field]
-        is_number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-            value, bool | np.bool_
-        )
-        text = format_number(value) if is_number else ("—" if pd.isna(value) else str(value))
-        cells.append(
-            f'<tr><td>{_esc(field)}</td><td class="{"ap-num" if is_number else ""}">'
-            f"{_esc(text)}</td></tr>"
-        )
+    lon, lat = lonlat
+    capacity, _ = _popup_value(row["capacity"])
+    lines = [
+        ("Type", f"{TYPE_STYLES[kind]['label']}, {row['status']}", False),
+        ("Capacity", f"{capacity} {capacity_unit}".strip(), True),
+        ("Site (latitude, longitude)", f"{lat:.5f}, {lon:.5f}", False),
+    ]
+    lines += [(field, *_popup_value(row[field])) for field in fields]
+    cells = "".join(
+        f'<tr><td>{esc(name)}</td><td class="{"ap-num" if numeric else ""}">{esc(text)}</td></tr>'
+        for name, text, numeric in lines
+    )
     note = ""
     if kind == "digital":
         note = (
             "<div><i>Digital hub: serves the connected population everywhere; the site is "
             "shown for reference and does not enter travel times.</i></div>"
         )
-    return f'<div class="ap-pop"><h3>{heading}</h3><table>{"".join(cells)}</table>{note}</div>'
+    return f'<div class="ap-pop"><h3>{esc(row["name"])}</h3><table>{cells}</table>{note}</div>'
 
 
-def _facility_features(facilities: gpd.GeoDataFrame, status: str, fields: Sequence[str]) -> dict:
-    subset = facilities[
-        (facilities["status"] == status)
-        & facilities.geometry.notna()
-        & ~facilities.geometry.is_empty
-    ]
+def _sited(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return facilities[facilities.geometry.notna() & ~facilities.geometry.is_empty]
+
+
+def _largest_capacity(facilities: gpd.GeoDataFrame | None) -> float:
+    if facilities is None or facilities.empty:
+        return float("nan")
+    cap = pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float)
+    cap = cap[np.isfinite(cap) & (cap > 0)]
+    return float(cap.max()) if cap.size else float("nan")
+
+
+def _facility_features(
+    facilities: gpd.GeoDataFrame,
+    status: str,
+    fields: Sequence[str],
+    largest: float,
+    capacity_unit: str,
+) -> dict:
+    subset = _sited(facilities[facilities["status"] == status])
     geoms = _rounded_geojson(subset.geometry) if len(subset) else []
+    lonlat = subset.geometry.to_crs(4326) if len(subset) else subset.geometry
     features = []
-    for (_, row), geom in zip(subset.iterrows(), geoms, strict=True):
+    for (_, row), geom, point in zip(subset.iterrows(), geoms, lonlat, strict=True):
         kind = str(row["type"])
-        svg, size = _facility_svg(kind, status)
+        svg, size = _facility_svg(kind, status, marker_size(row["capacity"], largest))
         label = f"{TYPE_STYLES[kind]['label']}, {status}"
         features.append(
             {
@@ -678,14 +1055,29 @@ def _facility_features(facilities: gpd.GeoDataFrame, status: str, fields: Sequen
                 "properties": {
                     "svg": svg,
                     "size": size,
+                    "status": status,
                     "z": 1000 if status == "new" else 0,
                     "title": f"{row['name']} ({label})",
-                    "tip": f"<b>{_esc(row['name'])}</b><br>{_esc(label)}",
-                    "popup": _facility_popup(row, fields),
+                    "tip": f"<b>{esc(row['name'])}</b><br>{esc(label)}",
+                    "popup": _facility_popup(row, fields, (point.x, point.y), capacity_unit),
                 },
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def _size_legend(largest: float, capacity_unit: str) -> list[tuple[str, str]]:
+    """Two or three reference symbols: the largest capacity and round smaller ones."""
+    if not math.isfinite(largest):
+        return []
+    ticks = MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]).tick_values(0, largest)
+    sizes = sorted({float(t) for t in ticks if 0 < t < largest * 0.9} | {largest})[-3:]
+    rows = []
+    for value in sizes:
+        svg, _ = _facility_svg("clinic", "existing", marker_size(value, largest))
+        unit = f" {capacity_unit}" if capacity_unit else ""
+        rows.append((svg, f"capacity {format_number(value)}{unit}"))
+    return rows
 
 
 def _unsited_digital_note(facilities: gpd.GeoDataFrame | None) -> str:
@@ -719,6 +1111,24 @@ def _renumber_ids(root: Element) -> None:
         stack.extend(reversed(list(element._children.values())))
 
 
+_DEFAULT_REACH = {"reach_before", "reach_after"}
+
+
+def _reach_column(cells: pd.DataFrame, name: str | None, argument: str) -> str | None:
+    """The reach-category column to use: ``name`` if present; the default name may be absent."""
+    if name is None or name in cells.columns:
+        return name
+    if name in _DEFAULT_REACH:
+        return None
+    raise InputError(
+        f"cells: missing column {name!r} ({argument}); available: {list(cells.columns)}; "
+        f"pass {argument}=None to classify by the values alone."
+    )
+
+
+_CELL_GEOMETRIES = {"Polygon", "MultiPolygon", "Point"}
+
+
 def accessibility_map(
     cells: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame | None = None,
@@ -726,14 +1136,20 @@ def accessibility_map(
     before: str = "before",
     after: str | None = "after",
     change: str | None = "change",
-    title: str = "Access to care before and after the plan",
-    value_label: str = "Access",
+    label: str | None = None,
+    unit: str = "",
     higher_is_better: bool = True,
+    cutoff: float | None = None,
+    reach_before: str | None = "reach_before",
+    reach_after: str | None = "reach_after",
+    title: str = "Access to care before and after the plan",
+    value_label: str | None = None,
     scheme: str = "quantile",
     classes: int = 6,
     show: str = "change",
     context: gpd.GeoDataFrame | None = None,
     popup_fields: Sequence[str] | None = None,
+    capacity_unit: str = "clinicians",
     attribution: str = DEFAULT_ATTRIBUTION,
     basemap: str | None = None,
 ) -> folium.Map:
@@ -742,30 +1158,48 @@ def accessibility_map(
     Parameters
     ----------
     cells
-        Population cells: polygon geometries (any CRS) with columns ``id``, ``population``
-        (persons) and the access values named by ``before``, ``after`` and ``change`` (in the
-        measure's unit; NaN means no value, e.g. unreachable within the cutoff).
+        Population cells: polygons or points (any CRS; drawn in EPSG:4326) with columns
+        ``id``, ``population`` (persons) and the access values named by ``before``, ``after``
+        and ``change`` (in ``unit``; NaN means no facility within the cutoff unless a reach
+        column says otherwise).
     facilities
         Points with columns ``id``, ``name``, ``type`` (``clinic``/``robotic``/``digital``),
-        ``capacity`` and ``status`` (``existing``/``new``). Digital units are drawn at their hub
-        site with a dashed circle; a digital unit without geometry is listed in the legend.
+        ``capacity`` (in ``capacity_unit``) and ``status`` (``existing``/``new``). The symbol
+        shows the type, its area the capacity; new facilities (gold ring) are drawn on the
+        after and change layers only. A digital unit without geometry is listed in the legend.
     before, after, change
         Column names. ``after=None`` draws a baseline-only map. If ``change`` is None or not a
         column, it is computed as ``after − before``.
-    title, value_label
-        Map title and the name of the measure with its unit, e.g. ``"Nearest clinic (min)"``.
-    higher_is_better
-        True for supply-per-person measures (dark = more access), False for travel minutes;
-        on the change layer improvements are always blue and deteriorations red.
+    label, unit, higher_is_better
+        The measure: its name (e.g. ``"Travel time to the nearest clinic"``), unit (e.g.
+        ``"minutes"``) and direction. Nothing is inferred from the text of the label. With
+        ``higher_is_better=False`` the colour scale flips (the lowest values are the darkest
+        blue, listed first) and on the change layer a decrease is blue (better).
+    cutoff
+        Travel-time cutoff (minutes), named in the "no facility within … min" class.
+    reach_before, reach_after
+        Columns with each cell's reach category before / after (``"within standard"``,
+        ``"beyond standard"``, ``"no facility within cutoff"``, ``"no facility on its
+        network"``, ``"too far from road"``). The last three get their own grey, hatched
+        classes whatever the value. The default names are used when present; None ignores
+        them.
+    title
+        Map title, shown in a bar above the map (never under a control).
+    value_label
+        Older name of ``label``, used when ``label`` is None.
     scheme, classes
         Classification of before/after values (shared by both layers so they compare):
-        ``"quantile"`` or ``"equal"`` with at most ``classes`` classes.
+        ``"quantile"`` or ``"equal"`` with at most ``classes`` classes. Cells with zero
+        access (reached, value 0, ``higher_is_better`` measures) form their own class.
     show
         Layer shown on opening: ``"before"``, ``"after"`` or ``"change"``.
     context
         Optional line geometries (roads) drawn thinly above the cells.
     popup_fields
-        Facility columns listed in popups; default: every column except geometry.
+        Facility columns listed in popups below type, capacity and site coordinates;
+        default: every column except geometry.
+    capacity_unit
+        Unit of the facility ``capacity`` column, shown in popups and the size legend.
     attribution
         Data sources and licences shown in the map corner (plain text; escaped).
     basemap
@@ -780,10 +1214,12 @@ def accessibility_map(
     Raises
     ------
     InputError
-        For a missing column, missing CRS, wrong geometry type, unknown facility type or status.
+        For a missing column, missing CRS, wrong geometry type, unknown facility type or
+        status, or an unknown reach category.
     """
+    label = label if label is not None else (value_label if value_label is not None else "Access")
     value_cols = [before] + ([after] if after is not None else [])
-    _check_frame(cells, "cells", ["id", "population", *value_cols], {"Polygon", "MultiPolygon"})
+    _check_frame(cells, "cells", ["id", "population", *value_cols], _CELL_GEOMETRIES)
     if show not in ("before", "after", "change"):
         raise InputError(f"show={show!r}: use 'before', 'after' or 'change'.")
     if after is None:
@@ -795,33 +1231,23 @@ def accessibility_map(
     if context is not None:
         _check_frame(context, "context", [], {"LineString", "MultiLineString"})
 
-    values = [_numeric(cells, before, "cells")]
-    if after is not None:
-        values.append(_numeric(cells, after, "cells"))
-        if change is not None and change in cells.columns:
-            values.append(_numeric(cells, change, "cells"))
-        else:
-            values.append(values[1] - values[0])
-    population = _numeric(cells, "population", "cells")
-
-    unit_scale = sequential_classes(
-        np.concatenate(values[:2]),
-        k=classes,
+    layers = access_layers(
+        cells,
+        before=before,
+        after=after,
+        change=change,
+        reach_before=_reach_column(cells, reach_before, "reach_before"),
+        reach_after=_reach_column(cells, reach_after, "reach_after") if after else None,
+        label=label,
+        unit=unit,
+        higher_is_better=higher_is_better,
+        cutoff=cutoff,
         scheme=scheme,
-        cmap="YlGnBu" if higher_is_better else "YlOrRd",
+        classes=classes,
     )
-    scales = [(f"Before: {value_label}", unit_scale)]
-    if after is not None:
-        scales.append((f"After: {value_label}", unit_scale))
-        scales.append(
-            (
-                f"Change: {value_label}",
-                diverging_classes(values[2], higher_is_better=higher_is_better),
-            )
-        )
-    class_index = np.column_stack(
-        [scale.classify(v) for (_, scale), v in zip(scales, values, strict=True)]
-    )
+    population = _numeric(cells, "population", "cells")
+    class_index = np.column_stack([layer.index for layer in layers])
+    values = np.column_stack([layer.values for layer in layers])
 
     geometry = _rounded_geojson(cells.geometry)
     features = [
@@ -836,12 +1262,7 @@ def accessibility_map(
             },
         }
         for cid, pop, geom, row_values, row_classes in zip(
-            cells["id"],
-            population,
-            geometry,
-            np.column_stack(values),
-            class_index,
-            strict=True,
+            cells["id"], population, geometry, values, class_index, strict=True
         )
         if geom is not None
     ]
@@ -854,32 +1275,116 @@ def accessibility_map(
         control_scale=False,
         prefer_canvas=False,
     )
-    m.get_root().header.add_child(Element(f"<style>{_CSS}</style>"), name="ap_css")
+    root = m.get_root()
+    root.header.add_child(Element(f"<style>{_CSS}</style>"), name="ap_css")
+    measure = f"{label} ({unit})" if unit else label
+    direction = "higher is better" if higher_is_better else "lower is better"
+    root.html.add_child(
+        Element(
+            f'<header class="ap-header"><h1>{esc(title)}</h1><div>{esc(measure)}, '
+            f"{esc(direction)} — {esc(format_number(population.sum()))} persons in "
+            f"{len(cells):,} cells</div></header>"
+        ),
+        name="ap_header",
+    )
+    patterns = {s.key: s for layer in layers for s in layer.specials if s.hatch}
+    if patterns:
+        root.html.add_child(
+            Element(
+                '<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>'
+                + "".join(_hatch_pattern_svg(s) for s in patterns.values())
+                + "</defs></svg>"
+            ),
+            name="ap_patterns",
+        )
     if basemap is not None:
         folium.TileLayer(
             basemap, name="Online basemap", overlay=True, control=True, show=True
         ).add_to(m)
     m.add_child(_Script("ap_panes", _PANES_JS, map=m))
 
-    layer_names = [heading for heading, _ in scales]
     helpers = _Script(
         "ap_cells",
         _HELPERS_JS,
         data=escape_json_for_script({"type": "FeatureCollection", "features": features}),
-        palettes=escape_json_for_script([list(s.colours) for _, s in scales]),
-        names=escape_json_for_script([_esc(n) for n in ["Before", "After", "Change"]]),
+        palettes=escape_json_for_script([_layer_palette(layer) for layer in layers]),
+        names=escape_json_for_script(
+            [esc(n) for n in ["Before", "After", "Change"][: len(layers)]]
+        ),
+        labels=escape_json_for_script([layer.class_labels() for layer in layers]),
+        nscale=escape_json_for_script([len(layer.classes.colours) for layer in layers]),
+        unit=escape_json_for_script(esc(unit or label)),
         blank=escape_json_for_script(NO_VALUE_COLOUR),
         opacity="0.6" if basemap is not None else "0.82",
     )
     m.add_child(helpers)
-    shown = ["before", "after", "change"].index(show)
-    cell_layers = []
-    for i in range(len(scales)):
-        layer = _GeoJsonLayer(
-            layer_names[i], _cell_layer_js("@REF@", i), overlay=False, show=i == shown, ref=helpers
+
+    facility_rows: list[tuple[str, str, bool]] = []
+    size_rows: list[tuple[str, str]] = []
+    new_layer = None
+    existing_layer = None
+    if facilities is not None:
+        fields = (
+            list(popup_fields)
+            if popup_fields is not None
+            else [c for c in facilities.columns if c != facilities.geometry.name]
         )
-        m.add_child(layer)
-        cell_layers.append(layer)
+        missing = [f for f in fields if f not in facilities.columns]
+        if missing:
+            raise InputError(
+                f"popup_fields: {missing} are not facility columns; "
+                f"available: {list(facilities.columns)}."
+            )
+        largest = _largest_capacity(facilities)
+        for status in FACILITY_STATUSES:
+            data = _facility_features(facilities, status, fields, largest, capacity_unit)
+            if not data["features"]:
+                continue
+            js = _FACILITY_JS.replace("{{DATA}}", escape_json_for_script(data))
+            if status == "existing":
+                existing_layer = _GeoJsonLayer("Existing facilities", js, overlay=True, show=True)
+            else:
+                new_layer = _GeoJsonLayer(
+                    "New facilities", js, overlay=True, show=False, control=False
+                )
+                m.add_child(new_layer)
+        present = set(zip(facilities["type"], facilities["status"], strict=True))
+        for kind in SUPPLY_TYPES:
+            for status in FACILITY_STATUSES:
+                if (kind, status) in present:
+                    facility_rows.append(
+                        (
+                            _facility_svg(kind, status, 20.0)[0],
+                            f"{TYPE_STYLES[kind]['label']}, {status}",
+                            status == "new",
+                        )
+                    )
+        size_rows = _size_legend(largest, capacity_unit)
+    note = _unsited_digital_note(facilities)
+
+    shown = ["before", "after", "change"].index(show)
+    base_names = ["Before the plan", "After the plan (with new sites)", "Change (after − before)"]
+    base_layers = []
+    for i in range(len(layers)):
+        cell_layer = _GeoJsonLayer(
+            f"cells {i}",
+            _cell_layer_js(i),
+            overlay=False,
+            show=False,
+            control=False,
+            refs={"@H@": helpers},
+        )
+        m.add_child(cell_layer)
+        refs: dict[str, Element] = {"@C@": cell_layer}
+        members = "@C@"
+        if new_layer is not None and i > 0:
+            refs["@N@"] = new_layer
+            members += ", @N@"
+        group = _GeoJsonLayer(
+            base_names[i], f"L.layerGroup([{members}])", overlay=False, show=i == shown, refs=refs
+        )
+        m.add_child(group)
+        base_layers.append(group)
 
     if context is not None:
         context_data = {
@@ -898,39 +1403,8 @@ def accessibility_map(
                 show=True,
             )
         )
-
-    facility_rows: list[tuple[str, str]] = []
-    if facilities is not None:
-        fields = (
-            list(popup_fields)
-            if popup_fields is not None
-            else [c for c in facilities.columns if c != facilities.geometry.name]
-        )
-        missing = [f for f in fields if f not in facilities.columns]
-        if missing:
-            raise InputError(
-                f"popup_fields: {missing} are not facility columns; "
-                f"available: {list(facilities.columns)}."
-            )
-        for status, label in (("existing", "Existing facilities"), ("new", "New facilities")):
-            data = _facility_features(facilities, status, fields)
-            if data["features"]:
-                m.add_child(
-                    _GeoJsonLayer(
-                        label,
-                        _FACILITY_JS.replace("{{DATA}}", escape_json_for_script(data)),
-                        overlay=True,
-                        show=True,
-                    )
-                )
-        present = set(zip(facilities["type"], facilities["status"], strict=True))
-        for kind in SUPPLY_TYPES:
-            for status in FACILITY_STATUSES:
-                if (kind, status) in present:
-                    facility_rows.append(
-                        (_facility_svg(kind, status)[0], f"{TYPE_STYLES[kind]['label']}, {status}")
-                    )
-    note = _unsited_digital_note(facilities)
+    if existing_layer is not None:
+        m.add_child(existing_layer)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     m.add_child(
@@ -938,16 +1412,14 @@ def accessibility_map(
             "ap_decor",
             _DECOR_JS,
             map=m,
-            title=escape_json_for_script(
-                f"<h1>{_esc(title)}</h1><div>{_esc(value_label)} — "
-                f"{_esc(format_number(population.sum()))} persons in {len(cells):,} cells</div>"
-            ),
             prefix=escape_json_for_script(
                 f'<a href="https://leafletjs.com" title="Leaflet {LEAFLET_VERSION}">Leaflet</a>'
             ),
-            attribution=escape_json_for_script(_esc(attribution)),
-            legend=escape_json_for_script(_legend_html(scales, facility_rows, note)),
-            layers=cell_layers,
+            attribution=escape_json_for_script(esc(attribution)),
+            legend=escape_json_for_script(
+                _legend_html(layers, population, facility_rows, size_rows, note)
+            ),
+            layers=base_layers,
             shown=str(shown),
             bounds=escape_json_for_script([[south, west], [north, east]]),
         )
@@ -955,7 +1427,6 @@ def accessibility_map(
     return m
 
 
-# ---------------------------------------------------------------------------------------------
 # Offline rendering
 # ---------------------------------------------------------------------------------------------
 

@@ -6,21 +6,23 @@ import html
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 from shapely.geometry import LineString, Point, box
 
 from accessplan.errors import InputError
 from accessplan.maps import (
+    access_layers,
     accessibility_map,
     diverging_classes,
     escape_json_for_script,
     external_references,
     format_number,
+    marker_size,
     offline_html,
     save_map,
     sequential_classes,
@@ -243,21 +245,50 @@ def test_offline_map_inlines_leaflet_and_references_nothing_external():
     assert "tile.openstreetmap" not in page
 
 
+BASE_LAYERS = ("Before the plan", "After the plan (with new sites)", "Change (after − before)")
+
+
+def _layer_control(page: str) -> dict[str, dict[str, str]]:
+    """Base layers and overlays of the rendered layer control: name → JS variable."""
+    block = re.search(r"base_layers : \{(.*?)\},\s*overlays :\s*\{(.*?)\},", page, re.S)
+    return {
+        kind: dict(re.findall(r'("[^"]*") : (\w+),', text))
+        for kind, text in zip(("base", "overlays"), block.groups(), strict=True)
+    }
+
+
+def _js_var(page: str, name: str) -> str:
+    return re.search(rf"var {name} = (.*?);\n", page, re.S).group(1)
+
+
 def test_map_holds_base_layers_overlays_and_every_feature():
     cells = make_cells()
     page = offline_html(accessibility_map(cells, make_facilities(), context=make_roads()))
-    for layer in ("Before: Access", "After: Access", "Change: Access"):
-        assert json.dumps(layer) in page
-    for overlay in ("Roads", "Existing facilities", "New facilities"):
-        assert json.dumps(overlay) in page
+    control = _layer_control(page)
+    assert [json.loads(k) for k in control["base"]] == list(BASE_LAYERS)
+    assert [json.loads(k) for k in control["overlays"]] == ["Roads", "Existing facilities"]
     assert page.count('"type": "Feature"') == len(cells) + 7 + 2
+
+
+def test_new_facilities_are_drawn_on_the_after_and_change_layers_only():
+    page = offline_html(accessibility_map(make_cells(), make_facilities()))
+    base = _layer_control(page)["base"]
+    groups = [_js_var(page, base[json.dumps(name)]) for name in BASE_LAYERS]
+    new_var = re.search(r"var (\w+) = L\.geoJSON\(\{[^;]*?\"status\": \"new\"", page).group(1)
+    existing = re.search(r"var (\w+) = L\.geoJSON\(\{[^;]*?\"status\": \"existing\"", page)
+    assert new_var != existing.group(1)
+    assert new_var not in groups[0]
+    assert new_var in groups[1] and new_var in groups[2]
+    # the new-facility features hold only new facilities (3 of the 7)
+    new_data = _js_var(page, new_var)
+    assert new_data.count('"status": "new"') == 3 and '"status": "existing"' not in new_data
 
 
 def test_baseline_only_map_has_a_single_base_layer():
     cells = make_cells().drop(columns=["after", "change"])
     page = offline_html(accessibility_map(cells, after=None, change=None))
-    assert json.dumps("Before: Access") in page
-    assert "After: Access" not in page and "Change: Access" not in page
+    base = _layer_control(page)["base"]
+    assert [json.loads(k) for k in base] == ["Before the plan"]
 
 
 def test_missing_change_column_is_computed_from_after_minus_before():
@@ -311,7 +342,7 @@ def test_element_needing_an_unvendored_cdn_file_is_refused():
         (lambda c: c.drop(columns="before"), r"missing column\(s\) \['before'\]"),
         (lambda c: c.set_crs(None, allow_override=True), "no CRS"),
         (lambda c: c.iloc[0:0], "no rows"),
-        (lambda c: c.set_geometry(c.centroid), "Point geometry"),
+        (lambda c: c.set_geometry(c.boundary), "LineString geometry"),
         (lambda c: c.assign(after="high"), "'after' must be numeric"),
         (lambda c: c.drop(columns="geometry").pipe(lambda d: d.__class__(d)), "GeoDataFrame"),
     ],
@@ -357,7 +388,7 @@ def test_unknown_show_and_popup_field_are_errors():
 
 # --- real data --------------------------------------------------------------------------------
 
-HELSINKI = Path("/work/shared/data/helsinki")
+HELSINKI = SHARED_DATA / "helsinki"
 
 
 def test_real_helsinki_cells_and_osm_health_pois_map_offline():
@@ -389,3 +420,139 @@ def test_display_map_embeds_the_offline_page_in_a_sandboxed_iframe():
     assert shown.startswith('<iframe srcdoc="') and 'sandbox="allow-scripts"' in shown
     assert "cdn.jsdelivr" not in shown and "https://" not in shown.split("Leaflet")[0][:200]
     assert "height:300px" in shown
+
+
+# --- measure metadata, unreachable and zero access classes ------------------------------------
+
+UNREACHED = ["no facility within cutoff", "no facility on its network", "too far from road"]
+
+
+def reach_cells() -> gpd.GeoDataFrame:
+    """12 cells: 3 of each unreachable category, 1 with zero access, the rest reached."""
+    cells = make_cells(4, 3)
+    cells["before"] = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
+    cells["after"] = [0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.5, 1.0, 4.0]
+    cells["change"] = cells["after"] - cells["before"]
+    cats = [*(c for c in UNREACHED for _ in range(3)), "within standard", "beyond standard"]
+    cells["reach_before"] = [*cats, "within standard"]
+    cells["reach_after"] = cells["reach_before"].where(cells.index != 2, "within standard")
+    return cells
+
+
+def _classes_of(layer) -> list[str]:
+    return [layer.class_labels()[k] for k in layer.index]
+
+
+def test_unreachable_cells_get_their_own_classes_never_the_lowest_access_class():
+    before, after, change = access_layers(
+        reach_cells(),
+        reach_before="reach_before",
+        reach_after="reach_after",
+        unit="clinicians per 10,000 persons",
+        cutoff=30,
+    )
+    labels = _classes_of(before)
+    assert labels[:3] == ["No facility within 30 min"] * 3
+    assert labels[3:6] == ["No facility on its road network (isolated roads)"] * 3
+    assert labels[6:9] == ["Not on the road network (too far from a road)"] * 3
+    assert (
+        labels[9] == "Zero access (0 clinicians per 10,000 persons), though a facility is reached"
+    )
+    assert all(k < len(before.classes.colours) for k in before.index[10:])  # on the scale
+    assert set(before.index[:10]) >= {len(before.classes.colours)}  # off the scale
+    # the shared scale is built from reached, non-zero values only: 0 is not its minimum
+    assert before.classes.labels[0].startswith("1")
+    assert {s.hatch for s in before.specials if s.key != "zero"} == {"////", "xxx", "..."}
+    # cell 2 is reached after the plan: "newly reached", not a change of +3
+    assert _classes_of(after)[2] != "No facility within 30 min"
+    assert _classes_of(change)[2] == "Newly reached: no facility within 30 min before"
+    assert _classes_of(change)[0] == "No facility within 30 min"
+    persons = before.class_persons(reach_cells()["population"].to_numpy(dtype=float))
+    assert persons.sum() == pytest.approx(reach_cells()["population"].sum())
+
+
+def test_nan_without_a_reach_column_is_no_facility_within_the_cutoff():
+    cells = make_cells()
+    (before, *_) = access_layers(cells, cutoff=45)
+    assert _classes_of(before)[3] == "No facility within 45 min"
+    assert before.index[3] == len(before.classes.colours)
+
+
+def test_unknown_reach_category_is_an_error_naming_the_column():
+    cells = reach_cells()
+    cells.loc[0, "reach_before"] = "far away"
+    with pytest.raises(
+        InputError, match=r"'reach_before' has unknown reach categories \['far away'\]"
+    ):
+        accessibility_map(cells)
+    with pytest.raises(InputError, match=r"missing column 'reach_x' \(reach_after\)"):
+        accessibility_map(make_cells(), reach_after="reach_x")
+
+
+def test_lower_is_better_flips_the_scale_and_the_change_colours():
+    cells = make_cells()
+    up = access_layers(cells, higher_is_better=True)
+    down = access_layers(cells, higher_is_better=False)
+    # the lowest class is the best (darkest blue) for minutes, the worst for clinicians
+    assert down[0].classes.colours[0] == up[0].classes.colours[-1]
+    assert (
+        down[0].scale_order()[0] == 0 and up[0].scale_order()[0] == len(up[0].classes.colours) - 1
+    )
+    decrease = down[2].classes.classify([-1.0])[0]
+    increase = up[2].classes.classify([1.0])[0]
+    assert down[2].classes.colours[decrease] == up[2].classes.colours[increase]
+    assert "zero" not in {s.key for s in down[0].specials}  # 0 minutes is the best, not "no access"
+
+
+def test_legend_states_the_unit_and_the_direction_of_each_layer():
+    page = offline_html(
+        accessibility_map(
+            make_cells(),
+            label="Travel time to the nearest clinic",
+            unit="minutes",
+            higher_is_better=False,
+            cutoff=30,
+        )
+    )
+    legend = html.unescape(json.loads(re.search(r"innerHTML = (\".*?\");", page).group(1)))
+    assert legend.count("Travel time to the nearest clinic (minutes)") == 3
+    assert legend.count("Lower is better (best class at the top)") == 2
+    assert "Lower is better: blue is better (a decrease), red is worse" in legend
+    assert "No facility within 30 min" in legend
+    assert "higher is better" not in legend.lower()
+    header = re.search(r'<header class="ap-header">(.*?)</header>', page).group(1)
+    assert "Travel time to the nearest clinic (minutes), lower is better" in header
+
+
+def test_default_label_says_nothing_about_a_measure_it_was_not_told():
+    page = offline_html(accessibility_map(make_cells()))
+    assert "Clinicians" not in page and "2SFCA" not in page
+
+
+def test_popups_give_site_coordinates_to_five_decimals_and_capacity_with_unit():
+    facilities = make_facilities()
+    page = offline_html(accessibility_map(make_cells(), facilities))
+    lonlat = facilities.to_crs(4326).geometry.iloc[0]
+    expected = f"{lonlat.y:.5f}, {lonlat.x:.5f}"
+    assert escape_json_for_script(expected)[1:-1] in page
+    assert "5,000 clinicians" in page
+
+
+def test_marker_area_grows_with_capacity():
+    assert marker_size(100, 100) > marker_size(25, 100) > marker_size(0, 100)
+    assert marker_size(100, 100) / marker_size(25, 100) < 2  # area, not diameter, ∝ capacity
+    assert marker_size(float("nan"), 100) == marker_size(0, 100)
+
+
+def test_hostile_label_and_unit_are_escaped():
+    page = offline_html(accessibility_map(make_cells(), label=HOSTILE, unit=HOSTILE, title=HOSTILE))
+    assert HOSTILE not in page
+    assert _scripts(page).scripts == _scripts(offline_html(accessibility_map(make_cells()))).scripts
+
+
+def test_point_cells_in_any_crs_are_drawn():
+    cells = make_cells()
+    points = cells.set_geometry(cells.centroid).to_crs(3879)
+    page = offline_html(accessibility_map(points))
+    assert page.count('"type": "Point"') == len(points)
+    assert "L.circleMarker" in page
