@@ -1175,8 +1175,8 @@ def read_facilities(
         A column of facility categories (e.g. a tier) and the table that turns each of its
         values into a ``type`` and a ``capacity``, e.g. ``category_col="Tier_name"``,
         ``categories={"Tier1 health post": {"type": "clinic", "capacity": 1}, ...}``. Keys
-        match the column's values ignoring case and surrounding spaces (numbers match
-        numerically: ``1`` matches ``1.0``). An entry without ``"type"`` or ``"capacity"``
+        match the column's values ignoring case and surrounding spaces (in a numeric
+        column, ``1`` and ``"1"`` match ``1.0``). An entry without ``"type"`` or ``"capacity"``
         takes ``type_col`` / ``default_type`` or ``capacity_col`` / ``default_capacity``;
         an entry that sets one may not be combined with the column of the same thing. A value
         missing from ``categories`` raises (listing every such value); a row without a
@@ -1357,6 +1357,14 @@ def _category_key(value: Any) -> Any:
     return str(value).strip().casefold()
 
 
+def _as_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _category_table(
     categories: Mapping[Any, Category] | None,
     category_col: str | None,
@@ -1427,6 +1435,10 @@ def _categories_of_rows(
     """The matching key of each row's category (NaN where the row has none)."""
     raw = gdf[category_col]
     keys = raw.map(lambda v: np.nan if _is_missing(v) or pd.isna(v) else _category_key(v))
+    if pd.api.types.is_numeric_dtype(raw):  # text keys (as a TOML table has) match numbers
+        numbers = {_as_number(k): k for k in table if isinstance(k, str)}
+        numbers.pop(None, None)
+        keys = keys.map(lambda k: k if k in table else numbers.get(k, k))
     unmapped = keys.notna() & ~keys.isin(list(table))
     if unmapped.any():
         values = list(dict.fromkeys(_plain(v) for v in raw[unmapped]))

@@ -727,11 +727,11 @@ def test_moh_tiers_mapped_to_type_and_capacity():
 
 
 def test_tier_numbers_match_numerically_and_names_ignore_case():
-    numeric = {1: {"capacity": 1}, 2: {"capacity": 3}, 3.0: {"capacity": 10}, "4": {"capacity": 40}}
+    numeric = {1: {"capacity": 1}, 2.0: {"capacity": 3}, "3": {"capacity": 10}}
     with pytest.raises(InputError, match=r"missing from categories=: \[4\.0\]"):
         read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report",
                         category_col="Tier", categories=numeric)  # fmt: skip
-    numeric[4] = numeric.pop("4")
+    numeric[" 4 "] = {"capacity": 40}  # as a TOML table gives it: text keys
     gdf = read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report",
                           category_col="Tier", categories=numeric)  # fmt: skip
     assert gdf["capacity"].sum() == 45 + 36 + 70 + 40  # row 19 kept: no study area
@@ -739,6 +739,10 @@ def test_tier_numbers_match_numerically_and_names_ignore_case():
     same = read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report",
                            category_col="Tier_name", categories=shouted)  # fmt: skip
     assert same["capacity"].sum() == 45 + 36 + 70 + 40
+    # Text columns match text only: "1" is not the number 1 there.
+    codes = points_frame(2).assign(code=["1", "01"])
+    with pytest.raises(InputError, match=r"missing from categories=: \['01'\]"):
+        read_facilities(codes, category_col="code", categories={"1": {"capacity": 2}})
 
 
 def test_unmapped_tiers_are_listed_with_the_fix():
