@@ -42,27 +42,54 @@ _ID_KINDS = {
 
 
 def _as_index(ids: Iterable[Hashable] | pd.Index, what: str) -> pd.Index:
-    """``ids`` as a unique, complete pandas Index of integers, floats or strings (checked)."""
+    """``ids`` as a unique, complete pandas Index of integers, floats or strings (checked).
+
+    A mix of integers and strings (facilities numbered 26, 27 joined with sites named
+    ``"site_001"``) is allowed, and each id keeps its own type through :meth:`TravelTimes.save`;
+    anything else (True/False, tuples, dates) is refused here rather than failing later.
+    """
     index = pd.Index(ids)
+    if isinstance(index, pd.MultiIndex):  # what pandas makes of tuples
+        raise InputError(
+            f"{what} must be integers, numbers or strings; id {index[0]} is a tuple. Convert "
+            "them, e.g. ids.astype(str)."
+        )
     if index.hasnans:
         raise InputError(f"{what} contain a missing value (NaN/None); give every row an id.")
     kind = pd.api.types.infer_dtype(index, skipna=False)
-    if kind not in _ID_KINDS or (kind == "integer" and index.dtype == object):
-        types = sorted({type(i).__name__ for i in index})
-        examples = ", ".join(_id_text(i) for i in _one_of_each_type(index))
-        raise InputError(
-            f"{what} mix types ({' and '.join(types)}: {examples}) or are neither numbers nor "
-            "strings; make them all integers or all strings, e.g. ids.astype(str), before "
-            "building travel times."
-        )
-    if kind == "integer" and index.dtype == bool:
-        raise InputError(f"{what} are True/False values; give each row a number or a name.")
+    if kind not in _ID_KINDS:
+        bad = [i for i in index if _id_type(i) is None] if kind.startswith("mixed") else index
+        if len(bad):
+            raise InputError(
+                f"{what} must be integers, numbers or strings; id {_id_text(bad[0])} is a "
+                f"{type(bad[0]).__name__}. Convert them, e.g. ids.astype(str)."
+            )
     if not index.is_unique:
         dup = index[index.duplicated()].unique()[:5].tolist()
         raise InputError(
             f"{what} are not unique: {[_id_text(i) for i in dup]} repeat. Make the ids unique."
         )
     return index
+
+
+def _id_type(value: Any) -> str | None:
+    """``"int"``, ``"float"`` or ``"str"``: the kind of one id; None for any other value."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, int | np.integer):
+        return "int"
+    if isinstance(value, float | np.floating):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return None
+
+
+def _id_sort_key(value: Any) -> tuple[int, float, str]:
+    """Numbers first, by value, then strings: an order for ids of mixed types."""
+    if _id_type(value) == "str":
+        return (1, 0.0, value)
+    return (0, float(value), "")
 
 
 def _one_of_each_type(index: pd.Index) -> list[Any]:
@@ -140,6 +167,8 @@ def _long_ids(df: pd.DataFrame, col: str, given: Iterable[Hashable] | None, what
     if given is not None:
         return _as_index(given, what)
     found = _as_index(pd.unique(df[col]), what)
+    if _id_kind(found) == "mixed":
+        return pd.Index(sorted(found, key=_id_sort_key), dtype=object)
     return found.sort_values()
 
 
@@ -380,10 +409,14 @@ class TravelTimes:
         destination_ids: Iterable[Hashable] | None = None,
         *,
         cutoff: float | None = None,
+        origin_components: Any = None,
+        destination_components: Any = None,
+        component_nodes: pd.Series | None = None,
     ) -> TravelTimes:
         """Build from a dense array of minutes; NaN or inf mean "not reachable".
 
-        A DataFrame's index and columns are used as the ids unless ids are given.
+        A DataFrame's index and columns are used as the ids unless ids are given. The
+        components, optional, are as in the constructor.
         """
         if isinstance(minutes, pd.DataFrame):
             origin_ids = minutes.index if origin_ids is None else origin_ids
@@ -399,7 +432,15 @@ class TravelTimes:
             finite &= arr <= cutoff
         rows, cols = np.nonzero(finite)
         matrix = sp.csr_array((arr[rows, cols], (rows, cols)), shape=arr.shape)
-        return cls(matrix, origin_ids, destination_ids, cutoff=cutoff)
+        return cls(
+            matrix,
+            origin_ids,
+            destination_ids,
+            cutoff=cutoff,
+            origin_components=origin_components,
+            destination_components=destination_components,
+            component_nodes=component_nodes,
+        )
 
     # ------------------------------------------------------------------ views
     @property
@@ -566,8 +607,8 @@ class TravelTimes:
                 indices=m.indices,
                 indptr=m.indptr,
                 shape=np.asarray(m.shape),
-                origin_ids=_ids_to_array(self.origin_ids),
-                destination_ids=_ids_to_array(self.destination_ids),
+                **_ids_to_arrays(self.origin_ids, "origin_ids"),
+                **_ids_to_arrays(self.destination_ids, "destination_ids"),
                 cutoff=np.asarray(np.nan if self.cutoff is None else self.cutoff),
                 **self._components_to_arrays(),
             )
@@ -575,7 +616,7 @@ class TravelTimes:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(self.to_long(), preserve_index=False)
+            table = pa.Table.from_pandas(self._long_for_parquet(), preserve_index=False)
             meta = {
                 b"accessplan": json.dumps(
                     {
@@ -591,6 +632,19 @@ class TravelTimes:
         else:
             raise InputError(f"cannot save travel times to {path}: use a .npz or .parquet name.")
         return path
+
+    def _long_for_parquet(self) -> pd.DataFrame:
+        """:meth:`to_long`; ids of mixed types as text, with their positions to read back."""
+        long = self.to_long()
+        coo = self.matrix.tocoo()
+        for col, ids, pos in (
+            ("origin", self.origin_ids, coo.row),
+            ("destination", self.destination_ids, coo.col),
+        ):
+            if _id_kind(ids) == "mixed":  # Parquet columns hold one type
+                long[col] = long[col].map(str)
+                long[f"{col}_position"] = pos.astype(np.int64)
+        return long
 
     def _components_to_arrays(self) -> dict[str, np.ndarray]:
         """Components as int64 arrays (-1: not on the network), only those known."""
@@ -637,8 +691,8 @@ class TravelTimes:
                     cutoff = float(z["cutoff"])
                     return cls(
                         matrix,
-                        z["origin_ids"].tolist(),
-                        z["destination_ids"].tolist(),
+                        _ids_from_arrays(z, "origin_ids"),
+                        _ids_from_arrays(z, "destination_ids"),
                         cutoff=None if np.isnan(cutoff) else cutoff,
                         **cls._components_from(z),
                     )
@@ -653,11 +707,15 @@ class TravelTimes:
                         "TravelTimes.from_long instead."
                     )
                 meta = json.loads(raw)
+                o_ids = _ids_from_json(meta["origin_ids"])
+                d_ids = _ids_from_json(meta["destination_ids"])
+                long = table.to_pandas()
+                for col, ids in (("origin", o_ids), ("destination", d_ids)):
+                    if f"{col}_position" in long.columns:  # ids of mixed types
+                        positions = long.pop(f"{col}_position").to_numpy()
+                        long[col] = pd.Series(ids, dtype=object).to_numpy()[positions]
                 tt = cls.from_long(
-                    table.to_pandas(),
-                    origin_ids=_ids_from_json(meta["origin_ids"]),
-                    destination_ids=_ids_from_json(meta["destination_ids"]),
-                    cutoff=meta["cutoff"],
+                    long, origin_ids=o_ids, destination_ids=d_ids, cutoff=meta["cutoff"]
                 )
                 return cls(
                     tt.matrix,
@@ -700,32 +758,52 @@ def _keep_entries(csr: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
 
 
 def _id_kind(ids: pd.Index) -> str:
-    """``"int"``, ``"float"`` or ``"str"``: the type every id of ``ids`` has (checked)."""
-    return _ID_KINDS[pd.api.types.infer_dtype(ids, skipna=False)]
+    """``"int"``, ``"float"``, ``"str"`` or ``"mixed"`` (integers and strings, say)."""
+    return _ID_KINDS.get(pd.api.types.infer_dtype(ids, skipna=False), "mixed")
 
 
-def _ids_to_array(ids: pd.Index) -> np.ndarray:
-    """Ids as a typed numpy array (int64, float64 or unicode) for ``.npz``: no pickles."""
+_KIND_CODES = ("int", "float", "str")
+_CASTS = {"int": int, "float": float, "str": str}
+
+
+def _ids_to_arrays(ids: pd.Index, name: str) -> dict[str, np.ndarray]:
+    """Ids as typed numpy arrays for ``.npz`` (no pickles); a mix also stores each id's kind."""
     kind = _id_kind(ids)
     if kind == "int":
-        return ids.to_numpy(dtype=np.int64)
+        return {name: ids.to_numpy(dtype=np.int64)}
     if kind == "float":
-        return ids.to_numpy(dtype=np.float64)
-    return ids.to_numpy(dtype=str)
+        return {name: ids.to_numpy(dtype=np.float64)}
+    out = {name: np.array([str(i) for i in ids], dtype=str)}
+    if kind == "mixed":
+        codes = [_KIND_CODES.index(_id_type(i)) for i in ids]
+        out[f"{name}_kinds"] = np.array(codes, dtype=np.uint8)
+    return out
+
+
+def _ids_from_arrays(stored: Any, name: str) -> list[Any]:
+    """The ids written by :func:`_ids_to_arrays`."""
+    values = stored[name].tolist()
+    if f"{name}_kinds" not in stored.files:
+        return values
+    kinds = stored[f"{name}_kinds"].tolist()
+    return [_CASTS[_KIND_CODES[k]](v) for v, k in zip(values, kinds, strict=True)]
 
 
 def _ids_to_json(ids: pd.Index) -> dict[str, Any]:
     """Ids with their kind, for JSON (Parquet metadata, cache keys): ints stay ints."""
     kind = _id_kind(ids)
-    cast = {"int": int, "float": float, "str": str}[kind]
-    return {"kind": kind, "values": [cast(i) for i in ids]}
+    if kind == "mixed":
+        return {"kind": kind, "values": [_CASTS[_id_type(i)](i) for i in ids]}
+    return {"kind": kind, "values": [_CASTS[kind](i) for i in ids]}
 
 
 def _ids_from_json(stored: dict[str, Any] | list[Any]) -> list[Any]:
     """The ids written by :func:`_ids_to_json` (or a plain list, as older files hold)."""
     if isinstance(stored, list):
         return stored
-    cast = {"int": int, "float": float, "str": str}[stored["kind"]]
+    if stored["kind"] == "mixed":  # JSON keeps integers, floats and strings apart
+        return list(stored["values"])
+    cast = _CASTS[stored["kind"]]
     return [cast(i) for i in stored["values"]]
 
 

@@ -133,3 +133,64 @@ def test_long_edges_are_split_along_their_shape_and_share_nodes_both_ways():
 def test_max_edge_m_must_be_positive():
     with pytest.raises(InputError, match="max_edge_m"):
         prepare_network(line_graph(), "walk", max_edge_m=0)
+
+
+def archipelago() -> nx.MultiDiGraph:
+    """Three two-way rings of 30, 25 and 21 nodes far apart, a 2-node fragment, a dead end."""
+    G = nx.MultiDiGraph(crs="EPSG:32738")
+    for base, size, x0 in ((0, 30, 0.0), (100, 25, 50_000.0), (200, 21, 90_000.0)):
+        for i in range(size):
+            G.add_node(base + i, x=x0 + 100.0 * i, y=0.0)
+        for i in range(size):
+            u, v = base + i, base + (i + 1) % size
+            G.add_edge(u, v, length=100.0, highway="residential")
+            G.add_edge(v, u, length=100.0, highway="residential")
+    G.add_node(300, x=20_000.0, y=0.0)
+    G.add_node(301, x=20_100.0, y=0.0)
+    G.add_edge(300, 301, length=100.0, highway="residential")
+    G.add_edge(301, 300, length=100.0, highway="residential")
+    G.add_node(400, x=-500.0, y=0.0)
+    G.add_edge(0, 400, length=100.0, highway="residential")  # one-way dead end
+    return G
+
+
+def test_every_component_of_enough_nodes_is_kept_and_labelled():
+    H = prepare_network(archipelago(), "walk", max_edge_m=None)
+    info = H.graph["accessplan"]
+    assert info["components"] == 3 and info["component_nodes"] == [30, 25, 21]
+    assert info["fragments_removed"] == 2 and info["nodes_removed"] == 3
+    assert info["min_component_nodes"] == 20
+    assert 300 not in H and 400 not in H
+    labels = nx.get_node_attributes(H, "component")
+    assert {labels[n] for n in range(30)} == {0}
+    assert {labels[n] for n in range(100, 125)} == {1}
+    assert {labels[n] for n in range(200, 221)} == {2}
+    # The routing graph numbers the components the same way (scipy, not networkx).
+    R = routing_graph(H)
+    assert [labels[n] for n in R.node_ids.tolist()] == R.component.tolist()
+    assert R.component_nodes.tolist() == [30, 25, 21]
+
+
+def test_min_component_nodes_and_largest_component_choose_what_is_kept():
+    assert prepare_network(archipelago(), "walk", max_edge_m=None, min_component_nodes=2).graph[
+        "accessplan"
+    ]["component_nodes"] == [30, 25, 21, 2]
+    only = prepare_network(archipelago(), "walk", max_edge_m=None, largest_component=True)
+    assert only.graph["accessplan"]["component_nodes"] == [30]
+    tiny = prepare_network(line_graph(), "walk", max_edge_m=None)  # 2 nodes: still kept
+    assert tiny.graph["accessplan"]["component_nodes"] == [2]
+    for bad in (0, 2.5, True):
+        with pytest.raises(InputError, match="min_component_nodes"):
+            prepare_network(archipelago(), "walk", max_edge_m=None, min_component_nodes=bad)
+
+
+def test_routing_cache_follows_edits_of_the_graph():
+    H = prepare_network(line_graph(), "walk", max_edge_m=None, speeds=6.0)
+    first = routing_graph(H)
+    assert routing_graph(H) is first  # unchanged: reused
+    H.edges[1, 2, 0]["minutes"] = 3.0
+    edited = routing_graph(H)
+    assert edited is not first
+    assert sorted(edited.csr.data.tolist()) == pytest.approx([3.0, 10.0])
+    H.nodes[2]["x"] = 2000.0
+    assert routing_graph(H).xy[:, 0].tolist() == [0.0, 2000.0]

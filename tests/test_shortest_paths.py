@@ -91,3 +91,21 @@ def test_a_forked_child_searches_on_threads_of_its_own(in_forked_child) -> None:
     graph = random_graph(40, 120, seed=4)
     expected = shortest_minutes(graph, np.arange(6), np.arange(40), threads=2)  # pool exists
     np.testing.assert_array_equal(in_forked_child(_threaded_search_in_child, graph), expected)
+
+
+def test_search_across_disconnected_components_matches_scipy() -> None:
+    # Three random graphs side by side (block diagonal): nothing crosses between blocks.
+    blocks = [random_graph(n, 4 * n, seed=s) for n, s in ((120, 3), (80, 4), (50, 5))]
+    g = sp.block_diag(blocks, format="csr")
+    rng = np.random.default_rng(6)
+    sources = rng.choice(250, 40, replace=False)
+    targets = rng.choice(250, 90, replace=False)
+    for limit in (np.inf, 4.0):
+        ours = shortest_minutes(g, sources, targets, limit, threads=2)
+        ref = dijkstra(g, directed=True, indices=sources, limit=limit)[:, targets]
+        np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(ref))
+        finite = np.isfinite(ref)
+        np.testing.assert_allclose(ours[finite], ref[finite], rtol=0, atol=1e-9)
+    block_of = np.repeat([0, 1, 2], [120, 80, 50])
+    across = block_of[sources][:, None] != block_of[targets][None, :]
+    assert np.isinf(ours[across]).all()

@@ -370,3 +370,104 @@ def test_dense_expansion_equals_the_array_formula(cutoff):
     rows, cols = np.nonzero(keep)
     np.testing.assert_array_equal(got[rows, cols], total[rows, cols])
     assert got.nnz == keep.sum()
+
+
+# ------------------------------------------------------------------------ several networks
+def three_islands() -> nx.MultiDiGraph:
+    """Three random street networks 30 km apart (ids 0-, 1000-, 2000-) and a 2-node islet."""
+    rng = np.random.default_rng(17)
+    H = nx.MultiDiGraph(crs=UTM)
+    for island, (n, m) in enumerate(((120, 420), (80, 300), (60, 220))):
+        base, x0 = 1000 * island, 30_000.0 * island
+        G = nx.gnm_random_graph(n, m, seed=island, directed=True)
+        for v in G.nodes:
+            H.add_node(base + v, x=x0 + float(rng.uniform(0, 3000)), y=float(rng.uniform(0, 3000)))
+        for u, v in G.edges:
+            H.add_edge(base + u, base + v, length=float(rng.uniform(50, 600)), highway="tertiary")
+    H.add_node(9000, x=15_000.0, y=0.0)
+    H.add_node(9001, x=15_100.0, y=0.0)
+    for u, v in ((9000, 9001), (9001, 9000)):
+        H.add_edge(u, v, length=100.0, highway="tertiary")
+    return H
+
+
+def island_points(rng, n: int, prefix: str, islands=(0, 1, 2)) -> gpd.GeoDataFrame:
+    island = rng.choice(list(islands), n)
+    xy = [
+        (30_000.0 * k + x, y)
+        for k, (x, y) in zip(island, rng.uniform(0, 3000, (n, 2)), strict=True)
+    ]
+    return points(xy, [f"{prefix}{i}" for i in range(n)])
+
+
+def test_three_islands_agree_with_networkx_on_each_and_never_cross():
+    R = prepare_network(three_islands(), "drive", max_edge_m=None)
+    assert R.graph["accessplan"]["components"] >= 3 and 9000 not in R
+    rng = np.random.default_rng(18)
+    origins = island_points(rng, 70, "o")
+    dests = island_points(rng, 12, "d", islands=(0, 1))  # island 2 has no facility
+    tt = travel_times(R, origins, dests, cutoff=15.0)
+    routing = routing_graph(R)
+    so, sd = snap_points(origins, routing), snap_points(dests, routing)
+    comp = nx.get_node_attributes(R, "component")
+    o_comp = [comp[routing.node_ids[k]] for k in so.node]
+    d_comp = [comp[routing.node_ids[k]] for k in sd.node]
+    assert tt.origin_components.tolist() == o_comp
+    assert tt.destination_components.tolist() == d_comp
+    rev = R.reverse(copy=False)
+    expected = np.full(tt.shape, np.inf)
+    for j in range(len(dests)):
+        lengths = nx.single_source_dijkstra_path_length(
+            rev, routing.node_ids[sd.node[j]], weight="minutes"
+        )
+        for i in range(len(origins)):
+            total = so.leg_minutes[i] + lengths.get(routing.node_ids[so.node[i]], np.inf)
+            if total + sd.leg_minutes[j] <= 15.0:
+                expected[i, j] = total + sd.leg_minutes[j]
+    got = tt.to_dense()
+    assert np.array_equal(np.isfinite(got), np.isfinite(expected))
+    finite = np.isfinite(expected)
+    assert finite.sum() > 50
+    assert np.abs(got[finite] - expected[finite]).max() < 1e-6
+    # Points on different islands never reach each other.
+    island = np.floor(np.c_[origins.geometry.x] / 30_000.0)
+    d_island = np.floor(dests.geometry.x.to_numpy() / 30_000.0)
+    assert not np.isfinite(got[island != d_island[None, :]]).any()
+
+
+def test_components_survive_subset_join_within_and_save_load(tmp_path, walk_grid):
+    o = points([(0, 0), (0, -5_000), (400, 400)], ["a", "sea", "c"])
+    d = points([(100, 0), (300, 300)], [1, 2])
+    tt = travel_times(walk_grid, o, d, max_snap_m=500)
+    assert tt.origin_components.tolist() == [0, pd.NA, 0]
+    assert tt.origin_components.dtype == "Int64"
+    assert tt.component_nodes.tolist() == [25]
+    sub = tt.subset(origins=["c", "sea"], destinations=[2])
+    assert sub.origin_components.tolist() == [0, pd.NA]
+    assert list(sub.destination_components.index) == [2]
+    new = TravelTimes.from_dense(np.ones((3, 1)), tt.origin_ids, ["new"])  # no components
+    joined = tt.join_destinations(new)
+    assert joined.origin_components.tolist() == [0, pd.NA, 0]
+    assert joined.destination_components.tolist() == [0, 0, 0]
+    assert tt.within(5).origin_components.tolist() == [0, pd.NA, 0]
+    for suffix in (".npz", ".parquet"):
+        back = TravelTimes.load(tt.save(tmp_path / f"tt{suffix}"))
+        for got, want in (
+            (back.origin_components, tt.origin_components),
+            (back.destination_components, tt.destination_components),
+            (back.component_nodes, tt.component_nodes),
+        ):
+            pd.testing.assert_series_equal(got, want, check_index_type=True, check_names=False)
+
+
+def test_without_components_everything_is_one_network():
+    tt = TravelTimes.from_long(pd.DataFrame({"origin": [1], "destination": ["x"], "minutes": [2]}))
+    assert tt.origin_components.tolist() == [0]
+    assert tt.destination_components.tolist() == [0]
+    assert tt.component_nodes is None
+    with pytest.raises(InputError, match="whole numbers"):
+        TravelTimes.from_dense(np.ones((1, 1)), ["a"], ["b"], origin_components=["one"])
+    with pytest.raises(InputError, match="no value for ids"):
+        TravelTimes.from_dense(
+            np.ones((2, 1)), ["a", "b"], ["x"], origin_components=pd.Series({"a": 0})
+        )

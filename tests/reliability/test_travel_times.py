@@ -71,12 +71,24 @@ def test_ids_keep_their_type_through_save_and_load(tmp_path, suffix, origin_ids,
     assert back.equals(tt)
 
 
-def test_mixed_type_ids_are_rejected_when_the_object_is_made():
-    with pytest.raises(InputError, match="origin ids mix"):
-        TravelTimes.from_dense(np.ones((2, 1)), [1, "a"], ["x"])
+@pytest.mark.parametrize("suffix", [".npz", ".parquet"])
+def test_integer_and_string_ids_together_keep_each_type(tmp_path, suffix):
+    # Facilities numbered 26, 27 joined with candidate sites "site_001": a real mix.
+    facilities = TravelTimes.from_dense(np.array([[3.0, np.inf]]), ["o"], [26, 27])
+    sites = TravelTimes.from_dense(np.array([[5.0]]), ["o"], ["site_001"])
+    both = facilities.join_destinations(sites)
+    back = TravelTimes.load(both.save(tmp_path / f"tt{suffix}"))
+    assert back.destination_ids.tolist() == [26, 27, "site_001"]
+    assert [type(i) for i in back.destination_ids] == [int, int, str]
+    assert back.equals(both)
     df = pd.DataFrame({"origin": [1, "a"], "destination": ["x", "x"], "minutes": [1.0, 2.0]})
-    with pytest.raises(InputError, match="origin ids mix"):
-        TravelTimes.from_long(df)
+    assert TravelTimes.from_long(df).origin_ids.tolist() == [1, "a"]  # sorted, no TypeError
+
+
+@pytest.mark.parametrize("bad", [[(1, 2), (3, 4)], [True, False], [1, (2, 3)]])
+def test_ids_that_are_not_numbers_or_strings_are_rejected_when_the_object_is_made(bad):
+    with pytest.raises(InputError, match="origin ids must be integers, numbers or strings"):
+        TravelTimes.from_dense(np.ones((2, 1)), bad, ["x"])
 
 
 def test_a_graph_edited_after_routing_is_routed_again(tmp_path):
