@@ -7,6 +7,8 @@ The cell maps use the same classes and colours as the HTML map (:mod:`accessplan
 
 from __future__ import annotations
 
+import dataclasses
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,13 +27,15 @@ from accessplan.maps import (
     NEW_RING_COLOUR,
     NO_VALUE_COLOUR,
     TYPE_STYLES,
-    ColourClasses,
-    diverging_classes,
+    AccessLayer,
+    access_layers,
     format_number,
-    sequential_classes,
+    marker_size,
 )
 
 __all__ = [
+    "A4_TEXT_WIDTH",
+    "plot_access_map",
     "plot_access_maps",
     "plot_budget_coverage",
     "plot_lorenz",
@@ -65,44 +69,119 @@ def _column(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
 # Maps
 # ---------------------------------------------------------------------------------------------
 
+#: Width of a map figure in inches: the text width of an A4 page (≈ 17 cm).
+A4_TEXT_WIDTH = 6.7
+_MAP_FRACTION = 0.62  # share of the figure width given to the map, the rest to its legend
+_LAYER_KEYS = ("before", "after", "change")
 
-def _draw_classes(ax: Any, cells: gpd.GeoDataFrame, classes: ColourClasses, values: np.ndarray):
-    index = classes.classify(values)
-    palette = np.array([*classes.colours, NO_VALUE_COLOUR])
-    colours = palette[np.where(index < 0, len(classes.colours), index)]
-    cells.plot(ax=ax, color=list(colours), edgecolor="white", linewidth=0.3)
-    handles = [
-        Patch(facecolor=colour, edgecolor="#999999", linewidth=0.5, label=label)
-        for colour, label in classes.legend_rows()
+
+def _drawing_frame(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``cells`` in a metric CRS for drawing: as given when projected, else its UTM zone."""
+    if not isinstance(cells, gpd.GeoDataFrame):
+        raise InputError(f"cells: expected a GeoDataFrame, got {type(cells).__name__}.")
+    if cells.crs is None:
+        raise InputError(
+            "cells: the GeoDataFrame has no CRS, so it cannot be placed on a map; set it with "
+            "cells.set_crs('EPSG:…') (the CRS of the population file)."
+        )
+    if len(cells) == 0:
+        raise InputError("cells: no rows; pass at least one cell.")
+    if cells.crs.is_geographic:
+        return cells.to_crs(cells.estimate_utm_crs())
+    return cells
+
+
+def _draw_layer(
+    ax: Any, cells: gpd.GeoDataFrame, layer: AccessLayer, population: np.ndarray
+) -> list[Patch]:
+    """Fill every cell with its class (hatched grey for the special classes); legend handles."""
+    points = bool(cells.geom_type.isin(["Point"]).all())
+    n = len(layer.classes.colours)
+    styles: list[dict[str, Any]] = [
+        {"facecolor": colour, "edgecolor": "white", "linewidth": 0.25}
+        for colour in layer.classes.colours
     ]
-    ax.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        fontsize=7,
-        frameon=False,
-        borderaxespad=0,
-    )
+    styles += [
+        {"facecolor": s.colour, "edgecolor": s.hatch_colour, "linewidth": 0, "hatch": s.hatch}
+        if s.hatch
+        else {"facecolor": s.colour, "edgecolor": "white", "linewidth": 0.25}
+        for s in layer.specials
+    ]
+    for k, style in enumerate(styles):
+        subset = cells[layer.index == k]
+        if subset.empty:
+            continue
+        if points:
+            subset.plot(ax=ax, markersize=9, **style)
+        else:
+            subset.plot(ax=ax, **style)
+    none = cells[layer.index < 0]
+    if not none.empty:
+        none.plot(ax=ax, facecolor=NO_VALUE_COLOUR, edgecolor="white", linewidth=0.25)
+    persons = layer.class_persons(population)
+    handles = [
+        Patch(
+            facecolor=layer.classes.colours[k],
+            edgecolor="#999999",
+            linewidth=0.5,
+            label=layer.classes.labels[k],
+        )
+        for k in layer.scale_order()
+    ]
+    handles += [
+        Patch(
+            facecolor=s.colour,
+            edgecolor=s.hatch_colour if s.hatch else "#999999",
+            linewidth=0.5,
+            hatch=s.hatch,
+            label=f"{s.label} ({format_number(persons[n + j])} persons)",
+        )
+        for j, s in enumerate(layer.specials)
+    ]
+    return handles
 
 
-def _draw_facilities(ax: Any, facilities: gpd.GeoDataFrame, crs: Any) -> list[Line2D]:
+def _facility_points(size: float) -> float:
+    """Matplotlib marker area (points²) of a facility whose HTML symbol is ``size`` pixels."""
+    return (size * 0.3) ** 2
+
+
+def _draw_facilities(
+    ax: Any,
+    facilities: gpd.GeoDataFrame,
+    crs: Any,
+    *,
+    include_new: bool,
+    largest: float,
+) -> list[Line2D]:
+    """Small outlined facility symbols (area ∝ capacity); legend handles by type and status."""
     sited = facilities[facilities.geometry.notna() & ~facilities.geometry.is_empty].to_crs(crs)
     handles = []
-    for kind, style in TYPE_STYLES.items():
-        for status in ("existing", "new"):
+    for status in ("existing", "new"):
+        if status == "new" and not include_new:
+            continue
+        for kind, style in TYPE_STYLES.items():
             subset = sited[(sited["type"] == kind) & (sited["status"] == status)]
             if subset.empty:
                 continue
             new = status == "new"
+            area = [_facility_points(marker_size(c, largest)) for c in subset["capacity"]]
+            common = {"marker": _MARKERS[kind], "s": area, "zorder": 6 if new else 5}
             ax.scatter(
                 subset.geometry.x,
                 subset.geometry.y,
-                marker=_MARKERS[kind],
-                s=70 if new else 36,
-                c=style["colour"],
-                edgecolors=NEW_RING_COLOUR if new else "white",
-                linewidths=2.0 if new else 0.8,
-                zorder=5 if new else 4,
+                c="white",
+                linewidths=2.4,
+                edgecolors="white",
+                **{**common, "zorder": common["zorder"] - 0.5},
+            )
+            ax.scatter(
+                subset.geometry.x,
+                subset.geometry.y,
+                c=style["colour"] if new else "none",
+                edgecolors=NEW_RING_COLOUR if new else style["colour"],
+                linewidths=1.1 if new else 1.3,
+                **common,
             )
             handles.append(
                 Line2D(
@@ -110,14 +189,197 @@ def _draw_facilities(ax: Any, facilities: gpd.GeoDataFrame, crs: Any) -> list[Li
                     [],
                     linestyle="none",
                     marker=_MARKERS[kind],
-                    markersize=8 if new else 6,
-                    markerfacecolor=style["colour"],
-                    markeredgecolor=NEW_RING_COLOUR if new else "white",
-                    markeredgewidth=2.0 if new else 0.8,
-                    label=f"{style['label']}, {status}",
+                    markersize=6,
+                    markerfacecolor=style["colour"] if new else "none",
+                    markeredgecolor=NEW_RING_COLOUR if new else style["colour"],
+                    markeredgewidth=1.1 if new else 1.3,
+                    label=f"{style['label']}, {status}" + (" (filled)" if new else ""),
                 )
             )
     return handles
+
+
+def _size_handles(largest: float, capacity_unit: str) -> list[Line2D]:
+    if not np.isfinite(largest):
+        return []
+    handles = []
+    for value in sorted({largest / 4, largest}):
+        size = marker_size(value, largest)
+        unit = f" {capacity_unit}" if capacity_unit else ""
+        handles.append(
+            Line2D(
+                [],
+                [],
+                linestyle="none",
+                marker="s",
+                markersize=np.sqrt(_facility_points(size)),
+                markerfacecolor="none",
+                markeredgecolor="#555555",
+                markeredgewidth=1.0,
+                label=f"capacity {format_number(value)}{unit}",
+            )
+        )
+    return handles
+
+
+def _panel_height(cells: gpd.GeoDataFrame) -> float:
+    """Height (inches) of one map panel so that the map keeps its shape at A4 text width."""
+    west, south, east, north = cells.total_bounds
+    aspect = (north - south) / max(east - west, 1e-9)
+    return float(np.clip(A4_TEXT_WIDTH * _MAP_FRACTION * aspect, 2.6, 8.0)) + 0.7
+
+
+def _layers_for(cells: gpd.GeoDataFrame, options: dict[str, Any]) -> list[AccessLayer]:
+    reach = {}
+    for name in ("reach_before", "reach_after"):
+        column = options.pop(name)
+        reach[name] = column if column is not None and column in cells.columns else None
+        if column is not None and column not in cells.columns and column != name:
+            raise InputError(
+                f"cells: missing column {column!r} ({name}); available: {list(cells.columns)}."
+            )
+    if options["after"] is None:
+        reach["reach_after"] = None
+    for column in [options["before"], options["after"]]:
+        if column is not None and column not in cells.columns:
+            raise InputError(f"cells: missing column {column!r}; available: {list(cells.columns)}.")
+    return access_layers(cells, **options, **reach)
+
+
+def _legend_lines(handles: list[Any]) -> int:
+    return sum(str(h.get_label()).count("\n") + 1 for h in handles)
+
+
+def _section(text: str) -> Line2D:
+    """An invisible legend entry that serves as a heading inside one legend."""
+    return Line2D([], [], linestyle="none", marker="none", label=text)
+
+
+def _panel_handles(
+    layer: AccessLayer,
+    handles: list[Patch],
+    facility_handles: list[Line2D],
+) -> list[Any]:
+    out: list[Any] = [*handles]
+    if facility_handles:
+        note = "new: filled, gold edge" if layer.key != "before" else "new sites: after only"
+        out += [_section(""), _section(f"Facilities (size: capacity;\n{note})"), *facility_handles]
+    return out
+
+
+def _draw_panel(
+    subfig: Any,
+    frame: gpd.GeoDataFrame,
+    layer: AccessLayer,
+    population: np.ndarray,
+    facilities: gpd.GeoDataFrame | None,
+    largest: float,
+    capacity_unit: str,
+) -> None:
+    map_ax, legend_ax = subfig.subplots(
+        1, 2, gridspec_kw={"width_ratios": [_MAP_FRACTION, 1 - _MAP_FRACTION]}
+    )
+    handles = _draw_layer(map_ax, frame, layer, population)
+    facility_handles: list[Line2D] = []
+    if facilities is not None and len(facilities):
+        facility_handles = _draw_facilities(
+            map_ax, facilities, frame.crs, include_new=layer.key != "before", largest=largest
+        )
+        facility_handles += _size_handles(largest, capacity_unit)
+    map_ax.set_axis_off()
+    map_ax.set_aspect("equal")
+    subfig.suptitle(
+        f"{layer.title}: {textwrap.fill(layer.measure, 70)}", fontsize=9.5, x=0.01, ha="left"
+    )
+    legend_ax.set_axis_off()
+    legend_ax.legend(
+        handles=_panel_handles(layer, handles, facility_handles),
+        title=_legend_title(layer),
+        title_fontsize=7.5,
+        loc="upper left",
+        bbox_to_anchor=(0.0, 1.0),
+        fontsize=7,
+        frameon=False,
+        borderaxespad=0,
+        alignment="left",
+        handlelength=1.8,
+    )
+
+
+def _legend_title(layer: AccessLayer) -> str:
+    direction = layer.direction[:1].upper() + layer.direction[1:]
+    return textwrap.fill(direction, 34)
+
+
+def _wrap_labels(layers: list[AccessLayer]) -> list[AccessLayer]:
+    """Special-class labels wrapped to fit the legend column of an A4-wide figure."""
+    out = []
+    for layer in layers:
+        specials = tuple(
+            dataclasses.replace(s, label=textwrap.fill(s.label, 32)) for s in layer.specials
+        )
+        out.append(dataclasses.replace(layer, specials=specials))
+    return out
+
+
+def plot_access_map(
+    cells: gpd.GeoDataFrame,
+    path: str | Path,
+    *,
+    layer: str = "change",
+    before: str = "before",
+    after: str | None = "after",
+    change: str | None = "change",
+    label: str | None = None,
+    unit: str = "",
+    higher_is_better: bool = True,
+    cutoff: float | None = None,
+    reach_before: str | None = "reach_before",
+    reach_after: str | None = "reach_after",
+    scheme: str = "quantile",
+    classes: int = 6,
+    facilities: gpd.GeoDataFrame | None = None,
+    capacity_unit: str = "clinicians",
+    title: str | None = None,
+    value_label: str | None = None,
+) -> Path:
+    """One map (``layer``: ``"before"``, ``"after"`` or ``"change"``) as a PNG for an A4 page.
+
+    The figure is :data:`A4_TEXT_WIDTH` inches wide: the map on the left, its legend (unit,
+    direction, classes best first, persons in each grey class) and the facility legend on the
+    right. Classes, colours and the meaning of every argument are those of
+    :func:`accessplan.maps.accessibility_map`; cells in any CRS (polygons or points) are drawn
+    in a metric CRS. New facilities are drawn on the after and change maps only.
+
+    Raises
+    ------
+    InputError
+        For cells without a CRS, a missing column, an unknown ``layer`` or reach category.
+    """
+    if layer not in _LAYER_KEYS:
+        raise InputError(f"layer={layer!r}: use 'before', 'after' or 'change'.")
+    if after is None and layer != "before":
+        raise InputError(f"layer={layer!r} needs an after column; pass layer='before'.")
+    return _plot_maps(
+        cells,
+        path,
+        [layer],
+        before=before,
+        after=after,
+        change=change,
+        label=label,
+        unit=unit,
+        higher_is_better=higher_is_better,
+        cutoff=cutoff,
+        reach_before=reach_before,
+        reach_after=reach_after,
+        scheme=scheme,
+        classes=classes,
+        facilities=facilities,
+        capacity_unit=capacity_unit,
+        title=title,
+        value_label=value_label,
+    )
 
 
 def plot_access_maps(
@@ -127,68 +389,102 @@ def plot_access_maps(
     before: str = "before",
     after: str | None = "after",
     change: str | None = "change",
-    value_label: str = "Access",
+    label: str | None = None,
+    unit: str = "",
     higher_is_better: bool = True,
+    cutoff: float | None = None,
+    reach_before: str | None = "reach_before",
+    reach_after: str | None = "reach_after",
     scheme: str = "quantile",
     classes: int = 6,
     facilities: gpd.GeoDataFrame | None = None,
+    capacity_unit: str = "clinicians",
     title: str | None = None,
+    value_label: str | None = None,
 ) -> Path:
-    """Before / after / change maps of the cells side by side, as one PNG.
+    """Before, after and change maps stacked one above the other (one map per row), one PNG.
 
-    Before and after share one classification (so colours compare); the change uses a
-    diverging scale centred on "no change", blue for improvements. Columns and options mean
-    the same as in :func:`accessplan.maps.accessibility_map`; ``after=None`` draws the baseline
-    only. Facilities (optional) are drawn on every panel, new ones with a gold edge.
+    Each row is as wide as an A4 text column, with its own legend; before and after share one
+    classification so their colours compare. For a report, :func:`plot_access_map` writes
+    each map as its own figure. ``after=None`` draws the baseline only. Arguments as in
+    :func:`plot_access_map`.
     """
-    if not isinstance(cells, gpd.GeoDataFrame) or cells.crs is None:
-        raise InputError("cells: expected a GeoDataFrame with a CRS.")
-    values = [_column(cells, before, "cells")]
-    if after is not None:
-        values.append(_column(cells, after, "cells"))
-        values.append(
-            _column(cells, change, "cells")
-            if change is not None and change in cells.columns
-            else values[1] - values[0]
-        )
-    unit_classes = sequential_classes(
-        np.concatenate(values[:2]),
-        k=classes,
+    keys = ["before"] if after is None else list(_LAYER_KEYS)
+    return _plot_maps(
+        cells,
+        path,
+        keys,
+        before=before,
+        after=after,
+        change=change,
+        label=label,
+        unit=unit,
+        higher_is_better=higher_is_better,
+        cutoff=cutoff,
+        reach_before=reach_before,
+        reach_after=reach_after,
         scheme=scheme,
-        cmap="YlGnBu" if higher_is_better else "YlOrRd",
+        classes=classes,
+        facilities=facilities,
+        capacity_unit=capacity_unit,
+        title=title,
+        value_label=value_label,
     )
-    panels = [(f"Before: {value_label}", unit_classes)]
-    if after is not None:
-        panels.append((f"After: {value_label}", unit_classes))
-        panels.append(
-            (
-                f"Change: {value_label}",
-                diverging_classes(values[2], higher_is_better=higher_is_better),
-            )
-        )
-    n = len(panels)
-    fig = Figure(figsize=(5.2 * n, 4.6), layout="constrained")
-    axes = fig.subplots(1, n, squeeze=False)[0]
-    handles: list[Line2D] = []
-    for ax, (heading, panel_classes), panel_values in zip(axes, panels, values, strict=True):
-        _draw_classes(ax, cells, panel_classes, panel_values)
-        if facilities is not None and len(facilities):
-            handles = _draw_facilities(ax, facilities, cells.crs)
-        ax.set_title(heading, fontsize=10)
-        ax.set_axis_off()
-        ax.set_aspect("equal")
-    if handles:
-        fig.legend(
-            handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=7
-        )
+
+
+def _plot_maps(
+    cells: gpd.GeoDataFrame,
+    path: str | Path,
+    keys: list[str],
+    *,
+    facilities: gpd.GeoDataFrame | None,
+    capacity_unit: str,
+    title: str | None,
+    label: str | None,
+    value_label: str | None,
+    **options: Any,
+) -> Path:
+    frame = _drawing_frame(cells)
+    label = label if label is not None else (value_label if value_label is not None else "Access")
+    layers = _wrap_labels(_layers_for(frame, {**options, "label": label}))
+    population = _column(frame, "population", "cells")
+    chosen = [layer for layer in layers if layer.key in keys]
+    if facilities is not None and len(facilities) == 0:
+        facilities = None
+    if facilities is not None and facilities.crs is None:
+        raise InputError("facilities: no CRS; set it with facilities.set_crs('EPSG:…').")
+    largest = float("nan")
+    if facilities is not None:
+        capacity = pd.to_numeric(facilities["capacity"], errors="coerce").to_numpy(dtype=float)
+        capacity = capacity[np.isfinite(capacity) & (capacity > 0)]
+        largest = float(capacity.max()) if capacity.size else float("nan")
+    heights = []
+    for layer in chosen:
+        n_lines = len(layer.classes.colours) + sum(s.label.count("\n") + 1 for s in layer.specials)
+        if facilities is not None:
+            n_lines += 12
+        heights.append(max(_panel_height(frame), 0.155 * n_lines + 0.9))
+    top = 0.35 if title else 0.0
+    fig = Figure(figsize=(A4_TEXT_WIDTH, sum(heights) + top), layout="constrained")
+    subfigs = fig.subfigures(len(chosen), 1, height_ratios=heights, squeeze=False)[:, 0]
+    for subfig, layer in zip(subfigs, chosen, strict=True):
+        _draw_panel(subfig, frame, layer, population, facilities, largest, capacity_unit)
     if title:
-        fig.suptitle(title, fontsize=12)
+        fig.suptitle(textwrap.fill(title, 80), fontsize=11, x=0.02, ha="left")
     return _save(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------
 # Lorenz curves and Gini
 # ---------------------------------------------------------------------------------------------
+
+
+def _lorenz_label(label: str, values: pd.Series, persons: pd.Series) -> str:
+    text = f"{label} (Gini {equity.gini(values, persons):.3f}"
+    left_out = float(persons[values.isna()].sum())
+    if left_out > 0:
+        text += f"; {format_number(left_out)} persons not reached, left out"
+    return text + ")"
 
 
 def plot_lorenz(
@@ -199,12 +495,18 @@ def plot_lorenz(
     before: str = "before",
     after: str | None = "after",
     value_label: str = "access",
+    label: str | None = None,
+    unit: str = "",
 ) -> Path:
     """Lorenz curves of access before and after, with the Gini coefficient of each.
 
     Curves and coefficients come from :mod:`accessplan.equity` (population-weighted); values
-    must be finite and ≥ 0 (fill unreachable cells with 0 access first).
+    must be ≥ 0; NaN (not reached) is left out of the curve by :mod:`accessplan.equity`, and
+    the legend says how many persons that is. ``label`` and
+    ``unit`` name the measure in the title (``value_label`` is the older name of ``label``).
     """
+    value_label = label if label is not None else value_label
+    measure = f"{value_label} ({unit})" if unit else value_label
     persons = pd.Series(_column(frame, population, "lorenz"), index=frame.index)
     fig = Figure(figsize=(5.2, 5.0), layout="constrained")
     ax = fig.subplots()
@@ -220,14 +522,14 @@ def plot_lorenz(
             curve["value_share"],
             color=colour,
             linewidth=2,
-            label=f"{label} (Gini {equity.gini(values, persons):.3f})",
+            label=_lorenz_label(label, values, persons),
         )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
     ax.set_xlabel("Cumulative share of population (lowest access first)")
     ax.set_ylabel(f"Cumulative share of {value_label}")
-    ax.set_title(f"Distribution of {value_label}", fontsize=11)
+    ax.set_title(textwrap.fill(f"Distribution of {measure}", 60), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=9)
     return _save(fig, path)
@@ -296,6 +598,8 @@ def plot_travel_time_histogram(
     ticks = [*edges, unreachable_x]
     labels = [format_number(t) for t in edges] + ["not\nreached"]
     ax.set_xticks(ticks, labels, fontsize=8)
+    if len(ticks) > 12:
+        ax.tick_params(axis="x", labelrotation=45)
     ax.set_xlabel(f"Travel time to {what} (minutes)")
     ax.set_ylabel("Persons")
     ax.set_title(f"Population by travel time to {what}", fontsize=11)

@@ -9,7 +9,6 @@ table cells, captions, notes, titles, attribution) is HTML-escaped.
 from __future__ import annotations
 
 import base64
-import html
 import math
 import struct
 from collections.abc import Mapping, Sequence
@@ -20,10 +19,11 @@ import folium
 import numpy as np
 import pandas as pd
 
+from accessplan._html import esc
 from accessplan.errors import InputError
 from accessplan.maps import LEAFLET_VERSION, external_references, format_number, offline_html
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["CATEGORY_WORDS", "render_report", "share_texts", "solver_status_text", "write_report"]
 
 SUMMARY_COLUMNS = ("metric", "before", "after", "change", "pct_change")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -64,12 +64,13 @@ figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 iframe.map { width: 100%; height: 640px; border: 1px solid var(--line); border-radius: 6px; }
 .notes p, .sources li { margin: 4px 0; }
+.warnings { border: 2px solid var(--bad); background: #fdf0ef; border-radius: 8px;
+  padding: 4px 16px 8px; margin: 0 0 16px; }
+.warnings h2 { color: var(--bad); border: none; margin: 8px 0 4px; }
+.measure { margin: 0 0 14px; font-weight: 600; }
+tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
 footer { margin-top: 36px; color: var(--muted); font-size: 13px; }
 """
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _is_number(value: Any) -> bool:
@@ -81,10 +82,10 @@ def _is_number(value: Any) -> bool:
 def _cell(value: Any) -> tuple[str, bool]:
     """Escaped text of one table cell and whether it is numeric."""
     if _is_number(value):
-        return _esc(format_number(value)), True
+        return esc(format_number(value)), True
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return "—", False
-    return _esc(value), False
+    return esc(value), False
 
 
 def _pct_text(pct: float) -> str:
@@ -135,10 +136,10 @@ def _headline_cards(summary: pd.DataFrame) -> str:
         arrow = "▲" if row["change"] > 0 else ("▼" if row["change"] < 0 else "■")
         cards.append(
             '<div class="card">'
-            f'<div class="name">{_esc(row["metric"])}</div>'
-            f'<div class="value">{_esc(format_number(row["after"]))}</div>'
-            f'<div class="from">before {_esc(format_number(row["before"]))} · '
-            f'<span class="{_direction(row)}">{arrow} {_esc(_pct_text(row["pct_change"]))}'
+            f'<div class="name">{esc(row["metric"])}</div>'
+            f'<div class="value">{esc(format_number(row["after"]))}</div>'
+            f'<div class="from">before {esc(format_number(row["before"]))} · '
+            f'<span class="{_direction(row)}">{arrow} {esc(_pct_text(row["pct_change"]))}'
             "</span></div></div>"
         )
     return f'<div class="cards">{"".join(cards)}</div>'
@@ -148,8 +149,8 @@ def _table_html(frame: pd.DataFrame, max_rows: int) -> str:
     show_index = not isinstance(frame.index, pd.RangeIndex)
     shown = frame.head(max_rows)
     head = "".join(
-        f"<th>{_esc(c)}</th>" for c in ([frame.index.name or ""] if show_index else [])
-    ) + "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
+        f"<th>{esc(c)}</th>" for c in ([frame.index.name or ""] if show_index else [])
+    ) + "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
     rows = []
     for index, record in zip(shown.index, shown.itertuples(index=False, name=None), strict=True):
         values = ([index] if show_index else []) + list(record)
@@ -186,8 +187,8 @@ def _figure_html(item: Path | str | tuple[Path | str, str]) -> str:
     width, height = struct.unpack(">II", data[16:24])
     wide = ' class="wide"' if width > 1.8 * height else ""
     return (
-        f'<figure{wide}><img src="data:image/png;base64,{encoded}" alt="{_esc(caption)}">'
-        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+        f'<figure{wide}><img src="data:image/png;base64,{encoded}" alt="{esc(caption)}">'
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
 
 
@@ -197,6 +198,191 @@ def _as_list(text: str | Sequence[str] | None) -> list[str]:
     if isinstance(text, str):
         return [text] if text else []
     return [str(t) for t in text]
+
+
+# ---------------------------------------------------------------------------------------------
+# Diagnostics in plain words: warnings, who is counted, excluded facilities, solver status
+# ---------------------------------------------------------------------------------------------
+
+#: Plain-words meaning of each reach category of the population accounting.
+CATEGORY_WORDS: dict[str, str] = {
+    "within standard": "reach a facility within the service standard",
+    "beyond standard": "reach a facility within the cutoff, but beyond the standard",
+    "no facility within cutoff": "reach no facility within the travel-time cutoff",
+    "no facility on its network": "live on a road network part with no facility on it",
+    "too far from road": "live too far from any road to be routed",
+}
+
+
+def solver_status_text(status: str, gap: float | None = None) -> str:
+    """The plan's solver status in plain words; "optimal" only when the status says so.
+
+    Parameters
+    ----------
+    status
+        ``Plan.status``: ``"optimal"``, ``"time_limit"``, ``"feasible"``, ``"heuristic"``…
+    gap
+        Relative gap between the plan and the best proven bound (0.012 = 1.2 %); NaN or None
+        when unknown.
+    """
+    if status == "optimal":
+        return "proven optimal: no better plan exists under this model"
+    reason = {
+        "time_limit": "the solver stopped at its time limit",
+        "feasible": "the solver stopped before proving it the best",
+        "heuristic": "found by a heuristic search",
+    }.get(status, f"solver status {status!r}")
+    gap_value = float(gap) if gap is not None and _is_number(gap) else float("nan")
+    if math.isfinite(gap_value):
+        pct = abs(gap_value) * 100
+        within = "< 0.01 %" if pct < 0.01 else f"{format_number(pct, 3)} %"
+        return (
+            f"best found, within {within} of the best possible ({reason}; not proven to be "
+            "the best plan)"
+        )
+    return (
+        f"best found; how far it is from the best possible is unknown ({reason}; not proven "
+        "to be the best plan)"
+    )
+
+
+def _plan_value(plan: Any, name: str) -> Any:
+    if isinstance(plan, Mapping):
+        return plan.get(name)
+    return getattr(plan, name, None)
+
+
+def _plan_html(plan: Any) -> str:
+    status = _plan_value(plan, "status")
+    if status is None:
+        raise InputError("plan: expected an object or mapping with a 'status' (and 'gap').")
+    words = solver_status_text(str(status), _plan_value(plan, "gap"))
+    details = []
+    model = _plan_value(plan, "model")
+    solver = _plan_value(plan, "solver")
+    seconds = _plan_value(plan, "seconds")
+    if model:
+        details.append(f"model {model}")
+    if solver:
+        details.append(f"solver {solver}")
+    if seconds is not None and _is_number(seconds) and math.isfinite(float(seconds)):
+        details.append(f"{float(seconds):.1f} s")
+    extra = f' <span class="more">({esc(", ".join(details))})</span>' if details else ""
+    return f'<p id="plan-status"><b>The plan</b> is {esc(words)}.{extra}</p>'
+
+
+def _largest_remainder(shares: np.ndarray, total: int) -> np.ndarray:
+    """Round ``shares`` (summing to ``total``) to integers that still sum to ``total``."""
+    floors = np.floor(shares).astype(int)
+    short = total - int(floors.sum())
+    order = np.argsort(-(shares - floors), kind="stable")
+    floors[order[:short]] += 1
+    return floors
+
+
+def share_texts(persons: Sequence[float]) -> list[str]:
+    """Shares of ``persons`` as percent texts with one decimal that add up to 100.0 %."""
+    values = np.asarray(persons, dtype=float)
+    total = float(values.sum())
+    if total <= 0:
+        return ["—"] * len(values)
+    tenths = _largest_remainder(values / total * 1000, 1000)
+    return [f"{t / 10:.1f} %" for t in tenths]
+
+
+def _check_table(frame: Any, what: str, columns: Sequence[str]) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{what}: expected a DataFrame, got {type(frame).__name__}.")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what}: missing column(s) {missing}; got {list(frame.columns)}.")
+    return frame
+
+
+def _accounting_html(accounting: pd.DataFrame) -> str:
+    table = _check_table(accounting, "accounting", ["category", "persons"])
+    try:
+        persons = pd.to_numeric(table["persons"], errors="raise").to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"accounting: column 'persons' must be numeric ({exc}).") from exc
+    total = float(persons.sum())
+    shares = share_texts(persons)
+    rows = []
+    for category, count, share in zip(table["category"], persons, shares, strict=True):
+        words = CATEGORY_WORDS.get(str(category).strip().lower(), "")
+        rows.append(
+            f"<tr><td>{esc(category)}</td><td>{esc(words)}</td>"
+            f'<td class="num">{esc(format_number(count))}</td>'
+            f'<td class="num">{esc(share)}</td></tr>'
+        )
+    rows.append(
+        f'<tr class="total"><td>Total</td><td>every person counted once</td>'
+        f'<td class="num">{esc(format_number(total))}</td><td class="num">100.0 %</td></tr>'
+    )
+    return (
+        f"<p>{esc(format_number(total))} persons are counted, each in one category:</p>"
+        '<div class="tablewrap"><table id="accounting"><thead><tr><th>Category</th>'
+        "<th>Meaning</th><th>Persons</th><th>Share</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _excluded_html(excluded: pd.DataFrame, max_rows: int) -> str:
+    table = _check_table(excluded, "excluded", ["reason"])
+    if table.empty:
+        return '<p id="excluded-none">No facility was excluded.</p>'
+    n = len(table)
+    counts = table["reason"].astype(str).value_counts(sort=True)
+    reasons = "; ".join(f"{count} {reason}" for reason, count in counts.items())
+    return (
+        f'<p id="excluded-summary">{n:,} facilit{"y was" if n == 1 else "ies were"} excluded '
+        f"from the analysis ({esc(reasons)}):</p>{_table_html(table, max_rows)}"
+    )
+
+
+def _warnings_html(warnings: Sequence[str]) -> str:
+    items = "".join(f"<li>{esc(w)}</li>" for w in warnings)
+    heading = "Warning" if len(warnings) == 1 else f"{len(warnings)} warnings"
+    return (
+        f'<section id="warnings" class="warnings" role="alert"><h2>{heading}: read before '
+        f"using these results</h2><ul>{items}</ul></section>"
+    )
+
+
+def _diagnostics_html(
+    accounting: pd.DataFrame | None,
+    excluded: pd.DataFrame | None,
+    components: pd.DataFrame | None,
+    plan: Any,
+    max_rows: int,
+) -> str:
+    parts = []
+    if plan is not None:
+        parts.append(_plan_html(plan))
+    if accounting is not None:
+        parts.append(_accounting_html(accounting))
+    if excluded is not None:
+        parts.append(_excluded_html(excluded, max_rows))
+    if components is not None:
+        frame = _check_table(components, "components", [])
+        parts.append(
+            f"<p>The road network has {len(frame):,} separate part{'s' if len(frame) != 1 else ''}"
+            " (persons on a part without a facility reach none):</p>"
+            + _table_html(frame, min(max_rows, 20))
+        )
+    if not parts:
+        return ""
+    heading = "<h2>Who is counted, and how the plan was found</h2>"
+    return f'<section id="diagnostics">{heading}{"".join(parts)}</section>'
+
+
+def _measure_text(label: str, unit: str, higher_is_better: bool | None) -> str:
+    text = f"Access measure: {label}"
+    if unit:
+        text += f", in {unit}"
+    if higher_is_better is not None:
+        text += " (higher is better)" if higher_is_better else " (lower is better)"
+    return text + "."
 
 
 def render_report(
@@ -210,6 +396,14 @@ def render_report(
     attribution: str | Sequence[str] | None = None,
     subtitle: str | None = None,
     max_rows: int = 200,
+    label: str | None = None,
+    unit: str = "",
+    higher_is_better: bool | None = None,
+    warnings: Sequence[str] | None = None,
+    accounting: pd.DataFrame | None = None,
+    components: pd.DataFrame | None = None,
+    excluded: pd.DataFrame | None = None,
+    plan: Any = None,
 ) -> str:
     """HTML text of the report; see :func:`write_report` for the parameters."""
     summary = _check_summary(summary)
@@ -217,11 +411,20 @@ def render_report(
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body><main>",
-        f"<h1>{_esc(title)}</h1>",
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body><main>",
     ]
+    warning_list = _as_list(warnings)
+    if warning_list:
+        parts.append(_warnings_html(warning_list))
+    parts.append(f"<h1>{esc(title)}</h1>")
     if subtitle:
-        parts.append(f'<p class="subtitle">{_esc(subtitle)}</p>')
+        parts.append(f'<p class="subtitle">{esc(subtitle)}</p>')
+    if label is not None:
+        parts.append(
+            f'<p class="measure" id="measure">'
+            f"{esc(_measure_text(label, unit, higher_is_better))}</p>"
+        )
+    parts.append(_diagnostics_html(accounting, excluded, components, plan, max_rows))
     parts.append('<section id="headline"><h2>Headline numbers</h2>')
     parts.append(_headline_cards(summary))
     parts.append(_summary_table(summary))
@@ -230,7 +433,7 @@ def render_report(
         parts.append(
             '<section id="map"><h2>Map</h2>'
             '<iframe class="map" title="Interactive map" sandbox="allow-scripts" '
-            f'srcdoc="{_esc(offline_html(map))}"></iframe>'
+            f'srcdoc="{esc(offline_html(map))}"></iframe>'
             '<p class="more">Switch between before, after and change with the layer control; '
             "hover a cell or click a facility for its figures.</p></section>"
         )
@@ -241,16 +444,16 @@ def render_report(
     for name, frame in (tables or {}).items():
         if not isinstance(frame, pd.DataFrame):
             raise InputError(f"tables[{name!r}]: expected a DataFrame, got {type(frame).__name__}.")
-        parts.append(f"<section><h2>{_esc(name)}</h2>{_table_html(frame, max_rows)}</section>")
+        parts.append(f"<section><h2>{esc(name)}</h2>{_table_html(frame, max_rows)}</section>")
     note_list = _as_list(notes)
     if note_list:
-        paragraphs = "".join(f"<p>{_esc(n)}</p>" for n in note_list)
+        paragraphs = "".join(f"<p>{esc(n)}</p>" for n in note_list)
         parts.append(f'<section class="notes" id="notes"><h2>Notes</h2>{paragraphs}</section>')
     sources = [
         *_as_list(attribution),
         f"Map library: Leaflet {LEAFLET_VERSION} (BSD 2-Clause licence), embedded in the page.",
     ]
-    items = "".join(f"<li>{_esc(s)}</li>" for s in sources)
+    items = "".join(f"<li>{esc(s)}</li>" for s in sources)
     parts.append(
         f'<section class="sources" id="sources"><h2>Data sources and licences</h2>'
         f"<ul>{items}</ul></section>"
@@ -278,6 +481,14 @@ def write_report(
     attribution: str | Sequence[str] | None = None,
     subtitle: str | None = None,
     max_rows: int = 200,
+    label: str | None = None,
+    unit: str = "",
+    higher_is_better: bool | None = None,
+    warnings: Sequence[str] | None = None,
+    accounting: pd.DataFrame | None = None,
+    components: pd.DataFrame | None = None,
+    excluded: pd.DataFrame | None = None,
+    plan: Any = None,
 ) -> Path:
     """Write one self-contained, offline HTML report and return its path.
 
@@ -302,12 +513,31 @@ def write_report(
         A folium map (from :func:`accessplan.maps.accessibility_map`), embedded offline.
     notes, attribution
         Paragraphs of notes, and data sources with their licences (plain text; escaped).
+    label, unit, higher_is_better
+        The access measure, stated under the title (e.g. ``"Clinicians per 10,000 persons
+        (2SFCA)"``, ``"clinicians per 10,000 persons"``, True). Nothing is inferred from the
+        label's text.
+    warnings
+        Sentences shown in a red box at the very top of the page (none: no box).
+    accounting
+        Persons by reach category: columns ``category`` and ``persons`` (``share`` is
+        recomputed from persons so that the shares shown add up to 100.0 %).
+    components
+        One row per road-network component (any columns), shown as a table.
+    excluded
+        Facility rows left out of the analysis, with a ``reason`` column.
+    plan
+        The :class:`~accessplan.optimize.Plan` (or a mapping) with ``status`` and ``gap``
+        (optionally ``model``, ``solver``, ``seconds``): stated in plain words, "proven optimal"
+        only when ``status`` is ``"optimal"``.
 
     Raises
     ------
     InputError
         For a summary without ``metric``/``before``/``after``, a missing or non-PNG figure,
-        a table that is not a DataFrame, or a map that needs network resources.
+        a table that is not a DataFrame, an accounting table without ``category``/``persons``,
+        an excluded table without ``reason``, a plan without ``status``, or a map that needs
+        network resources.
     """
     page = render_report(
         title=title,
@@ -319,6 +549,14 @@ def write_report(
         attribution=attribution,
         subtitle=subtitle,
         max_rows=max_rows,
+        label=label,
+        unit=unit,
+        higher_is_better=higher_is_better,
+        warnings=warnings,
+        accounting=accounting,
+        components=components,
+        excluded=excluded,
+        plan=plan,
     )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
