@@ -9,6 +9,7 @@ flagged *too far*: they stay in the results (their rows or columns are empty) an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -121,6 +122,22 @@ def projected_xy(points: gpd.GeoDataFrame, crs: pyproj.CRS, what: str) -> np.nda
     return xy
 
 
+def _nearest_nodes(tree: Any, xy: np.ndarray, node_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Distance to, and position of, each point's nearest node; ties go to the smaller node id.
+
+    OSM often has two nodes at one spot (the two carriageways of a road, a bridge over a
+    street) whose travel times differ; a k-d tree breaks such a tie by its own layout, which
+    changes with every node added elsewhere, so the node id decides instead.
+    """
+    if len(node_ids) < 2:
+        return tree.query(xy, k=1, workers=-1)
+    distance, node = tree.query(xy, k=2, workers=-1)
+    tie = distance[:, 1] == distance[:, 0]
+    swap = tie & (node_ids[node[:, 1]] < node_ids[node[:, 0]])
+    node[swap, 0] = node[swap, 1]
+    return distance[:, 0], node[:, 0]
+
+
 def snap_points(
     points: gpd.GeoDataFrame,
     routing: RoutingGraph,
@@ -138,7 +155,9 @@ def snap_points(
     points
         Point GeoDataFrame with a CRS; ids from column ``id_col`` (or the index).
     routing
-        The network, from :func:`accessplan.network.routing_graph`.
+        The network, from :func:`accessplan.network.routing_graph`; after
+        :func:`accessplan.prepare_network` it holds only the kept components, so every point
+        snaps to the nearest node of a kept road network, never to a dropped fragment.
     population_col
         Column of persons, used only for diagnostics (ignored if absent).
     max_snap_m
@@ -157,7 +176,9 @@ def snap_points(
         from scipy.spatial import cKDTree
 
         tree = cKDTree(routing.xy)
-    distance, node = tree.query(xy, k=1, workers=-1)
+    node_ids = getattr(routing, "node_ids", None)
+    node_ids = np.arange(len(routing.xy)) if node_ids is None else node_ids
+    distance, node = _nearest_nodes(tree, xy, node_ids)
     persons = None
     if population_col is not None and population_col in points.columns:
         persons = pd.to_numeric(points[population_col], errors="coerce").to_numpy(float)

@@ -471,3 +471,17 @@ def test_without_components_everything_is_one_network():
         TravelTimes.from_dense(
             np.ones((2, 1)), ["a", "b"], ["x"], origin_components=pd.Series({"a": 0})
         )
+
+
+def test_a_point_between_two_nodes_at_one_spot_snaps_to_the_smaller_id():
+    for order in ((7, 3), (3, 7)):
+        G = nx.MultiDiGraph(crs=UTM)
+        for n in order:  # two nodes at the same spot, listed in either order
+            G.add_node(n, x=0.0, y=0.0)
+        G.add_node(5, x=100.0, y=0.0)
+        for u in (3, 7):
+            G.add_edge(u, 5, length=100.0, highway="residential")
+            G.add_edge(5, u, length=100.0, highway="residential")
+        routing = routing_graph(prepare_network(G, "walk", max_edge_m=None))
+        snapped = snap_points(points([(0, -50)], ["p"]), routing)
+        assert routing.node_ids[snapped.node[0]] == 3
