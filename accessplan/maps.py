@@ -294,7 +294,11 @@ def _special_classes(cutoff: float | None, unit: str) -> dict[str, SpecialClass]
             "isolated", "No facility on its road network (isolated roads)", "#bdbdbd", "xxx"
         ),
         SpecialClass(
-            "off_network", "Not on the road network (too far from a road)", "#ededed", "..."
+            "off_network",
+            "Not on the road network (too far from a road)",
+            "#dadada",
+            "...",
+            "#404040",
         ),
         SpecialClass("newly_reached", f"Newly reached: no facility {within} before", "#1b7837"),
         SpecialClass(

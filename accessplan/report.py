@@ -59,6 +59,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .figgrid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr));
   gap: 16px; align-items: start; }
 .figgrid figure.wide { grid-column: 1 / -1; }
+.figgrid figure.wide img { max-width: min(100%, 1000px); }
 figure { margin: 8px 0 12px; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
@@ -185,7 +186,8 @@ def _figure_html(item: Path | str | tuple[Path | str, str]) -> str:
     caption = caption if caption is not None else path.stem.replace("_", " ").capitalize()
     encoded = base64.b64encode(data).decode("ascii")
     width, height = struct.unpack(">II", data[16:24])
-    wide = ' class="wide"' if width > 1.8 * height else ""
+    # a wide figure, or a tall stack of A4-wide maps, takes a whole row of the grid
+    wide = ' class="wide"' if width > 1.8 * height or height > 1.3 * width else ""
     return (
         f'<figure{wide}><img src="data:image/png;base64,{encoded}" alt="{esc(caption)}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>"
@@ -299,44 +301,77 @@ def _check_table(frame: Any, what: str, columns: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def _accounting_html(accounting: pd.DataFrame) -> str:
-    table = _check_table(accounting, "accounting", ["category", "persons"])
-    try:
-        persons = pd.to_numeric(table["persons"], errors="raise").to_numpy(dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"accounting: column 'persons' must be numeric ({exc}).") from exc
-    total = float(persons.sum())
-    shares = share_texts(persons)
-    rows = []
-    for category, count, share in zip(table["category"], persons, shares, strict=True):
-        words = CATEGORY_WORDS.get(str(category).strip().lower(), "")
-        rows.append(
-            f"<tr><td>{esc(category)}</td><td>{esc(words)}</td>"
-            f'<td class="num">{esc(format_number(count))}</td>'
-            f'<td class="num">{esc(share)}</td></tr>'
-        )
-    rows.append(
-        f'<tr class="total"><td>Total</td><td>every person counted once</td>'
-        f'<td class="num">{esc(format_number(total))}</td><td class="num">100.0 %</td></tr>'
+def _accounting_columns(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(heading, column)`` of the person counts: before then after, or the one ``persons``."""
+    if "persons_before" in table.columns:
+        after = next((c for c in ("persons_after", "persons") if c in table.columns), None)
+        pairs = [("Before the plan", "persons_before")]
+        return pairs + ([("After the plan", after)] if after else [])
+    if "persons_after" in table.columns:
+        return [("After the plan", "persons_after")]
+    if "persons" in table.columns:
+        return [("Persons", "persons")]
+    raise InputError(
+        "accounting: missing column(s) ['persons'] (or 'persons_before'/'persons_after'); "
+        f"got {list(table.columns)}."
     )
+
+
+def _accounting_html(accounting: pd.DataFrame) -> str:
+    if not isinstance(accounting, pd.DataFrame):
+        raise InputError(f"accounting: expected a DataFrame, got {type(accounting).__name__}.")
+    table = accounting
+    if "category" not in table.columns:
+        if isinstance(table.index, pd.RangeIndex):
+            raise InputError(
+                "accounting: missing column(s) ['category'] (or an index of categories); "
+                f"got {list(table.columns)}."
+            )
+        table = table.rename_axis("category").reset_index()
+    table = table[table["category"].astype(str).str.lower() != "total"]
+    columns = _accounting_columns(table)
+    counts = []
+    for _, column in columns:
+        try:
+            counts.append(pd.to_numeric(table[column], errors="raise").to_numpy(dtype=float))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"accounting: column {column!r} must be numeric ({exc}).") from exc
+    shares = [share_texts(c) for c in counts]
+    head = "".join(f"<th>{esc(h)}: persons</th><th>share</th>" for h, _ in columns)
+    rows = []
+    for i, category in enumerate(table["category"]):
+        words = CATEGORY_WORDS.get(str(category).strip().lower(), "")
+        numbers = "".join(
+            f'<td class="num">{esc(format_number(c[i]))}</td><td class="num">{esc(sh[i])}</td>'
+            for c, sh in zip(counts, shares, strict=True)
+        )
+        rows.append(f"<tr><td>{esc(category)}</td><td>{esc(words)}</td>{numbers}</tr>")
+    totals = "".join(
+        f'<td class="num">{esc(format_number(c.sum()))}</td><td class="num">100.0 %</td>'
+        for c in counts
+    )
+    rows.append(f'<tr class="total"><td>Total</td><td>every person counted once</td>{totals}</tr>')
+    total = float(counts[-1].sum())
     return (
         f"<p>{esc(format_number(total))} persons are counted, each in one category:</p>"
         '<div class="tablewrap"><table id="accounting"><thead><tr><th>Category</th>'
-        "<th>Meaning</th><th>Persons</th><th>Share</th></tr></thead>"
+        f"<th>Meaning</th>{head}</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
 def _excluded_html(excluded: pd.DataFrame, max_rows: int) -> str:
-    table = _check_table(excluded, "excluded", ["reason"])
-    if table.empty:
+    if isinstance(excluded, pd.DataFrame) and excluded.empty:
         return '<p id="excluded-none">No facility was excluded.</p>'
+    table = _check_table(excluded, "excluded", ["reason"])
     n = len(table)
-    counts = table["reason"].astype(str).value_counts(sort=True)
-    reasons = "; ".join(f"{count} {reason}" for reason, count in counts.items())
+    # a reason may end with row details in parentheses: group by the words before them
+    kinds = table["reason"].astype(str).str.split(" (", regex=False).str[0]
+    reasons = "; ".join(f"{count} {reason}" for reason, count in kinds.value_counts().items())
+    shown = [c for c in ("id", "name", "type", "reason") if c in table.columns]
     return (
         f'<p id="excluded-summary">{n:,} facilit{"y was" if n == 1 else "ies were"} excluded '
-        f"from the analysis ({esc(reasons)}):</p>{_table_html(table, max_rows)}"
+        f"from the analysis ({esc(reasons)}):</p>{_table_html(table[shown], min(max_rows, 50))}"
     )
 
 
@@ -520,8 +555,10 @@ def write_report(
     warnings
         Sentences shown in a red box at the very top of the page (none: no box).
     accounting
-        Persons by reach category: columns ``category`` and ``persons`` (``share`` is
-        recomputed from persons so that the shares shown add up to 100.0 %).
+        Persons by reach category: ``category`` (column or index) and ``persons``, or
+        ``persons_before`` and ``persons_after`` / ``persons`` (after); shares are recomputed
+        from the persons so that the shares shown add up to 100.0 %; a ``total`` row is
+        replaced by the sum of the rows.
     components
         One row per road-network component (any columns), shown as a table.
     excluded

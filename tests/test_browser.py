@@ -180,7 +180,7 @@ def test_map_renders_offline_with_all_layers_and_no_errors(browser, pages):
         assert drawn == pages["cells"]  # every cell is inside the initial view
         assert page.locator(".leaflet-apContext-pane path").count() == 2
         assert page.locator(".leaflet-control-layers-base label").count() == 3
-        assert page.locator(".leaflet-control-layers-overlays label").count() == 3
+        assert page.locator(".leaflet-control-layers-overlays label").count() == 2
         assert page.locator(".leaflet-marker-pane .ap-fac").count() == 7
         assert page.locator(".ap-legend .ap-swatch").count() >= 8
         spread, colours = pixel_spread(page.screenshot())
@@ -196,9 +196,9 @@ def test_switching_base_layer_swaps_the_legend(browser, pages):
     try:
         page.wait_for_selector(".leaflet-control-layers-base label", state="attached")
         visible = page.locator(".ap-legend [data-ap-scale]:visible h2")
-        assert visible.inner_text().startswith("Change:")
-        page.locator(".leaflet-control-layers-base label", has_text="Before: Access").click()
-        assert visible.inner_text().startswith("Before:")
+        assert visible.inner_text() == "Change (after − before)"
+        page.locator(".leaflet-control-layers-base label", has_text="Before the plan").click()
+        assert visible.inner_text() == "Before the plan"
         assert page.locator(".leaflet-apCells-pane path").count() == pages["cells"]
         assert visit.errors == [] and visit.external == []
     finally:
@@ -213,6 +213,7 @@ def test_hostile_facility_name_is_visible_text_and_runs_nothing(browser, pages):
         page.locator(f'.ap-fac[title="{HOSTILE} (Clinic, existing)"]').click()
         popup = page.locator(".leaflet-popup-content h3").last
         assert popup.inner_text() == HOSTILE
+        page.locator(".leaflet-popup-close-button").click()
         page.locator(f".ap-fac[title='{PWN} (Robotic unit, existing)']").click()
         assert popup.inner_text() == PWN
         assert page.evaluate("window.__pwned") is None
@@ -260,5 +261,117 @@ def test_recorders_catch_a_page_that_leaks_and_fails(browser, tmp_path):
         assert visit.dialogs == ["hi"]
         spread, _ = pixel_spread(visit.page.screenshot())
         assert spread < 10  # a near-blank page fails the non-blank check used above
+    finally:
+        visit.close()
+
+
+# --- layout, classes and new facilities -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reach_map(tmp_path_factory):
+    """A map with 2 unreachable, 1 off-network and 1 zero-access cell, and a very long title."""
+    cells, facilities, _ = make_inputs()
+    cells["reach_before"] = "within standard"
+    cells.loc[[0, 1], "reach_before"] = "no facility within cutoff"
+    cells.loc[2, "reach_before"] = "too far from road"
+    cells.loc[[0, 1, 2], ["before", "after"]] = 0.0
+    cells.loc[3, ["before", "after"]] = 0.0
+    cells["reach_after"] = cells["reach_before"]
+    cells["change"] = cells["after"] - cells["before"]
+    title = "A long scenario title that would run under the layer control " * 2
+    m = accessibility_map(
+        cells,
+        facilities,
+        title=title,
+        label="Clinicians per 10,000 persons",
+        unit="clinicians per 10,000 persons",
+        cutoff=30,
+        show="before",
+    )
+    return save_map(m, tmp_path_factory.mktemp("reach") / "map.html")
+
+
+def _box(page, selector):
+    return page.locator(selector).first.bounding_box()
+
+
+def _overlap(a, b) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+@pytest.mark.parametrize("width", [700, 1000, 1400])
+def test_title_is_never_under_the_layer_control_or_the_legend(browser, reach_map, width):
+    visit = Visit(browser, reach_map)
+    page = visit.page
+    try:
+        page.set_viewport_size({"width": width, "height": 800})
+        page.wait_for_selector(".leaflet-control-layers-base label", state="attached")
+        title = _box(page, ".ap-header h1")
+        assert title["width"] > 100
+        for other in (".leaflet-control-layers", ".ap-legend", ".leaflet-control-zoom"):
+            assert not _overlap(title, _box(page, other)), other
+        top = page.evaluate(
+            "document.elementFromPoint(arguments[0], arguments[1]).closest('.ap-header') !== null".replace(
+                "arguments[0]", str(title["x"] + 5)
+            ).replace("arguments[1]", str(title["y"] + title["height"] / 2))
+        )
+        assert top  # nothing is drawn over the title
+        legend, control = _box(page, ".ap-legend"), _box(page, ".leaflet-control-layers")
+        assert not _overlap(legend, control)
+        assert visit.errors == [] and visit.external == []
+    finally:
+        visit.close()
+
+
+def test_new_facilities_only_on_the_after_and_change_layers(browser, reach_map):
+    visit = Visit(browser, reach_map)
+    page = visit.page
+    try:
+        page.wait_for_selector(".leaflet-marker-pane .ap-fac", state="attached")
+        new, existing = ".leaflet-marker-pane .ap-fac-new", ".leaflet-marker-pane .ap-fac-existing"
+        assert page.locator(new).count() == 0 and page.locator(existing).count() == 4
+        assert page.locator(".ap-legend [data-ap-after]:visible").count() == 0
+        base = page.locator(".leaflet-control-layers-base label")
+        base.filter(has_text="After the plan").click()
+        assert page.locator(new).count() == 3 and page.locator(existing).count() == 4
+        assert page.locator(".ap-legend [data-ap-after]:visible").count() == 3
+        base.filter(has_text="Change").click()
+        assert page.locator(new).count() == 3
+        base.filter(has_text="Before the plan").click()
+        assert page.locator(new).count() == 0
+        page.locator(".ap-fac-existing").first.click()
+        popup = page.locator(".leaflet-popup-content").last.inner_text()
+        assert "Site (latitude, longitude)" in popup and "clinicians" in popup
+        assert visit.errors == [] and visit.external == []
+    finally:
+        visit.close()
+
+
+def test_unreachable_and_zero_cells_have_their_own_hatched_or_grey_fill(browser, reach_map):
+    visit = Visit(browser, reach_map)
+    page = visit.page
+    try:
+        page.wait_for_selector(".leaflet-apCells-pane path", state="attached")
+        fills = page.eval_on_selector_all(
+            ".leaflet-apCells-pane path", "ps => ps.map(p => p.getAttribute('fill'))"
+        )
+        # cells are drawn in input order: 0 and 1 unreached, 2 off the network, 3 zero access
+        assert fills[0] == fills[1] == "url(#ap-h-unreached)"
+        assert fills[2] == "url(#ap-h-off_network)"
+        assert fills[3] == "#f3c6dd"
+        assert page.locator("pattern#ap-h-unreached").count() == 1
+        scale = set(fills[5:]) - {"url(#ap-h-unreached)", "url(#ap-h-off_network)", "#f3c6dd"}
+        assert fills[3] not in scale and len(scale) >= 4
+        legend = page.locator(".ap-legend [data-ap-scale]:visible").inner_text()
+        assert "No facility within 30 min" in legend and "Not on the road network" in legend
+        assert "Zero access (0 clinicians per 10,000 persons)" in legend
+        assert "Higher is better (best class at the top)" in legend
+        assert visit.errors == [] and visit.external == []
     finally:
         visit.close()

@@ -396,3 +396,17 @@ def test_real_helsinki_polygons_in_epsg3879_render_in_map_report_and_figure(tmp_
     page = render_report(title="Helsinki", summary=make_summary(), map=m)
     assert external_references(page) == []
     assert plot_access_map(cells, tmp_path / "helsinki.png", layer="after").is_file()
+
+
+def test_accounting_before_and_after_by_category_index_adds_up_in_each_column():
+    accounting = pd.DataFrame(
+        {"persons_before": [2.0, 1.0, 0.0], "persons_after": [3.0, 0.0, 0.0]},
+        index=pd.Index(["within standard", "no facility within cutoff", "total"], name="category"),
+    )
+    page = render_report(title="x", summary=make_summary(), accounting=accounting)
+    table = re.search(r'<table id="accounting">(.*?)</table>', page).group(1)
+    assert "Before the plan: persons" in table and "After the plan: persons" in table
+    assert "66.7 %" in table and "33.3 %" in table and table.count("100.0 %") == 3
+    assert table.count("<tr>") == 3  # header, 2 categories; the given total row is replaced
+    empty = render_report(title="x", summary=make_summary(), excluded=pd.DataFrame())
+    assert "No facility was excluded." in empty
