@@ -577,6 +577,18 @@ def _plan_table(facilities: Any) -> pd.DataFrame:
     )
 
 
+def _measure_args(result: Any) -> dict[str, Any]:
+    """Label, unit and direction of the scenario's access measure, from the registry."""
+    from accessplan.measures import get_measure
+
+    measure = get_measure(result.scenario.config["access"]["measure"])
+    return {
+        "label": measure.label,
+        "unit": measure.unit,
+        "higher_is_better": measure.higher_is_better,
+    }
+
+
 def _map(result: Any) -> Any:
     from accessplan.maps import accessibility_map
 
@@ -584,7 +596,8 @@ def _map(result: Any) -> Any:
         result.cells,
         result.facilities,
         title=result.scenario.name,
-        value_label="Clinicians per 10,000 persons (2SFCA)",
+        **_measure_args(result),
+        cutoff=result.scenario.config["network"]["cutoff"],
         context=result.context,
         attribution=result.attribution,
     )
@@ -596,14 +609,18 @@ def _write_figures(result: Any, out_dir: Path) -> list[tuple[Path, str]]:
     cells = result.cells
     standard = result.scenario.config["plan"]["standard"]
     cutoff = result.scenario.config["network"]["cutoff"]
+    measure = _measure_args(result)
     maps = figures.plot_access_maps(
         cells,
         out_dir / "access_maps.png",
-        value_label="Clinicians per 10,000 persons",
+        **measure,
+        cutoff=cutoff,
         facilities=result.facilities,
         title=result.scenario.name,
     )
-    lorenz = figures.plot_lorenz(cells, out_dir / "lorenz.png", value_label="access")
+    lorenz = figures.plot_lorenz(
+        cells, out_dir / "lorenz.png", label=measure["label"], unit=measure["unit"]
+    )
     hist = figures.plot_travel_time_histogram(
         cells,
         out_dir / "travel_time_histogram.png",
@@ -612,7 +629,7 @@ def _write_figures(result: Any, out_dir: Path) -> list[tuple[Path, str]]:
         cutoff=cutoff,
     )
     return [
-        (maps, "Access before, after and the change (clinicians per 10,000 persons)"),
+        (maps, f"Access before, after and the change: {measure['label']} ({measure['unit']})"),
         (lorenz, "Lorenz curves of access before and after"),
         (hist, f"Travel time to the nearest facility (standard: {standard:g} min)"),
     ]
@@ -632,8 +649,7 @@ def _report(
     cfg = result.scenario.config
     notes = [
         result.comparison.headline(),
-        f"Plan: model {plan.model}, status {plan.status}, objective {plan.objective:,.6g}, "
-        f"bound {plan.bound:,.6g}, gap {plan.gap:.3%}, solved in {plan.seconds:.1f} s "
+        f"Plan: model {plan.model}, objective {plan.objective:,.6g}, bound {plan.bound:,.6g} "
         f"({plan.solver}).",
         f"Access measure: {cfg['access']['measure']} with a {cfg['access']['catchment']:g}-minute "
         f"catchment; digital supply reaches {cfg['access']['digital_access']:.0%} of each cell's "
@@ -660,4 +676,10 @@ def _report(
         map=fmap,
         notes=notes,
         attribution=result.attribution,
+        **_measure_args(result),
+        plan=plan,
+        warnings=getattr(result, "warnings", None),
+        accounting=getattr(result, "accounting", None),
+        components=getattr(result, "components", None),
+        excluded=getattr(result, "excluded", None),
     )
