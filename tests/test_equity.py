@@ -123,7 +123,7 @@ def test_compare_reports_change_equity_and_persons_newly_within():
         after,
         P,
         zones=pd.Series(["n", "n", "s", "s"], index=IDS),
-        within=30,
+        standard=30,
         minutes_before=pd.Series([10.0, 40.0, np.nan, 20.0], index=IDS),
         minutes_after=pd.Series([10.0, 25.0, 28.0, 35.0], index=IDS),
         threshold=3,
@@ -140,6 +140,26 @@ def test_compare_reports_change_equity_and_persons_newly_within():
     assert "50 persons newly within 30 min" in result.headline()
 
 
+def test_not_reached_origins_are_left_out_of_means_and_counted():
+    minutes = pd.Series([10.0, np.nan, 30.0, np.nan], index=IDS)  # b and d reach nothing
+    assert weighted_mean(minutes, P) == pytest.approx((10 * 10 + 30 * 30) / 40)
+    assert weighted_median(minutes, P) == 30.0
+    s = summarize(minutes, P)
+    assert s["persons"] == 40.0 and s["persons_not_reached"] == 60.0
+    assert share_beyond(minutes, P, 20) == pytest.approx(0.9)  # c, and b and d unreached
+    after = pd.Series([10.0, 20.0, 30.0, np.nan], index=IDS)  # b is now reached
+    result = compare(minutes, after, P, zones=pd.Series(["n", "n", "s", "s"], index=IDS))
+    row = result.summary.loc["persons not reached"]
+    assert (row["before"], row["after"], row["change"]) == (60.0, 40.0, -20.0)
+    assert result.summary.loc["population-weighted mean", "after"] == pytest.approx(
+        (100 + 400 + 900) / 60
+    )
+    assert np.isnan(result.per_origin.loc["b", "change"])
+    assert result.zones.loc["n", "mean_after"] == pytest.approx(500 / 30)
+    assert result.zones.loc["s", "mean_before"] == 30.0
+    assert "population-weighted" in result.headline()
+
+
 def test_compare_from_zero_reports_infinite_percent_change():
     result = compare(pd.Series([0.0, 0.0]), pd.Series([1.0, 0.0]), pd.Series([1.0, 1.0]))
     assert result.per_origin["pct_change"].iloc[0] == np.inf
@@ -152,14 +172,15 @@ def test_compare_from_zero_reports_infinite_percent_change():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: weighted_mean(X, P.drop("a")), "population"),
-        (lambda: weighted_mean(X.replace(1.0, np.nan), P), "NaN"),
-        (lambda: weighted_mean(X, P * 0), "sums to 0"),
+        (lambda: weighted_mean(X, P.drop("a")), "demand"),
+        (lambda: weighted_mean(X.replace(1.0, np.inf), P), "infinite for origin 'a'"),
+        (lambda: weighted_mean(X * np.nan, P), "no persons to summarise"),
+        (lambda: weighted_mean(X, P * 0), "demand sums to 0"),
         (lambda: weighted_quantile(X, P, 1.5), "quantile"),
         (lambda: theil_t(X - 5, P), ">= 0"),
-        (lambda: share_beyond(X, P, 0), "within"),
+        (lambda: share_beyond(X, P, 0), "standard"),
         (lambda: compare(X, X.rename({"a": "z"}), P), "different origin ids"),
-        (lambda: compare(X, X, P, within=30), "minutes_before"),
+        (lambda: compare(X, X, P, standard=30), "minutes_before"),
         (lambda: by_zone(X, P, pd.Series(["n"], index=["a"])), "no label"),
     ],
 )

@@ -94,16 +94,14 @@ def test_gravity_sums_supply_times_decay(tiny):
     out = gravity(tt, supply, decay)
     expected_b = 10 * np.exp(-2.5) + 20 * 1.0 + 5 * np.exp(-4.0)
     assert out["b"] == pytest.approx(expected_b, rel=1e-12)
-    capped = gravity(tt, supply, decay, within=30)
+    capped = gravity(tt, supply, decay, standard=30)
     assert capped["b"] == pytest.approx(10 * np.exp(-2.5) + 20, rel=1e-12)
 
 
 def test_coverage_counts_persons_within_standard_once(tiny):
     tt, demand, _ = tiny
-    assert coverage(tt, demand, 6).to_dict() == {"a": 100.0, "b": 200.0, "c": 0.0}
-    out = coverage(
-        tt, demand, 6, supply=facilities(tele=1.0), digital_access=0.5, effectiveness=0.4
-    )
+    assert coverage(tt, demand, None, 6).to_dict() == {"a": 100.0, "b": 200.0, "c": 0.0}
+    out = coverage(tt, demand, facilities(tele=1.0), 6, digital_access=0.5, effectiveness=0.4)
     assert out.loc["a"].to_dict() == {
         "total": 100.0,
         "clinic": 100.0,
@@ -137,14 +135,15 @@ def test_two_step_fca_hand_computed(tiny):
     assert wide["b"] == pytest.approx(10 / 300 + 20 / 600 + 5 / 500, rel=1e-14)
 
 
-def test_catchment_at_or_beyond_the_cutoff_keeps_every_stored_pair(tiny):
+def test_catchment_at_the_cutoff_keeps_every_stored_pair_and_beyond_it_is_an_error(tiny):
     _, demand, supply = tiny
     minutes = np.array([[5.0, 15.0, NAN], [25.0, 0.0, 40.0], [NAN, 12.0, 8.0]])
     full = TravelTimes.from_dense(minutes, ["a", "b", "c"], ["x", "y", "z"])
     cut = TravelTimes.from_dense(minutes, ["a", "b", "c"], ["x", "y", "z"], cutoff=30)
     at_cutoff = two_step_fca(cut, demand, supply, 30)
-    for catchment in (45, None):
-        pd.testing.assert_series_equal(two_step_fca(cut, demand, supply, catchment), at_cutoff)
+    pd.testing.assert_series_equal(two_step_fca(cut, demand, supply, None), at_cutoff)
+    with pytest.raises(InputError, match="cutoff >= 45"):  # beyond the cutoff: never computed
+        two_step_fca(cut, demand, supply, 45)
     pd.testing.assert_series_equal(two_step_fca(full, demand, supply, 30), at_cutoff)
     # Below the cutoff the catchment filters; b reaches y in a stored 0 minutes and counts.
     inner = two_step_fca(cut, demand, supply, 10)
@@ -325,7 +324,7 @@ def test_capacity_limited_coverage_order_and_within():
     assert s2_first.per_origin["covered"].to_dict() == {"u": 100.0, "v": 0.0}
     assert s2_first.per_facility.loc["s1", "served"] == 0.0
     cap_s2 = pd.Series({"s1": 0.0, "s2": 200.0})
-    near = capacity_limited_coverage(tt, demand, cap_s2, within=2.5)
+    near = capacity_limited_coverage(tt, demand, cap_s2, 2.5)
     assert near.per_origin["covered"].to_dict() == {"u": 100.0, "v": 0.0}
 
 
@@ -342,9 +341,9 @@ def test_capacity_limited_coverage_order_and_within():
         (lambda tt, d, s: two_step_fca(tt, d, s.replace(10.0, -5.0), 30), "supply is negative"),
         (lambda tt, d, s: two_step_fca(tt, d, facilities().replace(10.0, NAN), 30), "capacity"),
         (lambda tt, d, s: two_step_fca(tt, d, facilities().replace(10.0, -1.0), 30), "capacity"),
-        (lambda tt, d, s: two_step_fca(tt, d, s, 0), "catchment"),
-        (lambda tt, d, s: two_step_fca(tt, d, s, -10), "catchment"),
-        (lambda tt, d, s: cumulative(tt, s, float("nan")), "within"),
+        (lambda tt, d, s: two_step_fca(tt, d, s, 0), "standard"),
+        (lambda tt, d, s: two_step_fca(tt, d, s, -10), "standard"),
+        (lambda tt, d, s: cumulative(tt, s, float("nan")), "standard"),
         (
             lambda tt, d, s: enhanced_two_step_fca(tt, d, s, {20: 1.0, 10: 0.5}),
             "strictly increasing",
@@ -455,27 +454,25 @@ def test_digital_with_no_connected_population_changes_nothing(problem, capacity,
         lambda f: two_step_fca(tt, demand, f, 30, digital_access=0.0, effectiveness=effectiveness),
         lambda f: three_step_fca(tt, demand, f, digital_access=0.0, effectiveness=effectiveness),
         lambda f: cumulative(tt, f, 30, digital_access=0.0, effectiveness=effectiveness),
-        lambda f: coverage(
-            tt, demand, 30, supply=f, digital_access=0.0, effectiveness=effectiveness
-        ),
+        lambda f: coverage(tt, demand, f, 30, digital_access=0.0, effectiveness=effectiveness),
     ):
         pd.testing.assert_frame_equal(measure(with_digital), measure(fac))
-    base = capacity_limited_coverage(tt, demand, fac, within=30)
-    more = capacity_limited_coverage(tt, demand, with_digital, within=30, digital_access=0.0)
+    base = capacity_limited_coverage(tt, demand, fac, 30)
+    more = capacity_limited_coverage(tt, demand, with_digital, 30, digital_access=0.0)
     pd.testing.assert_frame_equal(more.per_origin, base.per_origin)
 
 
 @settings(max_examples=60, deadline=None)
 @given(problems(), st.floats(1, 60))
-def test_capacity_limited_coverage_conserves_persons_and_respects_capacity(problem, within):
+def test_capacity_limited_coverage_conserves_persons_and_respects_capacity(problem, standard):
     tt, demand, supply = problem
-    res = capacity_limited_coverage(tt, demand, supply, within=within)
+    res = capacity_limited_coverage(tt, demand, supply, standard)
     o, f = res.per_origin, res.per_facility
     assert (o["covered"] >= -1e-9).all() and (o["uncovered"] >= -1e-9).all()
     assert (o["covered"] <= o["population"] * (1 + 1e-12) + 1e-9).all()
     assert (f["served"] <= f["capacity"] * (1 + 1e-12) + 1e-9).all()
     assert f["served"].sum() == pytest.approx(o["covered"].sum(), rel=1e-9, abs=1e-6)
-    unlimited = coverage(tt, demand, within)
+    unlimited = coverage(tt, demand, None, standard)
     assert (o["covered"] <= unlimited + 1e-6).all()
 
 

@@ -76,7 +76,7 @@ def check_all(tt: TravelTimes, demand: pd.Series, supply: pd.Series, catchment: 
     )
     assert_same(three_step_fca(tt, demand, supply), ref.three_stage_fca())
     assert_same(
-        three_step_fca(tt, demand, supply, catchment=catchment),
+        three_step_fca(tt, demand, supply, standard=catchment),
         ref.three_stage_fca(max_cost=catchment),
     )
     assert_same(
@@ -84,7 +84,7 @@ def check_all(tt: TravelTimes, demand: pd.Series, supply: pd.Series, catchment: 
         ref.weighted_catchment(weight_fn=weights.gravity(scale=30, alpha=-1.5, min_dist=1)),
     )
     assert_same(
-        gravity(tt, supply, lambda t: np.exp(-t * t / 800.0), within=catchment),
+        gravity(tt, supply, lambda t: np.exp(-t * t / 800.0), standard=catchment),
         ref.weighted_catchment(weight_fn=weights.gaussian(20), max_cost=catchment),
     )
     g = gaussian_fca_decay(catchment)

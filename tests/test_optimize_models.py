@@ -320,5 +320,5 @@ def test_evaluate_plan_gives_two_step_fca_of_the_open_sites():
     after = evaluate_plan(plan, tt, demand, "two_step_fca", standard=30.0)
     supply = pd.Series(10.0, index=plan.sites.index)
     expected = two_step_fca(tt.subset(destinations=plan.sites.index), demand, supply, 30.0)
-    total = after["total"] if isinstance(after, pd.DataFrame) else after
-    assert np.allclose(total.to_numpy(), expected.to_numpy(), equal_nan=True)
+    # in the registry's unit: clinicians per 10,000 persons
+    assert np.allclose(after["total"].to_numpy(), expected.to_numpy() * 10_000, equal_nan=True)

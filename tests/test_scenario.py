@@ -45,7 +45,6 @@ mode = "drive"
 cutoff = 60
 
 [access]
-catchment = 10
 digital_access = 0.4
 effectiveness = 0.5
 
@@ -203,7 +202,7 @@ def test_file_inputs_and_hostile_facility_names_are_escaped(tmp_path):
     scenario.write_text(
         '[inputs]\nroads = "roads.graphml"\npopulation = "pop.gpkg"\n'
         'facilities = "facilities.csv"\nfacility_capacity_col = "capacity"\n'
-        "[access]\ncatchment = 10\n[plan]\nbudget = 1.0\nstandard = 5\nn_candidates = 10\n"
+        "[plan]\nbudget = 1.0\nstandard = 5\nn_candidates = 10\n"
         "persons_per_clinician = 100\n"
         "min_distance_m = 300\n"
     )

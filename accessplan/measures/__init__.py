@@ -9,7 +9,13 @@ each submodule for how digital supply enters each measure).
 
 Modules: :mod:`~accessplan.measures.decay` (decay functions), :mod:`~accessplan.measures.basic`
 (nearest, cumulative, gravity, coverage), :mod:`~accessplan.measures.fca` (2SFCA family, FCA
-ratio), :mod:`~accessplan.measures.capacity` (capacity-limited coverage).
+ratio), :mod:`~accessplan.measures.capacity` (capacity-limited coverage),
+:mod:`~accessplan.measures.registry` (the measures a scenario can run, with unit, scale,
+direction and labels, and :func:`compute`; its docstring says how to add a measure).
+
+Argument order: ``tt``, then ``demand`` (if used), then ``supply`` (capacity in clinicians, or
+persons for capacity-limited coverage), then ``standard`` (minutes); everything else by
+keyword.
 """
 
 from accessplan.measures.basic import coverage, cumulative, gravity, nearest
@@ -34,13 +40,17 @@ from accessplan.measures.fca import (
     three_step_fca,
     two_step_fca,
 )
+from accessplan.measures.registry import MEASURES, Measure, compute, get_measure
 
 __all__ = [
     "E2SFCA_STEPS",
+    "MEASURES",
     "THREE_STEP_STEPS",
     "CapacityCoverage",
     "Decay",
+    "Measure",
     "capacity_limited_coverage",
+    "compute",
     "coverage",
     "cumulative",
     "enhanced_two_step_fca",
@@ -49,6 +59,7 @@ __all__ = [
     "gaussian_decay",
     "gaussian_fca_decay",
     "gaussian_two_step_fca",
+    "get_measure",
     "gravity",
     "kernel_density_decay",
     "kernel_density_two_step_fca",

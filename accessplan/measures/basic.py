@@ -52,27 +52,28 @@ def _kth_smallest(rows: np.ndarray, minutes: np.ndarray, n: int, k: int) -> np.n
 
 def nearest(
     tt: TravelTimes,
-    k: int = 1,
-    *,
     supply: SupplyLike | None = None,
+    *,
+    k: int = 1,
     destinations: Iterable[Hashable] | None = None,
 ) -> pd.Series | pd.DataFrame:
     """Travel time (minutes) from each origin to its k-th nearest destination.
 
     ``t_i^(k)`` = the k-th smallest stored travel time of origin ``i``; NaN when fewer than
-    ``k`` destinations are reachable within the matrix's cutoff.
+    ``k`` destinations are reachable within the matrix's cutoff (an unreachable origin: count
+    it as not reached, never as 0 minutes).
 
     Parameters
     ----------
     tt
         Travel times (minutes).
-    k
-        1 for the nearest, 2 for the second nearest...
     supply
         Optional capacity Series or facilities table: only destinations with a physical
         capacity > 0 count. With a facilities table the result has columns ``total`` (any
         physical type), ``clinic`` and ``robotic``; digital supply involves no travel and is
         left out.
+    k
+        1 for the nearest, 2 for the second nearest...
     destinations
         Optional destination ids to consider (e.g. only the existing facilities).
 
@@ -117,12 +118,12 @@ def _digital_opportunities(
 def cumulative(
     tt: TravelTimes,
     supply: SupplyLike,
-    within: float,
+    standard: float,
     *,
     digital_access: pd.Series | float = 1.0,
     effectiveness: float = 1.0,
 ) -> pd.Series | pd.DataFrame:
-    """Cumulative opportunities: supply reachable within ``within`` minutes.
+    """Cumulative opportunities: supply reachable within ``standard`` minutes.
 
     ``A_i = Σ_j S_j · [t_ij ≤ T]`` (Wachs & Kumagai 1973), the boundary included; digital
     component ``a_i · e · Σ_d S_d`` (reached without travel by the connected share).
@@ -133,7 +134,7 @@ def cumulative(
         Travel times (minutes).
     supply
         Capacity Series indexed by destination id, or a facilities table (id, type, capacity).
-    within
+    standard
         Threshold T in minutes (> 0).
     digital_access, effectiveness
         Connected share a_i (0–1; a number or a Series by origin id) and effectiveness e (0–1)
@@ -144,7 +145,7 @@ def cumulative(
     Series (units of supply) indexed by origin id, or DataFrame ``total``/``clinic``/
     ``robotic``/``digital``.
     """
-    T = check_minutes(within, "within")
+    T = check_minutes(standard, "standard")
     sup = parse_supply(tt, supply)
     physical = per_type_product(weight_matrix(tt, T), sup.physical)
     digital = _digital_opportunities(tt, sup.digital_total, digital_access, effectiveness)
@@ -156,7 +157,7 @@ def gravity(
     supply: SupplyLike,
     decay: Decay | Callable[[np.ndarray], np.ndarray],
     *,
-    within: float | None = None,
+    standard: float | None = None,
     digital_access: pd.Series | float = 1.0,
     effectiveness: float = 1.0,
 ) -> pd.Series | pd.DataFrame:
@@ -175,12 +176,12 @@ def gravity(
     decay
         A :class:`Decay` (e.g. ``power_decay(1.5)``, ``gaussian_decay(20)``) or any callable
         of an array of minutes returning weights >= 0.
-    within
+    standard
         Optional largest travel time counted (minutes, inclusive); default all stored pairs.
     digital_access, effectiveness
         See :func:`cumulative`.
     """
-    T = check_minutes(within, "within", allow_none=True)
+    T = check_minutes(standard, "standard", allow_none=True)
     sup = parse_supply(tt, supply)
     W = decayed_weights(tt, T, partial(evaluate, as_decay(decay)))
     physical = per_type_product(W, sup.physical)
@@ -191,9 +192,9 @@ def gravity(
 def coverage(
     tt: TravelTimes,
     demand: pd.Series | float,
-    within: float,
+    supply: SupplyLike | None,
+    standard: float,
     *,
-    supply: SupplyLike | None = None,
     digital_access: pd.Series | float = 1.0,
     effectiveness: float = 1.0,
 ) -> pd.Series | pd.DataFrame:
@@ -211,10 +212,11 @@ def coverage(
         Travel times (minutes).
     demand
         Persons per origin (Series indexed by origin id).
-    within
-        Service standard T in minutes (inclusive).
     supply
-        Optional capacity Series or facilities table.
+        Capacity Series or facilities table, or None: every destination of ``tt`` counts
+        (``coverage(tt, demand, None, 30)``).
+    standard
+        Service standard T in minutes (inclusive).
     digital_access, effectiveness
         See :func:`cumulative`.
 
@@ -222,7 +224,7 @@ def coverage(
     -------
     Series of persons covered per origin, or a DataFrame with one column per type.
     """
-    T = check_minutes(within, "within")
+    T = check_minutes(standard, "standard")
     P = demand_values(tt, demand)
     W = weight_matrix(tt, T)
     n = len(tt.origin_ids)

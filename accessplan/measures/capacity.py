@@ -6,7 +6,7 @@ Algorithm (Ray & Ebener 2008, AccessMod 3; AccessMod 5 "geographic coverage anal
    descending capacity, ties by ascending id (``order="capacity"``); ``order="input"`` keeps
    the table's order, or give the ids in the order wanted.
 2. Each facility's catchment grows by travel time from the facility: the origins it reaches
-   (within ``within`` minutes, boundary included) are taken from the nearest outwards, and
+   (within ``standard`` minutes, boundary included) are taken from the nearest outwards, and
    each covers its *still uncovered* persons, until the facility's capacity (persons it can
    serve) is used up. Origins at the same travel time are one ring: when the capacity runs
    out inside a ring, every origin of the ring is covered in the same proportion (the cell
@@ -61,13 +61,13 @@ class CapacityCoverage:
         resolved: equal to ``served`` for physical facilities, ``e · served`` for digital),
         ``capacity_left``, ``catchment_minutes`` (travel time at which the catchment stopped
         growing; NaN for digital or when nothing is reached) and ``exhausted``.
-    within
+    standard
         Largest travel time of a catchment (minutes), or None for every stored pair.
     """
 
     per_origin: pd.DataFrame
     per_facility: pd.DataFrame
-    within: float | None
+    standard: float | None
 
     @property
     def covered_population(self) -> float:
@@ -150,9 +150,9 @@ def _fill_catchment(
 def capacity_limited_coverage(
     tt: TravelTimes,
     demand: pd.Series | float,
-    facilities: SupplyLike,
+    supply: SupplyLike,
+    standard: float | None = None,
     *,
-    within: float | None = None,
     order: str | Iterable[Hashable] = "capacity",
     digital_access: pd.Series | float = 1.0,
     effectiveness: float = 1.0,
@@ -168,10 +168,11 @@ def capacity_limited_coverage(
         Travel times (minutes) from origins to the physical facilities.
     demand
         Persons per origin (Series indexed by origin id).
-    facilities
+    supply
         Facilities table (id, type, capacity) or a capacity Series (all clinics). Capacity is
-        in persons the facility can serve.
-    within
+        in **persons** the facility can serve (convert clinicians with
+        :func:`accessplan.supply.clinicians_to_persons`).
+    standard
         Largest travel time of a catchment (minutes, inclusive); default every stored pair.
     order
         ``"capacity"`` (descending, ties by id), ``"input"``, or physical facility ids in the
@@ -183,9 +184,9 @@ def capacity_limited_coverage(
     -------
     CapacityCoverage
     """
-    T = check_minutes(within, "within", allow_none=True)
+    T = check_minutes(standard, "standard", allow_none=True)
     population = demand_values(tt, demand)
-    table = facility_table(facilities, "facilities")
+    table = facility_table(supply, "supply")
     sequence = _processing_order(table, order)
     columns = tt.destination_ids.get_indexer(sequence)
     if (columns < 0).any():

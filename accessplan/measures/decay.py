@@ -119,10 +119,10 @@ def gaussian_decay(sigma: float) -> Decay:
     return Decay("gaussian", lambda t: np.exp(-t * t / (2.0 * sigma**2)), {"sigma": sigma})
 
 
-def linear_decay(max_minutes: float) -> Decay:
+def linear_decay(standard: float) -> Decay:
     """Linear decay ``f(t) = max(0, 1 - t / T)``: 1 at the door, 0 from ``T`` minutes on."""
-    T = _positive(max_minutes, "max_minutes")
-    return Decay("linear", lambda t: np.clip(1.0 - t / T, 0.0, None), {"max_minutes": T}, T)
+    T = _positive(standard, "standard")
+    return Decay("linear", lambda t: np.clip(1.0 - t / T, 0.0, None), {"standard": T}, T)
 
 
 def _check_steps(steps: Mapping[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -178,38 +178,40 @@ def step_decay(steps: Mapping[float, float]) -> Decay:
     )
 
 
-def gaussian_fca_decay(catchment: float) -> Decay:
+def gaussian_fca_decay(standard: float) -> Decay:
     """Gaussian weight of the Gaussian 2SFCA (Dai 2010), 1 at the door and 0 at the catchment.
 
-    ``f(t) = (exp(-½ (t/t0)²) - exp(-½)) / (1 - exp(-½))`` for ``t ≤ t0``, 0 beyond.
+    ``f(t) = (exp(-½ (t/t0)²) - exp(-½)) / (1 - exp(-½))`` for ``t ≤ t0``, 0 beyond, with
+    ``t0`` = ``standard`` (minutes).
 
     Dai, D. (2010). Black residential segregation, disparities in spatial access to health care
     facilities, and late-stage breast cancer diagnosis in metropolitan Detroit. *Health &
     Place* 16(5), 1038–1052.
     """
-    t0 = _positive(catchment, "catchment")
+    t0 = _positive(standard, "standard")
     e_half = np.exp(-0.5)
 
     def fn(t: np.ndarray) -> np.ndarray:
         w = (np.exp(-0.5 * (t / t0) ** 2) - e_half) / (1.0 - e_half)
         return np.where(t <= t0, w, 0.0)
 
-    return Decay("gaussian_fca", fn, {"catchment": t0}, t0)
+    return Decay("gaussian_fca", fn, {"standard": t0}, t0)
 
 
-def kernel_density_decay(bandwidth: float) -> Decay:
+def kernel_density_decay(standard: float) -> Decay:
     """Epanechnikov kernel of the kernel-density 2SFCA: ``f(t) = ¾ (1 - (t/t0)²)``, 0 beyond t0.
 
     Guagliardo, M. F. (2004). Spatial accessibility of primary care: concepts, methods and
     challenges. *International Journal of Health Geographics* 3:3 (kernel density estimation of
     supply); the kernel form as used in the KD2SFCA of Dai, D. & Wang, F. (2011), *Landscape
-    and Urban Planning* 102(2), 77–87. The constant ¾ cancels in every 2SFCA ratio.
+    and Urban Planning* 102(2), 77–87. ``standard`` t0 is the bandwidth (minutes). The constant
+    ¾ cancels in every 2SFCA ratio.
     """
-    t0 = _positive(bandwidth, "bandwidth")
+    t0 = _positive(standard, "standard")
     return Decay(
         "kernel_density",
         lambda t: np.where(t <= t0, 0.75 * (1.0 - (t / t0) ** 2), 0.0),
-        {"bandwidth": t0},
+        {"standard": t0},
         t0,
     )
 

@@ -114,14 +114,14 @@ def _weighted_fca(
     tt: TravelTimes,
     demand: pd.Series | float,
     supply: SupplyLike,
-    catchment: float | None,
+    standard: float | None,
     decay: Decay | None,
     digital_access: pd.Series | float,
     effectiveness: float,
     name: str,
 ) -> pd.Series | pd.DataFrame:
     weigh = None if decay is None else partial(evaluate, decay)
-    W = decayed_weights(tt, catchment, weigh)
+    W = decayed_weights(tt, standard, weigh)
     return _fca(tt, demand, supply, W, digital_access, effectiveness, name)
 
 
@@ -129,7 +129,7 @@ def two_step_fca(
     tt: TravelTimes,
     demand: pd.Series | float,
     supply: SupplyLike,
-    catchment: float | None,
+    standard: float | None,
     decay: DecayLike | None = None,
     *,
     digital_access: pd.Series | float = 1.0,
@@ -154,7 +154,7 @@ def two_step_fca(
         Persons per origin (Series indexed by origin id).
     supply
         Capacity Series indexed by destination id, or a facilities table (id, type, capacity).
-    catchment
+    standard
         Catchment T in minutes (> 0, inclusive), or None for every stored pair.
     decay
         Optional decay of minutes (a :class:`Decay`, a callable, or a steps mapping).
@@ -167,7 +167,7 @@ def two_step_fca(
     Series (supply per person) indexed by origin id, or a DataFrame with columns ``total``,
     ``clinic``, ``robotic``, ``digital`` when ``supply`` is a facilities table.
     """
-    T = check_minutes(catchment, "catchment", allow_none=True)
+    T = check_minutes(standard, "standard", allow_none=True)
     weight = None if decay is None else as_decay(decay)
     return _weighted_fca(tt, demand, supply, T, weight, digital_access, effectiveness, "2sfca")
 
@@ -178,7 +178,7 @@ def enhanced_two_step_fca(
     supply: SupplyLike,
     steps: Mapping[float, float] | None = None,
     *,
-    catchment: float | None = None,
+    standard: float | None = None,
     digital_access: pd.Series | float = 1.0,
     effectiveness: float = 1.0,
 ) -> pd.Series | pd.DataFrame:
@@ -194,11 +194,11 @@ def enhanced_two_step_fca(
     ----------
     steps
         ``{threshold minutes: weight}``, thresholds strictly increasing.
-    catchment
+    standard
         Optional extra cap on minutes (default: the last step).
     Other parameters and the result as in :func:`two_step_fca`.
     """
-    T = check_minutes(catchment, "catchment", allow_none=True)
+    T = check_minutes(standard, "standard", allow_none=True)
     decay = step_decay(E2SFCA_STEPS if steps is None else steps)
     return _weighted_fca(tt, demand, supply, T, decay, digital_access, effectiveness, "e2sfca")
 
@@ -207,7 +207,7 @@ def gaussian_two_step_fca(
     tt: TravelTimes,
     demand: pd.Series | float,
     supply: SupplyLike,
-    catchment: float,
+    standard: float,
     *,
     digital_access: pd.Series | float = 1.0,
     effectiveness: float = 1.0,
@@ -218,7 +218,7 @@ def gaussian_two_step_fca(
     Dai, D. (2010), *Health & Place* 16(5), 1038–1052. Other parameters and the result as in
     :func:`two_step_fca`.
     """
-    T = check_minutes(catchment, "catchment")
+    T = check_minutes(standard, "standard")
     decay = gaussian_fca_decay(T)
     return _weighted_fca(tt, demand, supply, T, decay, digital_access, effectiveness, "g2sfca")
 
@@ -227,7 +227,7 @@ def kernel_density_two_step_fca(
     tt: TravelTimes,
     demand: pd.Series | float,
     supply: SupplyLike,
-    bandwidth: float,
+    standard: float,
     *,
     digital_access: pd.Series | float = 1.0,
     effectiveness: float = 1.0,
@@ -235,10 +235,11 @@ def kernel_density_two_step_fca(
     """Kernel-density 2SFCA: 2SFCA with the Epanechnikov kernel ``¾ (1 - (t/t0)²)``, t ≤ t0.
 
     Guagliardo, M. F. (2004), *International Journal of Health Geographics* 3:3; kernel form
-    of Dai & Wang (2011), *Landscape and Urban Planning* 102(2), 77–87. ``bandwidth`` t0 is
-    the catchment in minutes. Other parameters and the result as in :func:`two_step_fca`.
+    of Dai & Wang (2011), *Landscape and Urban Planning* 102(2), 77–87. ``standard`` t0 is
+    the catchment (the kernel's bandwidth) in minutes. Other parameters and the result as in
+    :func:`two_step_fca`.
     """
-    t0 = check_minutes(bandwidth, "bandwidth")
+    t0 = check_minutes(standard, "standard")
     decay = kernel_density_decay(t0)
     return _weighted_fca(tt, demand, supply, t0, decay, digital_access, effectiveness, "kd2sfca")
 
@@ -249,7 +250,7 @@ def three_step_fca(
     supply: SupplyLike,
     steps: DecayLike | None = None,
     *,
-    catchment: float | None = None,
+    standard: float | None = None,
     digital_access: pd.Series | float = 1.0,
     effectiveness: float = 1.0,
 ) -> pd.Series | pd.DataFrame:
@@ -269,11 +270,11 @@ def three_step_fca(
     ----------
     steps
         ``{threshold minutes: weight}`` or any decay of minutes.
-    catchment
+    standard
         Optional largest minutes counted in both steps (default all stored pairs).
     Other parameters and the result as in :func:`two_step_fca`.
     """
-    T = check_minutes(catchment, "catchment", allow_none=True)
+    T = check_minutes(standard, "standard", allow_none=True)
     decay = as_decay(THREE_STEP_STEPS if steps is None else steps, "steps")
     m = tt.matrix
     w_all = evaluate(decay, m.data)
@@ -292,7 +293,7 @@ def fca_ratio(
     tt: TravelTimes,
     demand: pd.Series | float,
     supply: SupplyLike,
-    catchment: float,
+    standard: float,
     *,
     demand_tt: TravelTimes,
     digital_access: pd.Series | float = 1.0,
@@ -314,7 +315,7 @@ def fca_ratio(
     Other parameters and the result as in :func:`two_step_fca`; digital supply enters as in
     the module docstring.
     """
-    T = check_minutes(catchment, "catchment")
+    T = check_minutes(standard, "standard")
     if not isinstance(demand_tt, TravelTimes):
         raise InputError("demand_tt must be a TravelTimes between the demand locations.")
     rows = demand_tt.origin_ids.get_indexer(tt.origin_ids)

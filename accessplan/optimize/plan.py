@@ -248,9 +248,9 @@ def evaluate_plan(
     plan: Plan,
     tt: Any,
     demand: pd.Series,
-    measure: str = "two_step_fca",
-    **options: Any,
-) -> pd.Series | pd.DataFrame:
+    measure: Any = "two_step_fca",
+    **params: Any,
+) -> pd.DataFrame:
     """Accessibility with the plan's open sites as the supply ("after" values).
 
     Parameters
@@ -263,28 +263,19 @@ def evaluate_plan(
     demand
         Persons per origin id.
     measure
-        Name of a function of :mod:`accessplan.measures` taking ``(tt, demand, supply, ...)``
-        (``"two_step_fca"``, ``"enhanced_two_step_fca"``...) or ``"cumulative"`` /
-        ``"nearest"``; ``options`` go to it (``standard=30`` for the 2SFCA family,
-        ``within=30`` for ``cumulative``).
+        A name of :data:`accessplan.measures.MEASURES` (``"two_step_fca"``, ``"nearest"``...)
+        or a :class:`~accessplan.measures.Measure`; ``params`` are its parameters
+        (``standard=30`` minutes for most).
 
     Returns
     -------
-    pandas.Series or pandas.DataFrame
-        What the measure returns, per origin.
+    pandas.DataFrame
+        Per origin, ``total`` and per-type columns in the measure's unit (see
+        :func:`accessplan.measures.compute`).
     """
-    from accessplan import measures
+    from accessplan.measures import compute
 
-    fn = getattr(measures, measure, None)
-    if fn is None or not callable(fn):
-        from accessplan.errors import InputError
-
-        raise InputError(f"unknown measure {measure!r}; use a function of accessplan.measures.")
     supply = plan.supply()[["id", "type", "capacity"]]
     supply["capacity"] = supply["capacity"].fillna(1.0)
     sub = tt.subset(destinations=supply["id"])
-    if measure == "nearest":
-        return fn(sub, **options)
-    if measure == "cumulative":
-        return fn(sub, supply, **options)
-    return fn(sub, demand, supply, **options)
+    return compute(measure, sub, demand, supply, **params)

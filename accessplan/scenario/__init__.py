@@ -9,17 +9,21 @@ offline map and report, PNG figures). :func:`run_batch` runs many scenarios in p
 Modules: :mod:`~accessplan.scenario.schema` (the keys and their validation),
 :mod:`~accessplan.scenario.config` (:class:`Scenario`), :mod:`~accessplan.scenario.inputs`
 (reading the inputs), :mod:`~accessplan.scenario.run` (the stages),
+:mod:`~accessplan.scenario.reach` (reach accounting and warnings),
+:mod:`~accessplan.scenario.check` (the preflight :meth:`Scenario.check`),
 :mod:`~accessplan.scenario.result` (:class:`Result`, summary tables),
 :mod:`~accessplan.scenario.batch` (:func:`run_batch`, :func:`format_table`).
 
 Units. Facility capacity is counted in **clinicians** (full-time equivalent health workers);
-accessibility is the two-step floating catchment ratio expressed as **clinicians per 10,000
-persons**, the unit health-workforce planners quote. The coverage models need the persons a
-unit can serve: ``capacity × persons_per_clinician``.
+each measure reports in the unit of its entry in :data:`accessplan.measures.MEASURES` (the
+2SFCA family in **clinicians per 10,000 persons**, nearest in minutes...). The coverage and
+location models need the persons a unit can serve, converted once by
+:func:`accessplan.supply.clinicians_to_persons` with ``[plan] persons_per_clinician``.
 """
 
 from accessplan.scenario.batch import format_table, run_batch
+from accessplan.scenario.check import ScenarioCheck
 from accessplan.scenario.config import Scenario
 from accessplan.scenario.result import Result
 
-__all__ = ["Result", "Scenario", "format_table", "run_batch"]
+__all__ = ["Result", "Scenario", "ScenarioCheck", "format_table", "run_batch"]

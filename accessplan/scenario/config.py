@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from accessplan.scenario.schema import read_scenario_file, validate_scenario_dict
 
 if TYPE_CHECKING:
+    from accessplan.scenario.check import ScenarioCheck
     from accessplan.scenario.result import Result
 
 __all__ = ["Scenario"]
@@ -77,6 +78,17 @@ class Scenario:
         if "supply" in raw:
             raw["supply"] = {t: dict(v) for t, v in raw["supply"].items()}
         return Scenario(validate_scenario_dict(raw, source=self.source), source=self.source)
+
+    def check(self) -> ScenarioCheck:
+        """Preflight in seconds: read the inputs, prepare the network, snap the points.
+
+        No travel time is computed. Returns a :class:`~accessplan.scenario.check.ScenarioCheck`
+        (CRS of each input, counts, persons and facilities per network component, snapping
+        distances, excluded rows, warnings and errors; ``.text()`` renders it).
+        """
+        from accessplan.scenario.check import check_scenario
+
+        return check_scenario(self)
 
     def run(self, *, progress: bool = False) -> Result:
         """Run every stage and return the :class:`Result`."""

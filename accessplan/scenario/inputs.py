@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
-__all__ = ["Inputs", "physical_facilities", "point_cells", "read_inputs"]
+from accessplan.errors import AccessplanError
+
+__all__ = ["ARGUMENT_KEYS", "Inputs", "physical_facilities", "point_cells", "read_inputs"]
+
+#: The one table between the file-reading arguments of :mod:`accessplan.io` and the
+#: ``[inputs]`` keys that set them: messages raised while reading a scenario's files name the
+#: key, not the Python argument.
+ARGUMENT_KEYS: dict[str, dict[str, str]] = {
+    "read_roads": {"mode": "[network] mode"},
+    "read_population_raster": {"aggregate": "[inputs] aggregate"},
+    "read_population": {
+        "population_col": "[inputs] population_col",
+        "id_col": "[inputs] population_id_col",
+        "lon_col": "[inputs] population_lon_col",
+        "lat_col": "[inputs] population_lat_col",
+        "crs": "[inputs] population_crs",
+    },
+    "read_facilities": {
+        "id_col": "[inputs] facility_id_col",
+        "name_col": "[inputs] facility_name_col",
+        "type_col": "[inputs] facility_type_col",
+        "capacity_col": "[inputs] facility_capacity_col",
+        "default_capacity": "[inputs] default_capacity",
+        "category_col": "[inputs] facility_category_col",
+        "categories": "[inputs] facility_categories",
+        "lon_col": "[inputs] facility_lon_col",
+        "lat_col": "[inputs] facility_lat_col",
+        "crs": "[inputs] facility_crs",
+        "on_invalid": "[inputs] facility_on_invalid",
+        "study_area_margin": "[inputs] facility_study_area_margin_m",
+        "on_outside": "[inputs] facility_on_outside",
+    },
+}
 
 
 @dataclass
@@ -23,6 +59,29 @@ class Inputs:
     facilities: gpd.GeoDataFrame
     attribution: str
     candidates: gpd.GeoDataFrame | None = None
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def translate_message(message: str, reader: str) -> str:
+    """``message`` with the Python arguments of ``reader`` replaced by their scenario keys."""
+    for argument, key in ARGUMENT_KEYS[reader].items():
+        message = re.sub(rf"\b{argument}\s*=\s*", f"{key} = ", message)
+        message = re.sub(rf"(?<![\w\[]){argument}(?![\w\]])", key, message)
+    return message
+
+
+@contextmanager
+def scenario_keys(reader: str) -> Iterator[None]:
+    """Re-raise an error of ``reader`` (same class) in the scenario's words."""
+    try:
+        yield
+    except AccessplanError as exc:
+        raise type(exc)(translate_message(str(exc), reader)) from exc
+
+
+def _read(reader: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    with scenario_keys(reader):
+        return function(*args, **kwargs)
 
 
 def read_inputs(cfg: dict[str, dict[str, Any]]) -> Inputs:
@@ -59,6 +118,7 @@ def read_inputs(cfg: dict[str, dict[str, Any]]) -> Inputs:
         facilities=physical_facilities(region.facilities),
         attribution=region.attribution,
         candidates=region.candidates,
+        excluded=region.facilities.attrs.get("excluded", pd.DataFrame()),
     )
 
 
@@ -66,31 +126,55 @@ def _file_inputs(cfg: dict[str, dict[str, Any]]) -> Inputs:
     from accessplan import io
 
     inp = cfg["inputs"]
-    graph = io.read_roads(inp["roads"], cfg["network"]["mode"])
+    graph = _read("read_roads", io.read_roads, inp["roads"], cfg["network"]["mode"])
     pop_path = Path(inp["population"])
     if pop_path.suffix.lower() in (".tif", ".tiff"):
-        population = io.read_population_raster(pop_path, aggregate=inp["aggregate"])
+        population = _read(
+            "read_population_raster",
+            io.read_population_raster,
+            pop_path,
+            aggregate=inp["aggregate"],
+        )
         cells = io.cells_to_polygons(population)
     else:
-        population = io.read_population(pop_path, inp["population_col"])
+        population = _read(
+            "read_population",
+            io.read_population,
+            pop_path,
+            inp["population_col"],
+            id_col=inp["population_id_col"],
+            lon_col=inp["population_lon_col"],
+            lat_col=inp["population_lat_col"],
+            crs=inp["population_crs"],
+        )
         if "cell" in population.columns:
             cells = population.set_geometry("cell").drop(columns="geometry")
             cells = cells.rename_geometry("geometry")
             population = population.drop(columns="cell")
         else:
             cells = point_cells(population)
+    excluded = pd.DataFrame()
     if inp["facilities"]:
-        facilities = io.read_facilities(
+        facilities = _read(
+            "read_facilities",
+            io.read_facilities,
             inp["facilities"],
             id_col=inp["facility_id_col"],
             name_col=inp["facility_name_col"],
             type_col=inp["facility_type_col"],
             capacity_col=inp["facility_capacity_col"],
             default_capacity=inp["default_capacity"],
+            category_col=inp["facility_category_col"],
+            categories=inp["facility_categories"],
             lon_col=inp["facility_lon_col"],
             lat_col=inp["facility_lat_col"],
+            crs=inp["facility_crs"],
             on_invalid=inp["facility_on_invalid"],
+            study_area=population,
+            study_area_margin=inp["facility_study_area_margin_m"],
+            on_outside=inp["facility_on_outside"],
         )
+        excluded = facilities.attrs.get("excluded", pd.DataFrame())
     else:
         facilities = gpd.GeoDataFrame(
             {"id": [], "name": [], "type": [], "capacity": []},
@@ -99,7 +183,10 @@ def _file_inputs(cfg: dict[str, dict[str, Any]]) -> Inputs:
         )
     candidates = None
     if inp["candidates"]:
-        candidates = io.read_facilities(inp["candidates"], id_col="id", name_col="name")
+        try:
+            candidates = io.read_facilities(inp["candidates"], id_col="id", name_col="name")
+        except AccessplanError as exc:
+            raise type(exc)(f"[inputs] candidates: {exc}") from exc
     return Inputs(
         name=pop_path.stem,
         graph=graph,
@@ -109,6 +196,7 @@ def _file_inputs(cfg: dict[str, dict[str, Any]]) -> Inputs:
         attribution="© OpenStreetMap contributors (ODbL 1.0); population and facilities: see "
         "the input files' licences.",
         candidates=candidates,
+        excluded=excluded,
     )
 
 

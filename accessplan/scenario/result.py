@@ -10,14 +10,39 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from accessplan.measures.registry import Measure, get_measure
 from accessplan.scenario.config import Scenario
 
-__all__ = ["PER_PERSONS", "SERVED_METRIC", "Result"]
+__all__ = ["MEAN_METRIC", "SERVED_METRIC", "Result", "metric_rows"]
 
-#: Accessibility values are scaled to clinicians per this many persons.
-PER_PERSONS = 10_000.0
 #: Summary row of the persons served within the standard (capacity-limited coverage).
 SERVED_METRIC = "Persons served within the standard, capacity-limited (persons)"
+#: Summary row of the measure's population-weighted mean starts with this.
+MEAN_METRIC = "Access, population-weighted mean"
+
+
+def metric_rows(measure: Measure) -> dict[str, tuple[str, bool]]:
+    """Display name and direction (higher is better?) of each row of a comparison summary.
+
+    Rows about the measure's values take the measure's unit and direction; inequality indices
+    and "not reached" are better lower; persons within the standard better higher.
+    """
+    unit, better = measure.unit, measure.higher_is_better
+    return {
+        "population-weighted mean": (f"{MEAN_METRIC} ({unit})", better),
+        "median": (f"Access, median ({unit})", better),
+        "p10": (f"Access, 10th percentile ({unit})", better),
+        "p90": (f"Access, 90th percentile ({unit})", better),
+        "gini": ("Gini coefficient of access", False),
+        "theil_t": ("Theil T index of access", False),
+        "palma": ("Palma ratio of access", False),
+        "persons not reached": ("Persons reaching no facility within the cutoff", False),
+    }
+
+
+def _direction(key: str) -> bool:
+    """Direction of the rows about the standard (their names carry the minutes)."""
+    return not key.startswith(("persons no longer within", "persons below"))
 
 
 @dataclass
@@ -30,20 +55,34 @@ class Result:
         The scenario that was run.
     cells
         One row per population cell (polygons): ``id``, ``population`` (persons),
-        ``before``/``after``/``change``/``pct_change`` (clinicians per 10,000 persons, and the
-        per-type ``after_*`` parts), ``minutes_before``/``minutes_after`` (to the nearest
-        physical facility, NaN beyond the cutoff).
+        ``before``/``after``/``change``/``pct_change`` (the measure in its unit, see
+        :attr:`measure`, and the per-type ``after_*`` parts), ``minutes_before``/
+        ``minutes_after`` (to the nearest physical facility, NaN beyond the cutoff),
+        ``served_before``/``served_after`` (persons, capacity-limited) and
+        ``reach_before``/``reach_after`` (reach category of each cell).
     facilities
         Existing and new facilities: ``id``, ``name``, ``type``, ``capacity`` (clinicians),
-        ``status`` (existing/new), ``cost``, ``assigned_population`` (persons).
+        ``capacity_persons`` (persons it serves), ``status`` (existing/new), ``cost``,
+        ``assigned_population`` (persons).
     plan
-        The :class:`~accessplan.optimize.Plan` chosen by the location model.
+        The :class:`~accessplan.optimize.Plan` chosen by the location model (its site
+        capacities are in persons).
     comparison
         The :class:`~accessplan.equity.Comparison` of before and after.
     diagnostics
         Snapping and reachability counts of the travel-time runs.
     timings
         Seconds spent in each stage.
+    accounting
+        One row per reach category (``category``): ``persons``, ``share``, ``origins`` after
+        the plan and ``persons_before``, ``share_before``, ``origins_before``; every person
+        is in exactly one row (see :func:`accessplan.scenario.reach.reach_extras`).
+    components
+        Persons and facilities per road-network component.
+    warnings
+        Plain-language warnings (persons unreached, facilities left out...).
+    excluded
+        Facility rows left out of the study, with their ``reason``.
     """
 
     scenario: Scenario
@@ -55,30 +94,25 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     attribution: str = ""
     context: gpd.GeoDataFrame | None = None
+    accounting: pd.DataFrame | None = None
+    components: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+    excluded: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def measure(self) -> Measure:
+        """The registry entry of the measure that ran (unit, label, direction, headline)."""
+        return get_measure(self.scenario.config["access"]["measure"])
 
     def summary_table(self) -> pd.DataFrame:
-        """Headline metrics: ``metric``, ``before``, ``after``, ``change``, ``pct_change``."""
+        """Headline metrics: ``metric``, ``before``, ``after``, ``change``, ``pct_change``,
+        ``higher_is_better`` (from the measure's registry entry for the access rows)."""
         summary = self.comparison.summary.reset_index()
         summary = summary.rename(columns={summary.columns[0]: "metric"})
-        unit = f"clinicians per {PER_PERSONS:,.0f} persons"
-        renamed = {
-            "population-weighted mean": f"Access, population-weighted mean ({unit})",
-            "median": f"Access, median ({unit})",
-            "p10": f"Access, 10th percentile ({unit})",
-            "p90": f"Access, 90th percentile ({unit})",
-            "gini": "Gini coefficient of access",
-            "theil_t": "Theil T index of access",
-            "palma": "Palma ratio of access",
-        }
-        summary["metric"] = summary["metric"].map(lambda m: renamed.get(m, m))
-        better = {
-            "Gini coefficient of access": False,
-            "Theil T index of access": False,
-            "Palma ratio of access": False,
-        }
-        summary["higher_is_better"] = summary["metric"].map(
-            lambda m: better.get(m, "no longer" not in m and "beyond" not in m)
-        )
+        rows = metric_rows(self.measure)
+        keys = summary["metric"].tolist()
+        summary["metric"] = [rows[k][0] if k in rows else k for k in keys]
+        summary["higher_is_better"] = [rows[k][1] if k in rows else _direction(k) for k in keys]
         extra = pd.DataFrame(
             [
                 {
@@ -88,7 +122,7 @@ class Result:
                     "higher_is_better": True,
                 },
                 {
-                    "metric": "Mean travel time to the nearest facility (minutes)",
+                    "metric": "Mean travel time to the nearest facility, persons reached (minutes)",
                     "before": _weighted_nanmean(
                         self.cells["minutes_before"], self.cells["population"]
                     ),
@@ -109,26 +143,27 @@ class Result:
         with np.errstate(divide="ignore", invalid="ignore"):
             pct = np.where(out["before"] != 0, computed / out["before"].abs() * 100.0, np.nan)
         out["pct_change"] = out["pct_change"].where(out["pct_change"].notna(), pct)
+        out["higher_is_better"] = out["higher_is_better"].astype(bool)
         return out[["metric", "before", "after", "change", "pct_change", "higher_is_better"]]
 
     def headline_table(self) -> str:
         """The plain-text table printed by the command line."""
+        from accessplan.scenario.batch import format_table
+
         table = self.summary_table()
         lines = [self.scenario.name, "", self.comparison.headline(), ""]
         plan = self.plan
-        new = plan.new_sites
-        counts = new["type"].value_counts()
+        counts = plan.new_sites["type"].value_counts()
         lines.append(
             "Plan: "
             + ", ".join(f"{int(counts.get(t, 0))} {t}" for t in ("clinic", "robotic", "digital"))
             + f" added for a cost of {plan.cost:,.2f} ({plan.status}, gap {plan.gap:.2%}, "
             f"{plan.seconds:.1f} s)"
         )
+        if self.warnings:
+            lines += ["", *(f"Warning: {w}" for w in self.warnings)]
         lines.append("")
-        shown = table.drop(columns=["higher_is_better"])
-        from accessplan.scenario.batch import format_table
-
-        lines.append(format_table(shown))
+        lines.append(format_table(table.drop(columns=["higher_is_better"])))
         return "\n".join(lines)
 
     def write(self, out_dir: str | Path, *, replace: bool = False) -> dict[str, Path]:

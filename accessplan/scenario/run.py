@@ -12,11 +12,20 @@ import numpy as np
 import pandas as pd
 
 from accessplan.errors import ScenarioError
+from accessplan.measures.registry import Measure, compute, get_measure
 from accessplan.scenario.config import Scenario
 from accessplan.scenario.inputs import Inputs, read_inputs
-from accessplan.scenario.result import PER_PERSONS, Result
+from accessplan.scenario.result import Result
+from accessplan.supply import clinicians_to_persons, persons_to_clinicians
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "measure_params", "supply_options"]
+
+#: Where each measure parameter is read from in the scenario: (section, key).
+MEASURE_PARAM_KEYS: dict[str, tuple[str, str]] = {
+    "standard": ("plan", "standard"),
+    "digital_access": ("access", "digital_access"),
+    "effectiveness": ("access", "effectiveness"),
+}
 
 
 @contextmanager
@@ -30,6 +39,33 @@ def _stage(timings: dict[str, float], name: str, progress: bool) -> Any:
         print(f"[accessplan] {name}: {timings[name]:.1f} s", flush=True)
 
 
+def measure_params(measure: Measure, cfg: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The parameters ``measure`` takes, read from the scenario keys of the same name."""
+    params = {}
+    for name in measure.params:
+        if name not in MEASURE_PARAM_KEYS:
+            raise ScenarioError(
+                f"measure {measure.name!r} takes {name!r}, which no scenario key provides; "
+                f"scenario keys: {sorted(MEASURE_PARAM_KEYS)}."
+            )
+        section, key = MEASURE_PARAM_KEYS[name]
+        params[name] = cfg[section][key]
+    return params
+
+
+def prepare_graph(cfg: dict[str, dict[str, Any]], graph: Any) -> Any:
+    """The routable network of the scenario's ``[network]`` keys."""
+    from accessplan.network import prepare_network
+
+    net = cfg["network"]
+    return prepare_network(
+        graph,
+        net["mode"],
+        speeds=net["speed_kph"],
+        min_component_nodes=net["min_component_nodes"],
+    )
+
+
 class Runner:
     """The stages of :meth:`Scenario.run`, one method each."""
 
@@ -38,54 +74,59 @@ class Runner:
         self.cfg = scenario.config
         self.progress = progress
         self.timings: dict[str, float] = {}
+        self.measure = get_measure(self.cfg["access"]["measure"])
 
     def run(self) -> Result:
-        from accessplan.network import prepare_network
-
         with _stage(self.timings, "inputs", self.progress):
             inputs = read_inputs(self.cfg)
         self._origins = inputs.population
-        net = self.cfg["network"]
         with _stage(self.timings, "network", self.progress):
-            graph = prepare_network(inputs.graph, net["mode"], speeds=net["speed_kph"])
+            graph = prepare_graph(self.cfg, inputs.graph)
         with _stage(self.timings, "candidates", self.progress):
             candidates = self._candidates(inputs, graph)
         with _stage(self.timings, "travel times", self.progress):
             tt_existing, tt_all = self._travel_times(graph, inputs, candidates)
         demand = inputs.population.set_index("id")["population"].astype(float)
         with _stage(self.timings, "baseline access", self.progress):
-            supply_before = _supply_table(inputs.facilities)
+            supply_before = supply_table(inputs.facilities)
             before = self._access(tt_existing, demand, supply_before)
         with _stage(self.timings, "optimisation", self.progress):
             plan = self._plan(tt_all, demand, inputs.facilities, candidates)
         with _stage(self.timings, "access after", self.progress):
-            facilities = _facilities_after(inputs.facilities, candidates, plan, self.cfg["supply"])
-            supply_after = _supply_table(facilities)
+            facilities = facilities_after(
+                inputs.facilities, candidates, plan, self.cfg["plan"]["persons_per_clinician"]
+            )
+            supply_after = supply_table(facilities)
             after = self._access(tt_all, demand, supply_after)
-            minutes_before = _nearest_minutes(tt_existing, supply_before)
-            minutes_after = _nearest_minutes(tt_all, supply_after)
+            minutes_before = nearest_minutes(tt_existing, supply_before)
+            minutes_after = nearest_minutes(tt_all, supply_after)
             served_before = self._served(tt_existing, demand, supply_before)
             served_after = self._served(tt_all, demand, supply_after)
         with _stage(self.timings, "comparison", self.progress):
             comparison = self._compare(before, after, demand, minutes_before, minutes_after)
-        cells = _cells_table(inputs.cells, before, after, minutes_before, minutes_after)
+        cells = cells_table(inputs.cells, before, after, minutes_before, minutes_after)
         cells["served_before"] = served_before.reindex(cells["id"]).to_numpy()
         cells["served_after"] = served_after.reindex(cells["id"]).to_numpy()
-        diagnostics = tt_all.diagnostics
+        from accessplan.scenario.reach import reach_extras
+
+        extras = reach_extras(
+            self.cfg, tt_existing, tt_all, demand, cells, facilities, inputs.excluded
+        )
         return Result(
             scenario=self.scenario,
             cells=cells,
             facilities=facilities,
             plan=plan,
             comparison=comparison,
-            diagnostics=diagnostics,
+            diagnostics=tt_all.diagnostics,
             timings=self.timings,
             attribution=inputs.attribution,
             context=_context_roads(graph),
+            excluded=inputs.excluded,
+            **extras,
         )
 
     # ---------------------------------------------------------------- stages
-
     def _candidates(self, inputs: Inputs, graph: Any) -> gpd.GeoDataFrame:
         from accessplan.network import routing_graph
         from accessplan.optimize import candidates as cand
@@ -146,39 +187,8 @@ class Runner:
         return existing, both
 
     def _access(self, tt: Any, demand: pd.Series, supply: pd.DataFrame) -> pd.DataFrame:
-        from accessplan import measures
-
-        acc = self.cfg["access"]
-        kw = {"digital_access": acc["digital_access"], "effectiveness": acc["effectiveness"]}
-        name = acc["measure"]
-        if name == "two_step_fca":
-            values = measures.two_step_fca(tt, demand, supply, acc["catchment"], **kw)
-        elif name == "enhanced_two_step_fca":
-            steps = {
-                acc["catchment"] / 3: 1.0,
-                2 * acc["catchment"] / 3: 0.68,
-                acc["catchment"]: 0.22,
-            }
-            values = measures.enhanced_two_step_fca(tt, demand, supply, steps=steps, **kw)
-        elif name == "three_step_fca":
-            steps = {
-                acc["catchment"] / 3: 1.0,
-                2 * acc["catchment"] / 3: 0.68,
-                acc["catchment"]: 0.22,
-            }
-            values = measures.three_step_fca(tt, demand, supply, steps=steps, **kw)
-        elif name == "gravity":
-            decay = measures.gaussian_decay(acc["catchment"] / 2)
-            values = measures.gravity(tt, supply, decay, **kw)
-        elif name == "cumulative":
-            values = measures.cumulative(tt, supply, acc["catchment"], **kw)
-        else:
-            minutes = measures.nearest(tt, supply=supply)
-            return minutes if isinstance(minutes, pd.DataFrame) else minutes.to_frame("total")
-        scale = PER_PERSONS if name.endswith("fca") else 1.0
-        if isinstance(values, pd.Series):
-            values = values.to_frame("total")
-        return values * scale
+        """The scenario's measure, from the registry, in its unit."""
+        return compute(self.measure, tt, demand, supply, **measure_params(self.measure, self.cfg))
 
     def _served(self, tt: Any, demand: pd.Series, supply: pd.DataFrame) -> pd.Series:
         """Persons served within the standard when each unit serves a limited number."""
@@ -186,13 +196,13 @@ class Runner:
 
         acc, plan = self.cfg["access"], self.cfg["plan"]
         in_persons = supply.assign(
-            capacity=supply["capacity"] * float(plan["persons_per_clinician"])
+            capacity=clinicians_to_persons(supply["capacity"], plan["persons_per_clinician"])
         )
         result = capacity_limited_coverage(
             tt,
             demand,
             in_persons,
-            within=plan["standard"],
+            plan["standard"],
             digital_access=acc["digital_access"],
             effectiveness=acc["effectiveness"],
         )
@@ -207,8 +217,8 @@ class Runner:
     ) -> Any:
         from accessplan import optimize
 
-        plan_cfg, acc, eq = self.cfg["plan"], self.cfg["access"], self.cfg["equity"]
-        persons = float(plan_cfg["persons_per_clinician"])
+        plan_cfg, eq = self.cfg["plan"], self.cfg["equity"]
+        persons = plan_cfg["persons_per_clinician"]
         solve_kw = {
             "solver": plan_cfg["solver"],
             "time_limit": plan_cfg["time_limit"],
@@ -216,15 +226,16 @@ class Runner:
         }
         cand_ids = list(candidates["id"])
         if plan_cfg["model"] == "budget":
-            options = _supply_options(self.cfg["supply"], plan_cfg, acc, persons)
+            options = supply_options(self.cfg)
             existing = pd.DataFrame(
                 {
                     "id": facilities["id"].to_numpy(),
                     "type": facilities["type"].to_numpy(),
-                    "capacity": facilities["capacity"].to_numpy(float) * persons,
+                    "capacity": clinicians_to_persons(
+                        facilities["capacity"].to_numpy(float), persons
+                    ),
                 }
             )
-            zones_kw = self._zones_kwargs()
             return optimize.budgeted_siting(
                 tt,
                 demand,
@@ -233,30 +244,53 @@ class Runner:
                 objective=plan_cfg["objective"],
                 candidates=cand_ids,
                 existing=existing,
-                max_minutes=eq["max_minutes"],
+                max_minutes=eq["travel_cap"],
                 min_zone_coverage=eq["min_zone_coverage"],
-                unmet_spread=eq["gamma"],
-                **zones_kw,
+                unmet_spread=eq["unmet_spread"],
+                **self._zones_kwargs(),
                 **solve_kw,
             )
         existing_ids = list(facilities["id"])
-        sites = pd.DataFrame({"id": cand_ids, "type": "clinic"})
+        clinic = clinicians_to_persons(float(self.cfg["supply"]["clinic"]["capacity"]), persons)
+        sites = pd.DataFrame({"id": cand_ids, "type": "clinic", "capacity": clinic})
         common = {"candidates": sites, "existing": existing_ids, **solve_kw}
-        model = plan_cfg["model"]
+        model, standard = plan_cfg["model"], self._clinic_standard()
         if model == "p_median":
             return optimize.p_median(tt, demand, plan_cfg["p"], **common)
         if model == "mclp":
-            return optimize.mclp(tt, demand, plan_cfg["p"], plan_cfg["standard"], **common)
+            return optimize.mclp(tt, demand, plan_cfg["p"], standard, **common)
         if model == "lscp":
-            return optimize.lscp(tt, demand, plan_cfg["standard"], **common)
+            return optimize.lscp(tt, demand, standard, **common)
         return optimize.p_center(tt, demand, plan_cfg["p"], **common)
 
-    def _zones_kwargs(self) -> dict[str, Any]:
+    def _clinic_standard(self) -> float:
+        """The standard of the single-type models: the clinic's own, else [plan] standard."""
+        own = self.cfg["supply"]["clinic"].get("standard")
+        return float(own if own is not None else self.cfg["plan"]["standard"])
+
+    def _zones(self) -> gpd.GeoDataFrame | None:
         eq = self.cfg["equity"]
         if not eq["zones"]:
+            return None
+        if not hasattr(self, "_zone_layer"):
+            self._zone_layer = gpd.read_file(eq["zones"])
+            if eq["zone_col"] not in self._zone_layer.columns:
+                raise ScenarioError(
+                    f"[equity] zone_col = {eq['zone_col']!r} is not a column of [equity] zones "
+                    f"{eq['zones']!r} (columns: {[c for c in self._zone_layer.columns]}); set "
+                    "[equity] zone_col."
+                )
+        return self._zone_layer
+
+    def _zones_kwargs(self) -> dict[str, Any]:
+        zones = self._zones()
+        if zones is None:
             return {}
-        zones = gpd.read_file(eq["zones"])
-        return {"zones": zones, "zone_col": eq["zone_col"], "origins": self._origins}
+        return {
+            "zones": zones,
+            "zone_col": self.cfg["equity"]["zone_col"],
+            "origins": self._origins.set_index("id"),
+        }
 
     def _compare(
         self,
@@ -272,14 +306,17 @@ class Runner:
             before["total"],
             after["total"],
             demand,
-            within=self.cfg["plan"]["standard"],
+            standard=self.cfg["plan"]["standard"],
             minutes_before=minutes_before,
             minutes_after=minutes_after,
-            label="accessibility",
+            label=self.measure.headline,
+            **self._zones_kwargs(),
         )
 
 
-def _supply_table(facilities: pd.DataFrame) -> pd.DataFrame:
+# ------------------------------------------------------------------------------ helpers
+def supply_table(facilities: pd.DataFrame) -> pd.DataFrame:
+    """Facilities as a measure's supply: ``id``, ``type``, ``capacity`` (clinicians)."""
     return pd.DataFrame(
         {
             "id": facilities["id"].to_numpy(),
@@ -289,10 +326,19 @@ def _supply_table(facilities: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _supply_options(
-    supply: dict[str, dict[str, Any]], plan: dict[str, Any], access: dict[str, Any], persons: float
-) -> list[Any]:
+def supply_options(cfg: dict[str, dict[str, Any]]) -> list[Any]:
+    """The budget model's options: one per ``[plan] types``, capacity in persons.
+
+    Each physical type's standard is its ``[supply.<type>] standard`` when set, else
+    ``[plan] standard``; ``digital_access`` and ``effectiveness`` likewise fall back on
+    ``[access]``.
+    """
     from accessplan.optimize import SupplyOption
+
+    plan, access, supply = cfg["plan"], cfg["access"], cfg["supply"]
+
+    def own(spec: dict[str, Any], key: str, default: Any) -> Any:
+        return spec[key] if spec.get(key) is not None else default
 
     options = []
     for kind in plan["types"]:
@@ -301,33 +347,41 @@ def _supply_options(
             SupplyOption(
                 type=kind,
                 cost=float(spec["cost"]),
-                capacity=float(spec["capacity"]) * persons,
+                capacity=clinicians_to_persons(
+                    float(spec["capacity"]), plan["persons_per_clinician"]
+                ),
                 standard_minutes=None
                 if kind == "digital"
-                else float(spec.get("standard") or plan["standard"]),
-                digital_access=float(spec.get("digital_access") or access["digital_access"]),
-                effectiveness=float(spec.get("effectiveness") or access["effectiveness"]),
+                else float(own(spec, "standard", plan["standard"])),
+                digital_access=float(own(spec, "digital_access", access["digital_access"])),
+                effectiveness=float(own(spec, "effectiveness", access["effectiveness"])),
             )
         )
     return options
 
 
-def _facilities_after(
+def facilities_after(
     existing: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,
     plan: Any,
-    supply: dict[str, dict[str, Any]],
+    persons_per_clinician: float,
 ) -> gpd.GeoDataFrame:
-    """Existing facilities plus the plan's new sites, with type, capacity (clinicians), cost."""
+    """Existing facilities plus the plan's new sites.
+
+    Columns ``id``, ``name``, ``type``, ``capacity`` (clinicians), ``capacity_persons``
+    (persons it serves), ``status`` (existing/new), ``cost``, ``assigned_population``
+    (persons). A new site's capacity is the one the plan gave it (persons), in clinicians.
+    """
     sites = plan.sites
     new = sites[~sites["existing"].astype(bool)]
     located = candidates.set_index("id").reindex(new.index)
+    persons = pd.to_numeric(new["capacity"]).to_numpy(float)
     added = gpd.GeoDataFrame(
         {
             "id": new.index.astype(str),
             "name": [f"New {t} ({i})" for t, i in zip(new["type"], new.index, strict=True)],
             "type": new["type"].to_numpy(),
-            "capacity": [float(supply[t]["capacity"]) for t in new["type"]],
+            "capacity": persons_to_clinicians(persons, persons_per_clinician),
             "status": "new",
             "cost": new["cost"].to_numpy(float),
             "assigned_population": new.get(
@@ -345,23 +399,31 @@ def _facilities_after(
     )
     added = added.to_crs(old.crs)
     keep = ["id", "name", "type", "capacity", "status", "cost", "assigned_population", "geometry"]
-    return gpd.GeoDataFrame(pd.concat([old[keep], added[keep]], ignore_index=True), crs=old.crs)
+    out = gpd.GeoDataFrame(pd.concat([old[keep], added[keep]], ignore_index=True), crs=old.crs)
+    out.insert(
+        4,
+        "capacity_persons",
+        clinicians_to_persons(out["capacity"].astype(float), persons_per_clinician),
+    )
+    return out
 
 
-def _nearest_minutes(tt: Any, supply: pd.DataFrame) -> pd.Series:
+def nearest_minutes(tt: Any, supply: pd.DataFrame) -> pd.Series:
+    """Minutes to the nearest physical facility (NaN: none reachable within the cutoff)."""
     from accessplan.measures import nearest
 
-    minutes = nearest(tt, supply=supply)
+    minutes = nearest(tt, supply)
     return minutes["total"] if isinstance(minutes, pd.DataFrame) else minutes
 
 
-def _cells_table(
+def cells_table(
     cells: gpd.GeoDataFrame,
     before: pd.DataFrame,
     after: pd.DataFrame,
     minutes_before: pd.Series,
     minutes_after: pd.Series,
 ) -> gpd.GeoDataFrame:
+    """Per cell: the measure before/after (its unit), change, per-type parts, minutes."""
     out = cells[["id", "population", "geometry"]].copy()
     ids = out["id"]
     out["before"] = before["total"].reindex(ids).to_numpy()

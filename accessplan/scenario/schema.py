@@ -21,8 +21,7 @@ relative to the scenario file's folder.
     cutoff = 90                  # minutes
 
     [access]
-    measure = "two_step_fca"
-    catchment = 30               # minutes
+    measure = "two_step_fca"     # any name of accessplan.measures.MEASURES
 
     [supply.clinic]
     cost = 1.0
@@ -31,6 +30,12 @@ relative to the scenario file's folder.
     [plan]
     model = "budget"
     budget = 5.0
+    standard = 30                # minutes: the one service standard of the scenario
+
+One name per concept (README "Conventions"): ``[plan] standard`` is the scenario's one
+travel-time standard (minutes). The access measure uses it as its catchment, the comparison
+counts "persons within" it, capacity-limited coverage grows catchments up to it, and every
+location model and supply type uses it unless ``[supply.<type>] standard`` sets its own.
 """
 
 from __future__ import annotations
@@ -42,8 +47,17 @@ from pathlib import Path
 from typing import Any
 
 from accessplan.errors import ScenarioError
+from accessplan.measures.registry import MEASURES
 
-__all__ = ["SCHEMA", "Key", "read_scenario_file", "validate_scenario_dict"]
+__all__ = [
+    "DEFAULT_SUPPLY",
+    "SCHEMA",
+    "SUPPLY_KEYS",
+    "Key",
+    "read_scenario_file",
+    "reference_markdown",
+    "validate_scenario_dict",
+]
 
 
 @dataclass(frozen=True)
@@ -60,14 +74,7 @@ class Key:
 
 
 _NUM = (int, float)
-_MEASURES = (
-    "two_step_fca",
-    "enhanced_two_step_fca",
-    "three_step_fca",
-    "gravity",
-    "cumulative",
-    "nearest",
-)
+_MEASURES = tuple(MEASURES)
 _MODELS = ("budget", "p_median", "mclp", "lscp", "p_center")
 _TYPES = ("clinic", "robotic", "digital")
 
@@ -87,6 +94,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "roads": Key((str,), None, "Road file: .osm.pbf, .osm or .graphml.", is_path=True),
         "population": Key((str,), None, "Population: GeoTIFF or vector/CSV file.", is_path=True),
         "population_col": Key((str,), "population", "Population column of a vector file."),
+        "population_id_col": Key(
+            (str,), None, "Id column of a population vector/CSV file; default the row number."
+        ),
+        "population_lon_col": Key((str,), "lon", "Longitude (or x) column of a population CSV."),
+        "population_lat_col": Key((str,), "lat", "Latitude (or y) column of a population CSV."),
+        "population_crs": Key(
+            (str,),
+            None,
+            "CRS of a population CSV's coordinates (default EPSG:4326), or of a vector file "
+            "without one, e.g. 'EPSG:32738'.",
+        ),
         "aggregate": Key((int,), 5, "Sum k×k raster cells into one (5: 100 m → 500 m).", minimum=1),
         "facilities": Key((str,), None, "Existing facilities (points, CSV lon/lat).", is_path=True),
         "facility_id_col": Key((str,), "id", "Facility id column."),
@@ -95,6 +113,35 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "facility_capacity_col": Key((str,), None, "Facility capacity column (clinicians)."),
         "facility_lon_col": Key((str,), "lon", "Longitude column of a facility CSV."),
         "facility_lat_col": Key((str,), "lat", "Latitude column of a facility CSV."),
+        "facility_crs": Key(
+            (str,),
+            None,
+            "CRS of a facility CSV's coordinates (default EPSG:4326), or of a vector file "
+            "without one.",
+        ),
+        "facility_category_col": Key(
+            (str,), None, "Facility category column (e.g. a tier), mapped by facility_categories."
+        ),
+        "facility_categories": Key(
+            (dict,),
+            None,
+            "Table category → {type, capacity}, e.g. "
+            '{ "Tier1" = { type = "clinic", capacity = 1 } }.',
+        ),
+        "facility_study_area_margin_m": Key(
+            _NUM,
+            5_000.0,
+            "Facilities farther than this from the population's extent are outside the study "
+            "area, metres.",
+            minimum=0,
+        ),
+        "facility_on_outside": Key(
+            (str,),
+            "report",
+            "Facilities outside the study area: leave them out and list them, or stop with an "
+            "error.",
+            choices=("report", "raise"),
+        ),
         "facility_on_invalid": Key(
             (str,),
             "raise",
@@ -125,12 +172,23 @@ SCHEMA: dict[str, dict[str, Key]] = {
             minimum=1,
         ),
         "leg_speed_kph": Key(_NUM, 4.5, "Walking speed to and from the road, km/h.", minimum=0.1),
+        "min_component_nodes": Key(
+            (int,),
+            20,
+            "Keep the largest road component and every other of at least this many nodes "
+            "(islands); smaller fragments are dropped.",
+            minimum=1,
+        ),
     },
     "access": {
-        "measure": Key((str,), "two_step_fca", "Accessibility measure.", choices=_MEASURES),
-        "catchment": Key(_NUM, 30.0, "Catchment / service standard, minutes.", minimum=0.1),
-        "within": Key(
-            _NUM, 30.0, "Threshold for 'persons within T minutes', minutes.", minimum=0.1
+        "measure": Key(
+            (str,),
+            "two_step_fca",
+            "Accessibility measure (accessplan.measures.MEASURES); its catchment is [plan] "
+            "standard. 2SFCA family: clinicians per 10,000 persons; gravity: gravity-weighted "
+            "clinicians; cumulative: clinicians within the standard; nearest: minutes (lower "
+            "is better).",
+            choices=_MEASURES,
         ),
         "digital_access": Key(
             _NUM,
@@ -146,12 +204,27 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "plan": {
         "model": Key((str,), "budget", "Location model.", choices=_MODELS),
         "objective": Key(
-            (str,), "coverage", "Budget model objective.", choices=("coverage", "median")
+            (str,),
+            "coverage",
+            "Budget model objective: persons covered, person-minutes, or the smallest zone "
+            "coverage (maximin; needs [equity] zones).",
+            choices=("coverage", "median", "maximin"),
         ),
         "budget": Key(_NUM, 5.0, "Budget for new sites, cost units.", minimum=0),
         "p": Key((int,), 5, "Number of new sites (p-median, MCLP, p-center).", minimum=1),
-        "standard": Key(_NUM, 30.0, "Service standard for coverage models, minutes.", minimum=0.1),
-        "types": Key((list,), list(_TYPES), "Supply types that may be added."),
+        "standard": Key(
+            _NUM,
+            30.0,
+            "The service standard, minutes: catchment of the access measure, 'persons within', "
+            "capacity-limited coverage, and the standard of every location model and supply "
+            "type without its own. At most [network] cutoff.",
+            minimum=0.1,
+        ),
+        "types": Key(
+            (list,),
+            list(_TYPES),
+            "Supply types the budget model may add (the other models add clinics).",
+        ),
         "candidates": Key(
             (str,), "kmeans", "How to generate candidates.", choices=("kmeans", "cells", "nodes")
         ),
@@ -177,17 +250,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "min_zone_coverage": Key(
             _NUM, None, "Minimum covered share in every zone, 0–1.", minimum=0, maximum=1
         ),
-        "max_minutes": Key(
-            _NUM, None, "Cap on the travel time of any served person, minutes.", minimum=0.1
-        ),
-        "gamma": Key(
+        "travel_cap": Key(
             _NUM,
             None,
-            "Largest spread of unmet-demand shares between zones, 0–1.",
+            "Cap on the travel time of any person the budget model assigns, minutes.",
+            minimum=0.1,
+        ),
+        "unmet_spread": Key(
+            _NUM,
+            None,
+            "Largest spread of unmet-demand shares between zones (budget model), 0–1.",
             minimum=0,
             maximum=1,
         ),
-        "maximin": Key((bool,), False, "Maximise the smallest zone coverage instead."),
     },
     "outputs": {
         "map": Key((bool,), True, "Write map.html."),
@@ -200,7 +275,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
 SUPPLY_KEYS: dict[str, Key] = {
     "cost": Key(_NUM, None, "Cost of one new unit, cost units (1 = one clinic).", minimum=0),
     "capacity": Key(_NUM, None, "Clinicians (or clinician-equivalents) of one unit.", minimum=0),
-    "standard": Key(_NUM, None, "Service standard, minutes (physical types).", minimum=0.1),
+    "standard": Key(
+        _NUM,
+        None,
+        "Service standard, minutes (physical types); default [plan] standard.",
+        minimum=0.1,
+    ),
     "digital_access": Key(
         _NUM, None, "Connected share of the population (digital).", minimum=0, maximum=1
     ),
@@ -209,8 +289,8 @@ SUPPLY_KEYS: dict[str, Key] = {
 
 #: Default supply options: a clinic, a cheaper robotic unit with a smaller capacity, a digital hub.
 DEFAULT_SUPPLY: dict[str, dict[str, float]] = {
-    "clinic": {"cost": 1.0, "capacity": 6.0, "standard": 30.0},
-    "robotic": {"cost": 0.35, "capacity": 2.0, "standard": 30.0},
+    "clinic": {"cost": 1.0, "capacity": 6.0},
+    "robotic": {"cost": 0.35, "capacity": 2.0},
     "digital": {"cost": 0.25, "capacity": 8.0},
 }
 
@@ -343,6 +423,29 @@ def _check_consistency(out: dict[str, dict[str, Any]], source: str) -> None:
             )
     if not out["plan"]["types"]:
         raise ScenarioError(f"{source} [plan]: types is empty; list at least one supply type.")
+    _check_thresholds(out, source)
+    if out["plan"]["objective"] == "maximin" and not out["equity"]["zones"]:
+        raise ScenarioError(
+            f"{source} [plan]: objective = 'maximin' maximises the smallest zone coverage; set "
+            "[equity] zones (a polygon file) or choose objective 'coverage' or 'median'."
+        )
+
+
+def _check_thresholds(out: dict[str, dict[str, Any]], source: str) -> None:
+    """Every travel-time threshold within the cutoff: pairs beyond it are never computed."""
+    cutoff = float(out["network"]["cutoff"])
+    thresholds = [("[plan] standard", out["plan"]["standard"])]
+    thresholds += [
+        (f"[supply.{kind}] standard", spec.get("standard")) for kind, spec in out["supply"].items()
+    ]
+    thresholds.append(("[equity] travel_cap", out["equity"]["travel_cap"]))
+    for where, value in thresholds:
+        if value is not None and float(value) > cutoff:
+            raise ScenarioError(
+                f"{source} {where} = {value:g} minutes is beyond [network] cutoff = {cutoff:g}; "
+                f"travel times are computed only up to the cutoff: raise [network] cutoff to at "
+                f"least {value:g} or lower {where}."
+            )
 
 
 def read_scenario_file(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -371,7 +474,8 @@ def reference_markdown() -> str:
         for name, key in keys.items():
             kinds = " or ".join(t.__name__ for t in key.types)
             choices = f" One of: {', '.join(key.choices)}." if key.choices else ""
-            lines.append(f"| `{name}` | {kinds} | `{key.default!r}` | {key.help}{choices} |")
+            text = f"{key.help}{choices}".replace("|", "\\|")
+            lines.append(f"| `{name}` | {kinds} | `{key.default!r}` | {text} |")
     lines += [
         "",
         "**[supply.clinic]**, **[supply.robotic]**, **[supply.digital]**",
