@@ -45,7 +45,6 @@ TINY = {
         "synthetic_facilities": 2,
     },
     "network": {"cutoff": 60},
-    "access": {"catchment": 10},
     "plan": {
         "budget": 1.0,
         "standard": 5,
@@ -306,12 +305,16 @@ def kill_child_at(tmp_path: Path, result, target: Path, point: str, when: str) -
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(result_file), str(target), str(marker), point, when],
         cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
         while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert marker.exists() and marker.read_text() == "here", "the child never paused"
+        if not (marker.exists() and marker.read_text() == "here"):
+            child.kill()
+            pytest.fail(f"the child never paused: {child.communicate()[1]}")
         child.send_signal(signal.SIGKILL)
     finally:
         child.kill()
