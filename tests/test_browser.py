@@ -317,9 +317,8 @@ def test_title_is_never_under_the_layer_control_or_the_legend(browser, reach_map
         for other in (".leaflet-control-layers", ".ap-legend", ".leaflet-control-zoom"):
             assert not _overlap(title, _box(page, other)), other
         top = page.evaluate(
-            "document.elementFromPoint(arguments[0], arguments[1]).closest('.ap-header') !== null".replace(
-                "arguments[0]", str(title["x"] + 5)
-            ).replace("arguments[1]", str(title["y"] + title["height"] / 2))
+            "([x, y]) => document.elementFromPoint(x, y).closest('.ap-header') !== null",
+            [title["x"] + 5, title["y"] + title["height"] / 2],
         )
         assert top  # nothing is drawn over the title
         legend, control = _box(page, ".ap-legend"), _box(page, ".leaflet-control-layers")
