@@ -834,7 +834,7 @@ def read_population(
         points = gdf.geometry
     elif geom_types <= {"Polygon", "MultiPolygon"}:
         points = _centroids(gdf.geometry, where)
-        out["cell"] = gdf.geometry.to_numpy()
+        out["cell"] = gpd.GeoSeries(gdf.geometry.to_numpy(), index=gdf.index, crs=gdf.crs)
     else:
         raise InputError(
             f"{where}: population features must be points or polygons, found "

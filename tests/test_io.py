@@ -595,7 +595,9 @@ def test_helsinki_polygon_grids_keep_their_crs_cells_and_totals(path, column, ep
     gdf = read_population(path, column)
     assert gdf.crs.to_epsg() == epsg
     assert len(gdf) == cells and gdf["population"].sum() == total
-    polygons = gpd.GeoSeries(gdf["cell"], crs=gdf.crs)
+    polygons = gdf["cell"]
+    assert polygons.crs == gdf.crs  # the cells keep the file's CRS, ready for set_geometry
+    assert gdf.set_geometry("cell").crs == gdf.crs
     assert (polygons.geom_type == "Polygon").all() and polygons.contains(gdf.geometry).all()
     assert gdf.attrs["report"]["crs"] == f"EPSG:{epsg}"
 
