@@ -210,6 +210,115 @@ def main() -> None:
         f"< {TARGET_SECONDS:g} s at gap <= {GAP:.1%}",
         ok,
     )
+    time_limit_floor(instance, budget, args.quick)
+
+
+#: Time limits tried by the time-limit floor (seconds).
+TIME_LIMITS = (0.01, 1.0, 5.0)
+
+
+def timed_model(instance: dict[str, Any], model: str, budget: float, limit: float) -> dict:
+    """One location model under ``limit`` seconds: wall-clock seconds, status, bound, gap."""
+    import math
+    import time
+
+    import pandas as pd
+
+    from accessplan import optimize
+    from accessplan.errors import SolverError
+
+    tt, demand = instance["tt"], instance["demand"]
+    sites = pd.DataFrame({"id": instance["candidates"], "type": "clinic", "capacity": 20_000.0})
+    existing = list(instance["existing"]["id"])
+    common = {"candidates": sites, "existing": existing, "time_limit": limit}
+    calls = {
+        "budgeted_siting": lambda: optimize.budgeted_siting(
+            tt,
+            demand,
+            _options(True),
+            budget,
+            candidates=instance["candidates"],
+            existing=instance["existing"],
+            gap=GAP,
+            time_limit=limit,
+        ),
+        "p_median": lambda: optimize.p_median(tt, demand, 10, **common),
+        "capacitated_p_median": lambda: optimize.capacitated_p_median(tt, demand, 10, **common),
+        "mclp": lambda: optimize.mclp(tt, demand, 10, 15.0, **common),
+        "capacitated_mclp": lambda: optimize.capacitated_mclp(tt, demand, 10, 15.0, **common),
+        "lscp": lambda: optimize.lscp(tt, demand, 30.0, **common),
+        "p_center": lambda: optimize.p_center(tt, demand, 10, **common),
+    }
+    t0 = time.perf_counter()
+    try:
+        plan = calls[model]()
+    except SolverError as exc:  # allowed: no plan found within the limit
+        return {
+            "seconds": time.perf_counter() - t0,
+            "status": "SolverError",
+            "bound": math.nan,
+            "gap": math.nan,
+            "note": str(exc)[:60],
+        }
+    return {
+        "seconds": time.perf_counter() - t0,
+        "status": plan.status,
+        "bound": plan.bound,
+        "gap": plan.gap,
+        "note": "",
+    }
+
+
+def time_limit_floor(instance: dict[str, Any], budget: float, quick: bool) -> None:
+    """Every model returns within its time limit plus the stated slack, with a bound."""
+    from accessplan.optimize._data import TIME_LIMIT_SLACK_SECONDS, TIME_LIMIT_SLACK_SHARE
+
+    limits = TIME_LIMITS[:1] if quick else TIME_LIMITS
+    models = (
+        ("budgeted_siting", "p_median")
+        if quick
+        else (
+            "budgeted_siting",
+            "p_median",
+            "capacitated_p_median",
+            "mclp",
+            "capacitated_mclp",
+            "lscp",
+            "p_center",
+        )
+    )
+    rows, ok, worst = [], True, 0.0
+    for model in models:
+        for limit in limits:
+            m = measure(timed_model, instance, model, budget, limit, repeats=1, timeout=600)
+            res = m.value
+            allowed = limit + max(TIME_LIMIT_SLACK_SECONDS, TIME_LIMIT_SLACK_SHARE * limit)
+            within = res["seconds"] <= allowed
+            honest = res["status"] == "SolverError" or res["bound"] == res["bound"]
+            ok &= within and honest
+            worst = max(worst, res["seconds"] - limit)
+            rows.append(
+                {
+                    "model": model,
+                    "time_limit_s": limit,
+                    "seconds": res["seconds"],
+                    "allowed_s": allowed,
+                    "status": res["status"],
+                    "bound": res["bound"],
+                    "gap": res["gap"],
+                    "within": within,
+                }
+            )
+    print("time limits: wall-clock seconds of one call (fresh process), bound and gap")
+    print_table(
+        rows, ["model", "time_limit_s", "seconds", "allowed_s", "status", "bound", "gap", "within"]
+    )
+    floor_line(
+        "time-limit-honoured",
+        f"largest overrun {worst:.2f} s over {len(rows)} calls, every plan with a bound",
+        f"<= max({TIME_LIMIT_SLACK_SECONDS:g} s, {TIME_LIMIT_SLACK_SHARE:.0%}) over the limit",
+        ok,
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ __all__ = [
     "LinearModel",
     "SolveInfo",
     "make_solver",
+    "seconds_left",
     "settle",
     "solve_model",
     "solve_problem",
+    "with_bound",
 ]
 
 #: A plan is reported ``"optimal"`` when its relative gap is at most the gap the caller
@@ -187,6 +189,23 @@ def settle(info: SolveInfo, objective: float, sense: str, gap: float | None) -> 
     return replace(info, status=status, objective=float(objective), bound=bound, gap=result_gap)
 
 
+def seconds_left(deadline: float | None) -> float | None:
+    """Seconds left before ``deadline`` (a ``time.perf_counter()`` value), at least 1 ms so
+    that a solver still returns its start; None without a deadline."""
+    if deadline is None:
+        return None
+    return max(deadline - time.perf_counter(), 1e-3)
+
+
+def with_bound(info: SolveInfo, bound: float, sense: str) -> SolveInfo:
+    """``info`` with the tighter of its bound and another proven ``bound`` (NaN ignored)."""
+    if not math.isfinite(bound):
+        return info
+    if math.isfinite(info.bound):
+        bound = max(info.bound, bound) if sense == "min" else min(info.bound, bound)
+    return replace(info, bound=float(bound), gap=relative_gap(info.objective, bound))
+
+
 def solve_problem(
     prob: pulp.LpProblem,
     solver: str | pulp.LpSolver = "highs",
@@ -323,6 +342,9 @@ def _solve_highspy(
     import highspy
 
     t0 = time.perf_counter()
+    start = _feasible_start(model)
+    if time_limit is not None and time_limit < MIN_SOLVER_SECONDS and start is not None:
+        return _start_info(model, start, t0), start
     h = highspy.Highs()
     h.setOptionValue("output_flag", bool(msg))
     if time_limit is not None:
@@ -352,6 +374,8 @@ def _solve_highspy(
             "Relax the standard, the capacities or the equity bounds, or add candidates."
         )
     has_solution = int(info.primal_solution_status) == int(highspy.kSolutionStatusFeasible)
+    if status != MS.kUnbounded and not has_solution and start is not None:
+        return _start_info(model, start, t0), start
     if status == MS.kUnbounded or not has_solution:
         raise SolverError(
             f"highs stopped with status {h.modelStatusToString(status)!r} and no feasible "
@@ -377,6 +401,42 @@ def _solve_highspy(
     else:
         label = "feasible"
     return SolveInfo(label, objective, bound, result_gap, seconds, "highs"), x
+
+
+#: With less time than this, HiGHS is not started: the model's start is the plan (HiGHS's
+#: presolve does not look at the clock, so even a 0.01 s limit can run for seconds).
+MIN_SOLVER_SECONDS = 0.05
+
+
+def is_feasible(model: LinearModel, v: np.ndarray, tol: float = 1e-7) -> bool:
+    """True when ``v`` satisfies every bound, integrality and row of ``model``."""
+    if v.shape != (model.num_col,):
+        return False
+    lo, up = np.asarray(model.col_lower), np.asarray(model.col_upper)
+    if np.any(v < lo - tol) or np.any(v > up + tol):
+        return False
+    integer = np.asarray(model.integer, dtype=bool)
+    if np.any(np.abs(v[integer] - np.round(v[integer])) > tol):
+        return False
+    activity = model.A @ v
+    scale = tol * np.maximum(1.0, np.abs(activity))
+    return bool(
+        np.all(activity >= np.asarray(model.row_lower) - scale)
+        and np.all(activity <= np.asarray(model.row_upper) + scale)
+    )
+
+
+def _feasible_start(model: LinearModel) -> np.ndarray | None:
+    if model.start is None:
+        return None
+    start = np.asarray(model.start, dtype=np.float64)
+    return start if is_feasible(model, start, tol=1e-6) else None
+
+
+def _start_info(model: LinearModel, start: np.ndarray, t0: float) -> SolveInfo:
+    """The start as the plan found: status ``"time_limit"``, bound unknown."""
+    value = float(np.asarray(model.c, dtype=np.float64) @ start + model.offset)
+    return SolveInfo("time_limit", value, math.nan, math.nan, time.perf_counter() - t0, "highs")
 
 
 def highs_lp(model: LinearModel) -> Any:

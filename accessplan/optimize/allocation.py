@@ -21,7 +21,8 @@ import pulp
 
 from accessplan.errors import InfeasibleError, InputError
 from accessplan.optimize import fairness
-from accessplan.optimize._solve import SolveInfo, settle, solve_problem
+from accessplan.optimize._data import check_time_limit
+from accessplan.optimize._solve import SolveInfo, seconds_left, settle, solve_problem, with_bound
 from accessplan.optimize.plan import Plan
 from accessplan.supply import SUPPLY_TYPES
 from accessplan.traveltimes import TravelTimes, align_values
@@ -446,12 +447,17 @@ def allocate_resources(
     table = _facility_table(facilities, zones if zones is not None else _zone_column(facilities))
     pool_list = _check_pools(pools)
     gap = 1e-9 if gap is None else gap
+    deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     mip = _build(table, pool_list, unmet_penalty, gamma, relax=False)
-    info = _solve(mip, solver, time_limit, gap, msg, gamma, "allocation")
-    info = settle(info, info.objective, "min", gap)
+    # The pools' duals come from the LP relaxation; it gets a tenth of the time.
+    mip_deadline = None if deadline is None else deadline - 0.1 * (deadline - time.perf_counter())
+    info = _solve(mip, solver, seconds_left(mip_deadline), gap, msg, gamma, "allocation")
     result = _read_solution(table, pool_list, mip)
     lp = _build(table, pool_list, unmet_penalty, gamma, relax=True)
-    lp_info = _solve(lp, solver, time_limit, None, msg, gamma, "LP relaxation")
+    lp_info = _solve(lp, solver, seconds_left(deadline), None, msg, gamma, "LP relaxation")
+    if lp_info.status == "optimal":  # the relaxation's optimum bounds the allocation's
+        info = with_bound(info, lp_info.objective, "min")
+    info = settle(info, info.objective, "min", gap)
     duals = pd.Series(
         [_dual(lp.prob.get_constraint_by_name(name)) for name in lp.pool_constraints],
         index=pd.Index([p.name for p in pool_list], name="pool"),

@@ -28,16 +28,19 @@ import pandas as pd
 import pulp
 import scipy.sparse as sp
 
-from accessplan.errors import AccessplanError, InfeasibleError, InputError
+from accessplan.errors import AccessplanError, InfeasibleError, InputError, SolverError
 from accessplan.optimize import fairness
+from accessplan.optimize._data import check_time_limit as _check_time_limit
 from accessplan.optimize._data import unserved_minutes as unserved_minutes_for
 from accessplan.optimize._solve import (
     LinearModel,
     SolveInfo,
     highs_lp,
+    is_feasible,
     relative_gap,
     settle,
     solve_model,
+    with_bound,
 )
 from accessplan.optimize.plan import Plan
 from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES
@@ -1132,31 +1135,14 @@ def _start_vector(
     return start
 
 
-def _is_feasible(lp: LinearModel, v: np.ndarray, tol: float = 1e-7) -> bool:
-    """True when ``v`` satisfies every bound, integrality and row of ``lp``."""
-    if v.shape != (lp.num_col,):
-        return False
-    lo, up = np.asarray(lp.col_lower), np.asarray(lp.col_upper)
-    if np.any(v < lo - tol) or np.any(v > up + tol):
-        return False
-    integer = np.asarray(lp.integer, dtype=bool)
-    if np.any(np.abs(v[integer] - np.round(v[integer])) > tol):
-        return False
-    activity = lp.A @ v
-    scale = tol * np.maximum(1.0, np.abs(activity))
-    return bool(
-        np.all(activity >= np.asarray(lp.row_lower) - scale)
-        and np.all(activity <= np.asarray(lp.row_upper) + scale)
-    )
-
-
 def _lp_dive(lp: LinearModel, seconds: float, up: bool) -> np.ndarray | None:
     """Fractional diving on the relaxation (HiGHS LP, warm-started between steps).
 
     Solve the LP relaxation; fix a fractional integer column and solve again, until every
     integer column is integral: general integers (hub counts) first, rounded up (``up``) or
-    down, then the binary with the largest value, rounded up (down when that is infeasible or the
-    time is up). Returns a feasible solution of ``lp`` (or None), in ``seconds`` at most.
+    down, then the binary with the largest value, rounded up (down when that is infeasible).
+    Returns a feasible solution of ``lp``, or None when none was reached within ``seconds``
+    (every LP solve runs under the time left, and the dive stops when it is spent).
     """
     import highspy
 
@@ -1168,25 +1154,33 @@ def _lp_dive(lp: LinearModel, seconds: float, up: bool) -> np.ndarray | None:
     h.setOptionValue("output_flag", False)
     h.passModel(highs_lp(relaxed))
     optimal = highspy.HighsModelStatus.kOptimal
-    for _ in range(4 * int(integer.sum()) + 4):
+
+    def run() -> bool:
+        left = t_end - time.perf_counter()
+        if left <= 0:
+            return False
+        h.setOptionValue("time_limit", left)
         h.run()
-        if h.getModelStatus() != optimal:
+        return h.getModelStatus() == optimal
+
+    for _ in range(4 * int(integer.sum()) + 4):
+        if not run():
             return None
         v = np.asarray(h.getSolution().col_value, dtype=np.float64)
         frac = integer & (np.abs(v - np.round(v)) > 1e-6)
         if not frac.any():
             v[integer] = np.round(v[integer])
-            return v if _is_feasible(lp, v, tol=1e-6) else None
-        out_of_time = time.perf_counter() > t_end
+            return v if is_feasible(lp, v, tol=1e-6) else None
         if (frac & general).any():
             j = int(np.flatnonzero(frac & general)[0])
             value = float(np.ceil(v[j]) if up else np.floor(v[j]))
         else:
             j = int(np.flatnonzero(frac)[np.argmax(v[frac])])
-            value = 0.0 if out_of_time else 1.0
+            value = 1.0
         h.changeColBounds(j, value, value)
-        h.run()
-        if h.getModelStatus() != optimal:
+        if not run():
+            if time.perf_counter() >= t_end:
+                return None
             value = np.floor(v[j]) if value > v[j] else np.ceil(v[j])
             h.changeColBounds(j, value, value)
     return None
@@ -1197,22 +1191,29 @@ def _stage_gap_for(folded: bool, rel_gap: float) -> float:
     return (1.0 - _FOLD_SHARE) * rel_gap if folded else rel_gap
 
 
-def _start_within_gap(lp: LinearModel, start: np.ndarray | None, gap: float) -> bool:
-    """True when ``start`` is already within ``gap`` of the LP relaxation's bound."""
-    if start is None:
-        return False
+def _relaxation_bound(lp: LinearModel, seconds: float | None) -> float:
+    """Bound of the LP relaxation of ``lp`` (NaN when not solved within ``seconds``)."""
+    if seconds is not None and seconds <= 0:
+        return math.nan
     relaxed = replace(lp, integer=np.zeros(lp.num_col, dtype=bool), start=None)
     try:
-        info, _ = solve_model(relaxed, "highs")
+        info, _ = solve_model(relaxed, "highs", time_limit=seconds)
     except AccessplanError:
+        return math.nan
+    return info.bound if info.status == "optimal" else math.nan
+
+
+def _start_within_gap(lp: LinearModel, start: np.ndarray | None, bound: float, gap: float) -> bool:
+    """True when ``start`` is already within ``gap`` of ``bound`` (the relaxation's)."""
+    if start is None or not math.isfinite(bound):
         return False
     value = float(np.asarray(lp.c) @ start)
-    return relative_gap(value, info.bound) <= gap
+    return relative_gap(value, bound) <= gap
 
 
 def _best_start(lp: LinearModel, candidates: list[np.ndarray | None]) -> np.ndarray | None:
     """The feasible candidate with the best objective value."""
-    feasible = [v for v in candidates if v is not None and _is_feasible(lp, v)]
+    feasible = [v for v in candidates if v is not None and is_feasible(lp, v)]
     if not feasible:
         return None
     sign = 1.0 if lp.sense == "max" else -1.0
@@ -1241,7 +1242,7 @@ def _solve_stages(
     model: _Model,
     budget: float,
     solver: str | pulp.LpSolver,
-    time_limit: float | None,
+    deadline: float | None,
     gap: float | None,
     msg: bool,
 ) -> tuple[SolveInfo, np.ndarray, list[float]]:
@@ -1249,26 +1250,38 @@ def _solve_stages(
 
     The first stage is the model's objective; later stages only break ties (then the cost).
     Each stage starts from the previous stage's solution (the first from the greedy start);
-    the time limit is shared by all stages. With a gap tolerance ``g > 0``, the closing cost
+    every step (LP relaxation, dives, each stage's solve) runs under the time left before
+    ``deadline`` (a ``time.perf_counter()`` value; None = no limit), and a stage that finds
+    no time or no solution keeps the earlier solution — the first keeps the start (greedy or
+    dive) when the solver returns none. With a gap tolerance ``g > 0``, the closing cost
     stage is folded into the stage before it as ``objective -/+ eps * cost`` with
     ``eps * budget = 0.1 g L`` (``L`` a known lower bound of that stage's optimum): the
     stage's optimum moves by at most ``0.1 g L``, which the reported bound includes, and the
-    solver runs to ``0.9 g``. A later stage that fails keeps the earlier solution.
+    solver runs to ``0.9 g``.
 
     Returns
     -------
     (info, solution, values)
-        The first stage's solve report (objective and bound in its own unit), the column
-        values, and the value of every stage at that solution.
+        The first stage's solve report (objective and bound in its own unit; the bound is the
+        solver's, else the LP relaxation's, else NaN), the column values, and the value of
+        every stage at that solution.
+
+    Raises
+    ------
+    SolverError
+        When neither the start nor the solver gives a feasible plan before the deadline.
     """
     base = model.builder.linear_model("budgeted_siting")
     n = base.num_col
-    t0 = time.perf_counter()
     rel_gap = 1e-9 if gap is None or gap <= 0 else float(gap)
     stages = model.stages
-    current = model.start if model.start is not None and _is_feasible(base, model.start) else None
+    current = model.start if model.start is not None and is_feasible(base, model.start) else None
     holds: list[tuple[np.ndarray, float, float]] = []
     first: SolveInfo | None = None
+
+    def left() -> float | None:
+        return None if deadline is None else deadline - time.perf_counter()
+
     s = 0
     while s < len(stages):
         stage = stages[s]
@@ -1290,31 +1303,45 @@ def _solve_stages(
         cost = stages[-1].vector(n)
         signed = c - eps * cost if stage.sense == "max" else c + eps * cost
         lp = _with_holds(base, holds, signed, stage.sense, current)
+        stage_gap = _stage_gap_for(folded, rel_gap)
+        relaxation = math.nan
         if first is None and isinstance(solver, str) and solver.lower() == "highs":
-            budget_s = _DIVE_SECONDS if time_limit is None else _DIVE_SHARE * time_limit
-            seconds = min(budget_s, _DIVE_SECONDS) / 2
+            relaxation = _relaxation_bound(lp, left())
+            total = left()
+            dive_s = _DIVE_SECONDS if total is None else min(_DIVE_SHARE * total, _DIVE_SECONDS)
             greedy = _best_start(lp, [lp.start])
             dives = []
-            if not _start_within_gap(lp, greedy, _stage_gap_for(folded, rel_gap)):
-                dives = [_lp_dive(lp, seconds, up) for up in (False, True)]
+            if not _start_within_gap(lp, greedy, relaxation, stage_gap):
+                dives = [_lp_dive(lp, dive_s / 2, up) for up in (False, True)]
             lp = replace(lp, start=_best_start(lp, [greedy, *dives]))
             if lp.start is not None:
                 lp = replace(lp, highs_options=dict(_WITH_START))
-        stage_gap = _stage_gap_for(folded, rel_gap)
-        remaining = (
-            None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 0.01)
-        )
+        remaining = left()
         try:
-            info, sol = solve_model(lp, solver, time_limit=remaining, gap=stage_gap, msg=msg)
-        except AccessplanError:
-            if first is None:
-                raise
-            break  # a tie-break stage without a usable solution keeps the last one
-        if first is not None and not _is_feasible(lp, sol, tol=1e-6):
+            if remaining is not None and remaining <= 0:
+                raise SolverError(f"no time left for stage {stage.name!r}")
+            info, sol = solve_model(
+                lp,
+                solver,
+                time_limit=None if remaining is None else remaining,
+                gap=stage_gap,
+                msg=msg,
+            )
+        except SolverError:
+            if first is not None:
+                break  # a tie-break stage without time or a solution keeps the last one
+            if lp.start is None:
+                raise SolverError(
+                    "budgeted_siting: no feasible plan was found within the time limit; raise "
+                    "time_limit."
+                ) from None
+            sol = np.asarray(lp.start, dtype=np.float64)
+            info = SolveInfo("time_limit", float(c @ sol), math.nan, math.nan, 0.0, "start")
+        if first is not None and not is_feasible(lp, sol, tol=1e-6):
             break  # e.g. a solver object stopped by its own time limit without values
         if first is None:
             value = float(c @ sol)
-            bound = info.bound
+            bound = info.bound if math.isfinite(info.bound) else relaxation
             if folded and math.isfinite(bound):
                 bound = bound + eps * budget if stage.sense == "max" else bound - eps * budget
             first = replace(
@@ -1333,6 +1360,19 @@ def _solve_stages(
     assert first is not None and current is not None
     values = [float(st.vector(n) @ current) for st in stages]
     return first, current, values
+
+
+def _simple_bound(model: _Model) -> float:
+    """A bound on the first stage that needs no solver: every class with a way to be covered
+    covered in full (persons), a worst zone fully covered (share 1), or the person-minutes
+    floor of the median."""
+    stage = model.stages[0]
+    if stage.name == "worst_zone":
+        return 1.0
+    if stage.name == "covered_population":
+        coverable = np.diff(model.coverage.indptr) > 0
+        return float(model.red.population[coverable].sum())
+    return math.nan if stage.floor is None else float(stage.floor)
 
 
 def _with_holds(
@@ -1546,7 +1586,8 @@ def budgeted_siting(
         _add_equity(model, labels, objective, min_zone_coverage, unmet_spread)
     t_solve = time.perf_counter()
     try:
-        info, solution, stage_values = _solve_stages(model, budget, solver, time_limit, gap, msg)
+        deadline = None if time_limit is None else t0 + _check_time_limit(time_limit)
+        info, solution, stage_values = _solve_stages(model, budget, solver, deadline, gap, msg)
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"no plan within budget {budget:g} meets the equity constraints "
@@ -1554,6 +1595,7 @@ def budgeted_siting(
             f"max_minutes={max_minutes}); raise the budget or relax them."
         ) from exc
     solve_seconds = time.perf_counter() - t_solve
+    info = with_bound(info, _simple_bound(model), model.stages[0].sense)
     plan = _plan(
         inst, pairs, model, solution, info, gap, stage_values, labels, budget, objective, t0
     )

@@ -11,8 +11,13 @@ import pulp
 import scipy.sparse as sp
 
 from accessplan.errors import InfeasibleError
-from accessplan.optimize._data import LocationData, keep_pairs, prepare_location_data
-from accessplan.optimize._solve import LinearModel, solve_model
+from accessplan.optimize._data import (
+    LocationData,
+    check_time_limit,
+    keep_pairs,
+    prepare_location_data,
+)
+from accessplan.optimize._solve import LinearModel, seconds_left, solve_model, with_bound
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
 
@@ -82,6 +87,7 @@ def p_center(
     2nd ed. Wiley, chapter 5.
     """
     t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     data = prepare_location_data(
         tt, demand, candidates=candidates, existing=existing, closable=closable, p=p
     )
@@ -92,7 +98,8 @@ def p_center(
     pairs = _useful_pairs(data)
     h = w if weighted else np.ones_like(w)
     model, _ = _p_center_model(data, pairs, h)
-    info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
+    info, x = solve_model(model, solver, time_limit=seconds_left(deadline), gap=gap, msg=msg)
+    info = with_bound(info, _nearest_candidate_radius(data, h), "min")
     open_mask = x[: data.n_candidates] > 0.5
     a_rows, a_cols, a_min = nearest_open(data.minutes, open_mask)
     served = w[a_rows] > 0
@@ -121,6 +128,15 @@ def p_center(
         details=details,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _nearest_candidate_radius(data: LocationData, h: np.ndarray) -> float:
+    """Largest (weighted) time from an origin with persons to its nearest candidate: no plan's
+    radius is smaller."""
+    minutes, w = data.minutes, data.weights
+    has = (np.diff(minutes.indptr) > 0) & (w > 0)
+    first = minutes.data[minutes.indptr[:-1][has]]
+    return float((h[has] * first).max(initial=0.0))
 
 
 def _useful_pairs(data: LocationData) -> sp.csr_array:

@@ -18,11 +18,19 @@ from accessplan.errors import InfeasibleError, InputError, SolverError
 from accessplan.optimize._data import (
     LocationData,
     check_standard,
+    check_time_limit,
     keep_pairs,
     prepare_location_data,
     resolve_method,
 )
-from accessplan.optimize._solve import LinearModel, SolveInfo, heuristic_outcome, solve_model
+from accessplan.optimize._solve import (
+    LinearModel,
+    SolveInfo,
+    heuristic_outcome,
+    seconds_left,
+    solve_model,
+    with_bound,
+)
 from accessplan.optimize.heuristics import mclp_heuristic
 from accessplan.optimize.median import _capacitated_model
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
@@ -45,6 +53,11 @@ def _cover_pairs(data: LocationData, standard: float, model: str) -> tuple[sp.cs
         "uncoverable": data.tt.origin_ids[np.flatnonzero(uncoverable)],
     }
     return within, facts
+
+
+def coverable_population(data: LocationData, within: sp.csr_array) -> float:
+    """Persons with a candidate within the standard: an upper bound of any plan's coverage."""
+    return float(data.weights[np.diff(within.indptr) > 0].sum())
 
 
 def _covered_by_fixed(within: sp.csr_array, fixed: np.ndarray) -> np.ndarray:
@@ -162,13 +175,16 @@ def mclp(
     data = prepare_location_data(
         tt, demand, candidates=candidates, existing=existing, closable=closable, p=p
     )
+    deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     within, facts = _cover_pairs(data, standard, "mclp")
     chosen = resolve_method(method, within.nnz, "mclp")
     details = {"p": p, **facts, "method": chosen}
     if chosen == "exact":
         model = _mclp_model(data, within)
         try:
-            info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
+            info, x = solve_model(
+                model, solver, time_limit=seconds_left(deadline), gap=gap, msg=msg
+            )
         except SolverError:
             if time_limit is None:
                 raise
@@ -176,6 +192,7 @@ def mclp(
             chosen = "heuristic"
         else:
             open_mask = x[: data.n_candidates] > 0.5
+            info = with_bound(info, coverable_population(data, within), "max")
             return _coverage_plan(
                 "mclp", data, within, open_mask, None, info, "max", gap, details, t0
             )
@@ -187,7 +204,7 @@ def mclp(
         data.weights,
         data.p_total,
         fixed=tuple(int(j) for j in data.fixed),
-        time_limit=time_limit,
+        time_limit=seconds_left(deadline),
         seed=seed,
     )
     open_mask, info = heuristic_outcome(result, data.n_candidates)
@@ -292,6 +309,7 @@ def lscp(
     data = prepare_location_data(
         tt, demand, candidates=candidates, existing=existing, closable=closable
     )
+    deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     within, facts = _cover_pairs(data, standard, "lscp")
     w = data.weights
     m = data.n_candidates
@@ -314,8 +332,10 @@ def lscp(
         col_lower,
         np.ones(m),
         np.ones(m, dtype=bool),
+        start=np.ones(m),  # every candidate open covers everything coverable
     )
-    info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
+    info, x = solve_model(model, solver, time_limit=seconds_left(deadline), gap=gap, msg=msg)
+    info = with_bound(info, 0.0, "min")  # nothing costs less than no new site
     open_mask = x[:m] > 0.5
     objective = float(cost[open_mask].sum())
     details = {**facts, "minimize": minimize, "method": "exact"}
@@ -382,10 +402,11 @@ def capacitated_mclp(
         p=p,
         need_capacity=True,
     )
+    deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     within, facts = _cover_pairs(data, standard, "capacitated_mclp")
     model, rows, cols, d = _capacitated_model(data, within, None, objective="cover")
     try:
-        info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
+        info, x = solve_model(model, solver, time_limit=seconds_left(deadline), gap=gap, msg=msg)
     except InfeasibleError as exc:  # only the count row can fail
         raise InfeasibleError(f"capacitated_mclp: {exc}") from exc
     m = data.n_candidates
@@ -406,7 +427,7 @@ def capacitated_mclp(
         share[used],
         d[used],
         objective=covered,
-        info=info,
+        info=with_bound(info, coverable_population(data, within), "max"),
         sense="max",
         gap=gap,
         covered_population=covered,

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from accessplan.errors import AccessplanError, InfeasibleError, SolverError
 from accessplan.optimize._data import (
     LocationData,
+    check_time_limit,
     keep_pairs,
     prepare_location_data,
     resolve_method,
@@ -29,6 +30,7 @@ from accessplan.optimize._solve import (
     heuristic_outcome,
     relative_gap,
     solve_model,
+    with_bound,
 )
 from accessplan.optimize.heuristics import p_median_heuristic
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
@@ -118,7 +120,10 @@ def p_median(
     solver
         ``"highs"`` (default, arrays passed to highspy), ``"cbc"``, or a PuLP solver.
     time_limit
-        Seconds; the best plan found is returned with its gap.
+        Seconds from the call, for every stage together; the best plan found by then is
+        returned with its proven bound and gap (status ``"time_limit"``), within the limit plus
+        :data:`~accessplan.optimize._data.TIME_LIMIT_SLACK_SECONDS` (or 10 % of it); a
+        :class:`~accessplan.errors.SolverError` when no plan was found.
     gap
         Relative optimality gap accepted (0.001 = 0.1 %); default: proven optimal.
     method
@@ -166,13 +171,14 @@ def p_median(
         "unreachable_population": float(data.weights[unreachable].sum()),
         "method": chosen,
     }
+    deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     if chosen == "heuristic":
         return _p_median_by_heuristic(
-            data, minutes, unreachable, unserved, time_limit, gap, seed, details, t0
+            data, minutes, unreachable, unserved, _seconds_left(deadline), gap, seed, details, t0
         )
     try:
         open_mask, info = _exact_p_median(
-            data, minutes, unreachable, unserved, solver, time_limit, gap, msg, seed, details
+            data, minutes, unreachable, unserved, solver, deadline, gap, msg, seed, details
         )
     except InfeasibleError as exc:
         raise InfeasibleError(
@@ -184,7 +190,7 @@ def p_median(
             raise
         details["fallback"] = "the exact solver found no plan within the time limit"
         return _p_median_by_heuristic(
-            data, minutes, unreachable, unserved, time_limit, gap, seed, details, t0
+            data, minutes, unreachable, unserved, _seconds_left(deadline), gap, seed, details, t0
         )
     return _median_plan(data, minutes, open_mask, unreachable, unserved, info, gap, details, t0)
 
@@ -195,20 +201,25 @@ def _exact_p_median(
     unreachable: np.ndarray,
     unserved: float | None,
     solver: str | pulp.LpSolver,
-    time_limit: float | None,
+    deadline: float | None,
     gap: float | None,
     msg: bool,
     seed: int,
     details: dict,
 ) -> tuple[np.ndarray, SolveInfo]:
-    """Lagrangian reduction (bound, plan, fixed sites), then the compact model on what is left."""
+    """Lagrangian reduction (bound, plan, fixed sites), then the compact model on what is left.
+
+    Every step runs under the time left before ``deadline`` (a ``time.perf_counter()`` value;
+    None = no limit); when none is left for the compact model, or it finds no plan in time,
+    the reduction's plan is returned with the proven bound.
+    """
     t0 = time.perf_counter()
     m = data.n_candidates
     upper_open, heuristic_bound = _heuristic_upper_plan(
-        data, minutes, unreachable, unserved, time_limit, seed
+        data, minutes, unreachable, unserved, _seconds_left(deadline, 0.25), seed
     )
     red = _lagrangian_reduction(
-        minutes, data.weights, data.p_total, data.fixed, unserved, upper_open
+        minutes, data.weights, data.p_total, data.fixed, unserved, upper_open, deadline=deadline
     )
     details["lagrangian"] = {
         "bound": red.bound,
@@ -233,6 +244,17 @@ def _exact_p_median(
             "lagrangian",
         )
         return red.upper_open, info
+    remaining = _seconds_left(deadline)
+    reduction_plan = SolveInfo(
+        "time_limit",
+        red.upper,
+        proven,
+        relative_gap(red.upper, proven),
+        time.perf_counter() - t0,
+        "lagrangian",
+    )
+    if remaining is not None and remaining <= _MIN_SOLVE_SECONDS:
+        return red.upper_open, reduction_plan
     alive = np.flatnonzero(~red.closed)
     new_pos = np.full(m, -1)
     new_pos[alive] = np.arange(alive.size)
@@ -245,8 +267,12 @@ def _exact_p_median(
         sub, data.weights, data.p_total, sub_fixed, unserved, start_open=red.upper_open[alive]
     )
     details["model_size"] = {"columns": model.num_col, "rows": model.num_row, "nnz": model.A.nnz}
-    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - t0), 1.0)
-    info, x = solve_model(model, solver, time_limit=remaining, gap=gap, msg=msg)
+    try:
+        info, x = solve_model(model, solver, time_limit=_seconds_left(deadline), gap=gap, msg=msg)
+    except SolverError:
+        if remaining is None:
+            raise
+        return red.upper_open, reduction_plan
     open_mask = np.zeros(m, dtype=bool)
     open_mask[alive[x[: alive.size] > 0.5]] = True
     # Plans outside the reduced space cost more than the upper bound.
@@ -263,6 +289,17 @@ def _exact_p_median(
     return open_mask, SolveInfo(status, objective, bound, result_gap, seconds, info.solver)
 
 
+#: Below this many seconds left, the exact stage is not started (its set-up alone takes longer).
+_MIN_SOLVE_SECONDS = 0.05
+
+
+def _seconds_left(deadline: float | None, share: float = 1.0) -> float | None:
+    """``share`` of the seconds left before ``deadline`` (at least 1 ms); None without one."""
+    if deadline is None:
+        return None
+    return max(share * (deadline - time.perf_counter()), 1e-3)
+
+
 def _heuristic_upper_plan(
     data: LocationData,
     minutes: sp.csr_array,
@@ -274,10 +311,10 @@ def _heuristic_upper_plan(
     """Open sites of a heuristic plan (an upper bound for the reduction) and its proven bound.
 
     The heuristic stops as soon as its Lagrangian branch and bound proves the plan optimal;
-    otherwise after a quarter of ``time_limit`` (30 s without one). ``(None, -inf)`` when the
+    otherwise after ``time_limit`` seconds (30 s without one). ``(None, -inf)`` when the
     heuristic fails.
     """
-    budget = 30.0 if time_limit is None else 0.25 * time_limit
+    budget = 30.0 if time_limit is None else time_limit
     try:
         result = p_median_heuristic(
             minutes,
@@ -312,6 +349,14 @@ def model_weights(weights: np.ndarray, minutes: sp.csr_array) -> np.ndarray:
     :func:`_fixed_charge` for what the plan's objective adds back.
     """
     return np.where(np.diff(minutes.indptr) > 0, weights, 0.0)
+
+
+def nearest_pair_bound(minutes: sp.csr_array, weights: np.ndarray) -> float:
+    """Person-minutes with every origin at its nearest candidate: a lower bound of any plan
+    (rows of ``minutes`` sorted by minutes)."""
+    has = np.diff(minutes.indptr) > 0
+    first = minutes.data[minutes.indptr[:-1][has]]
+    return float(weights[has] @ first)
 
 
 def _fixed_charge(
@@ -577,11 +622,12 @@ def capacitated_p_median(
         p=p,
         need_capacity=True,
     )
+    deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     unserved = unserved_minutes_for(tt, unserved_minutes)
     minutes, unreachable = _served_pairs(data, unserved)
     model, rows, cols, d = _capacitated_model(data, minutes, unserved, objective="time")
     try:
-        info, x = solve_model(model, solver, time_limit=time_limit, gap=gap, msg=msg)
+        info, x = solve_model(model, solver, time_limit=_seconds_left(deadline), gap=gap, msg=msg)
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"capacitated_p_median: the capacities of {data.p_total} sites cannot serve every "
@@ -616,7 +662,10 @@ def capacitated_p_median(
         share[used],
         d[used],
         objective=objective,
-        info=_with_charge(info, _fixed_charge(data, minutes, unreachable, unserved)),
+        info=_with_charge(
+            with_bound(info, nearest_pair_bound(minutes, w), "min"),
+            _fixed_charge(data, minutes, unreachable, unserved),
+        ),
         sense="min",
         gap=gap,
         covered_population=float((w[rows[used]] * share[used]).sum()),
@@ -695,8 +744,34 @@ def _capacitated_model(
         c = np.concatenate([np.zeros(m), w[rows]])
         sense = "max"
         name = "capacitated_mclp"
-    model = LinearModel(name, sense, c, A, row_lower, row_upper, col_lower, col_upper, integer)
+    model = LinearModel(
+        name,
+        sense,
+        c,
+        A,
+        row_lower,
+        row_upper,
+        col_lower,
+        col_upper,
+        integer,
+        start=_count_start(data, m + n_x + n_u, m + n_x if with_u else None),
+    )
     return model, rows, cols, d
+
+
+def _count_start(data: LocationData, n_cols: int, u_first: int | None) -> np.ndarray:
+    """A plan that satisfies the count row and serves nobody: the sites that must stay open,
+    then the first others; every unserved share 1 (when the model has them). The solver
+    ignores it when it breaks a row (a model without unserved shares must serve everyone)."""
+    start = np.zeros(n_cols)
+    is_open = np.zeros(data.n_candidates, dtype=bool)
+    is_open[data.fixed] = True
+    free = np.flatnonzero(~is_open)[: data.p_total - int(is_open.sum())]
+    is_open[free] = True
+    start[: data.n_candidates] = is_open
+    if u_first is not None:
+        start[u_first:] = 1.0
+    return start
 
 
 # ---------------------------------------------------------------------------------------------
@@ -751,6 +826,7 @@ def _lagrangian_reduction(
     upper_open: np.ndarray | None,
     max_iter: int = 600,
     integral: bool = False,
+    deadline: float | None = None,
 ) -> _Reduction:
     n, m = minutes.shape
     all_rows = np.repeat(np.arange(n), np.diff(minutes.indptr))
@@ -799,6 +875,8 @@ def _lagrangian_reduction(
             if stall >= 20:
                 step, stall = step / 2, 0
         if best_upper - best_bound <= 1e-9 * max(abs(best_upper), 1.0) or step < 1e-3:
+            break
+        if deadline is not None and it % 10 == 0 and time.perf_counter() > deadline:
             break
         served = neg & chosen[cols]
         g = g_base - np.bincount(rows[served], minlength=n)
