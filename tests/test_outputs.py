@@ -266,12 +266,15 @@ CHILD = """
 import os, pickle, sys, time
 from pathlib import Path
 from accessplan import outputs
-from accessplan._sanitize import write_csv
 
 result_file, target, marker, point, when = sys.argv[1:6]
 result = pickle.loads(Path(result_file).read_bytes())
 original = getattr(outputs, point)
 calls = []
+
+def note(path, text):  # whole or absent: the parent never reads a half-written marker
+    Path(path + ".part").write_text(text)
+    os.replace(path + ".part", path)
 
 def pause(*args, **kwargs):
     calls.append(1)
@@ -279,13 +282,13 @@ def pause(*args, **kwargs):
     if point != "_write_gpkg" or len(calls) == 2:
         if when == "after":
             original(*args, **kwargs)
-        Path(marker).write_text("here")
+        note(marker, "here")
         time.sleep(120)
     return original(*args, **kwargs)
 
 setattr(outputs, point, pause)
 outputs.write_outputs(result, target, replace=True)
-Path(marker).write_text("finished")
+note(marker, "finished")
 """
 
 #: (function, pause before or after it, which run the target holds after the kill)
