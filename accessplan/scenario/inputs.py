@@ -67,7 +67,8 @@ def translate_message(message: str, reader: str) -> str:
     for argument, key in ARGUMENT_KEYS[reader].items():
         message = re.sub(rf"\b{argument}\s*=\s*", f"{key} = ", message)
         message = re.sub(rf"(?<![\w\[]){argument}(?![\w\]])", key, message)
-    return message
+    # "pass ... with lon_col=..." reads "set [inputs] facility_lon_col" in a scenario
+    return re.sub(r"\bpass ([\w ]*?)with (\[\w+\] \w+) = \.*", r"set \2", message)
 
 
 @contextmanager
@@ -117,15 +118,26 @@ def read_inputs(cfg: dict[str, dict[str, Any]]) -> Inputs:
         cells=cells,
         facilities=physical_facilities(region.facilities),
         attribution=region.attribution,
-        candidates=region.candidates,
+        candidates=_candidates_file(inp) if inp["candidates"] else region.candidates,
         excluded=region.facilities.attrs.get("excluded", pd.DataFrame()),
     )
+
+
+def _candidates_file(inp: dict[str, Any]) -> gpd.GeoDataFrame:
+    """Candidate sites of ``[inputs] candidates`` (columns id, name, lon, lat or a vector)."""
+    from accessplan import io
+
+    try:
+        return io.read_facilities(inp["candidates"], id_col="id", name_col="name")
+    except AccessplanError as exc:
+        raise type(exc)(f"[inputs] candidates: {exc}") from exc
 
 
 def _file_inputs(cfg: dict[str, dict[str, Any]]) -> Inputs:
     from accessplan import io
 
     inp = cfg["inputs"]
+    candidates = _candidates_file(inp) if inp["candidates"] else None
     graph = _read("read_roads", io.read_roads, inp["roads"], cfg["network"]["mode"])
     pop_path = Path(inp["population"])
     if pop_path.suffix.lower() in (".tif", ".tiff"):
@@ -181,12 +193,6 @@ def _file_inputs(cfg: dict[str, dict[str, Any]]) -> Inputs:
             geometry=[],
             crs=population.crs,
         )
-    candidates = None
-    if inp["candidates"]:
-        try:
-            candidates = io.read_facilities(inp["candidates"], id_col="id", name_col="name")
-        except AccessplanError as exc:
-            raise type(exc)(f"[inputs] candidates: {exc}") from exc
     return Inputs(
         name=pop_path.stem,
         graph=graph,

@@ -231,6 +231,9 @@ class Runner:
                 {
                     "id": facilities["id"].to_numpy(),
                     "type": facilities["type"].to_numpy(),
+                    "standard_minutes": [
+                        type_standard(self.cfg, kind) for kind in facilities["type"]
+                    ],
                     "capacity": clinicians_to_persons(
                         facilities["capacity"].to_numpy(float), persons
                     ),
@@ -265,8 +268,7 @@ class Runner:
 
     def _clinic_standard(self) -> float:
         """The standard of the single-type models: the clinic's own, else [plan] standard."""
-        own = self.cfg["supply"]["clinic"].get("standard")
-        return float(own if own is not None else self.cfg["plan"]["standard"])
+        return type_standard(self.cfg, "clinic")
 
     def _zones(self) -> gpd.GeoDataFrame | None:
         eq = self.cfg["equity"]
@@ -326,6 +328,17 @@ def supply_table(facilities: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def type_standard(cfg: dict[str, dict[str, Any]], kind: str) -> float:
+    """Standard of a supply type, minutes: ``[supply.<type>] standard``, else ``[plan] standard``.
+
+    NaN for digital supply (reached without travel).
+    """
+    if kind == "digital":
+        return float("nan")
+    own = cfg["supply"][kind].get("standard")
+    return float(own if own is not None else cfg["plan"]["standard"])
+
+
 def supply_options(cfg: dict[str, dict[str, Any]]) -> list[Any]:
     """The budget model's options: one per ``[plan] types``, capacity in persons.
 
@@ -350,9 +363,7 @@ def supply_options(cfg: dict[str, dict[str, Any]]) -> list[Any]:
                 capacity=clinicians_to_persons(
                     float(spec["capacity"]), plan["persons_per_clinician"]
                 ),
-                standard_minutes=None
-                if kind == "digital"
-                else float(own(spec, "standard", plan["standard"])),
+                standard_minutes=None if kind == "digital" else type_standard(cfg, kind),
                 digital_access=float(own(spec, "digital_access", access["digital_access"])),
                 effectiveness=float(own(spec, "effectiveness", access["effectiveness"])),
             )

@@ -107,7 +107,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "aggregate": Key((int,), 5, "Sum k×k raster cells into one (5: 100 m → 500 m).", minimum=1),
         "facilities": Key((str,), None, "Existing facilities (points, CSV lon/lat).", is_path=True),
-        "facility_id_col": Key((str,), "id", "Facility id column."),
+        "facility_id_col": Key(
+            (str,), None, "Facility id column; default the column 'id' if any, else the row number."
+        ),
         "facility_name_col": Key((str,), "name", "Facility name column."),
         "facility_type_col": Key((str,), None, "Facility type column (clinic/robotic/digital)."),
         "facility_capacity_col": Key((str,), None, "Facility capacity column (clinicians)."),
