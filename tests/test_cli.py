@@ -327,3 +327,60 @@ def test_ctrl_c_during_a_replace_keeps_the_previous_run(project, computed, no_co
     assert err.splitlines() == ["accessplan: interrupted; no output written to out"]
     assert (project / "out" / MANIFEST_NAME).read_bytes() == before
     verify_outputs(project / "out")
+
+
+# ------------------------------------------------------------------------------ check
+def test_check_prints_what_the_run_will_use_without_running(project, no_compute, capsys):
+    assert main(["check", "town.toml"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Scenario check: town.toml\n")
+    assert "cells 40" in out
+    assert out.rstrip().endswith("OK: the scenario can run.")
+    assert no_compute == []
+    assert sorted(p.name for p in project.iterdir()) == ["town.toml"]  # nothing written
+
+
+def test_check_exits_1_when_an_input_cannot_be_read(project, capsys):
+    (project / "roads.graphml").write_text("not a graph")
+    (project / "pop.gpkg").write_text("not a geopackage")
+    inputs = '[inputs]\nroads = "roads.graphml"\npopulation = "pop.gpkg"\n'
+    (project / "files.toml").write_text(inputs, encoding="utf-8")
+    assert main(["check", "files.toml"]) == 1
+    out = capsys.readouterr().out
+    assert "Error: " in out and "roads.graphml" in out
+    assert out.rstrip().endswith("The scenario cannot run.")
+
+
+def test_check_reports_an_invalid_scenario_in_one_line(project, capsys):
+    (project / "bad.toml").write_text("[network]\ncutof = 30\n")
+    assert main(["check", "bad.toml"]) == 1
+    line = error_line(capsys)
+    assert "bad.toml" in line and "Did you mean 'cutoff'" in line
+
+
+def test_check_checks_the_out_folder_too(project, no_compute, capsys):
+    assert main(["check", "town.toml", "--out", "town.toml"]) == 2
+    captured = capsys.readouterr()
+    assert "OK: the scenario can run." in captured.out
+    assert "output folder town.toml is a file, not a folder" in captured.err
+
+
+def test_check_strips_control_characters_from_the_report(project, capsys):
+    write_scenario(project, file="town\x1b[2J.toml")
+    assert main(["check", "town\x1b[2J.toml"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Scenario check: town.toml\n")
+    assert "\x1b" not in out
+
+
+@pytest.mark.slow
+def test_check_answers_in_seconds_on_the_embedded_region(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(Scenario, "run", lambda self, **kw: pytest.fail("check ran the scenario"))
+    scenario = tmp_path / "ngazidja.toml"
+    scenario.write_text('[scenario]\nname = "Ngazidja"\n[inputs]\nregion = "ngazidja"\n')
+    start = time.perf_counter()
+    assert main(["check", str(scenario)]) == 0
+    seconds = time.perf_counter() - start
+    out = capsys.readouterr().out
+    assert "persons 449,425" in out
+    assert seconds < 60, f"check took {seconds:.0f} s"
