@@ -647,11 +647,13 @@ def _report(
 
     plan = result.plan
     cfg = result.scenario.config
+    # The catchment is the scenario's one standard ([plan] standard), once [access] catchment.
+    catchment = cfg["access"].get("catchment", cfg["plan"]["standard"])
     notes = [
         result.comparison.headline(),
         f"Plan: model {plan.model}, objective {plan.objective:,.6g}, bound {plan.bound:,.6g} "
         f"({plan.solver}).",
-        f"Access measure: {cfg['access']['measure']} with a {cfg['access']['catchment']:g}-minute "
+        f"Access measure: {cfg['access']['measure']} with a {catchment:g}-minute "
         f"catchment; digital supply reaches {cfg['access']['digital_access']:.0%} of each cell's "
         f"population and resolves {cfg['access']['effectiveness']:.0%} of needs.",
         f"Travel mode {cfg['network']['mode']}, cutoff {cfg['network']['cutoff']:g} min.",
