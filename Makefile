@@ -24,7 +24,7 @@ browser:
 	@test -x /usr/bin/chromium || { echo "chromium is missing at /usr/bin/chromium" >&2; exit 1; }
 
 demo: $(STAMP)
-	$(BIN)/accessplan demo --out $(OUT)
+	$(BIN)/accessplan demo --out $(OUT) --replace
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -n $(JOBS) --durations=15
