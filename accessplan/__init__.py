@@ -30,8 +30,10 @@ from accessplan.io import (
 )
 from accessplan.maps import accessibility_map, display_map, save_map
 from accessplan.measures import (
+    MEASURES,
     CapacityCoverage,
     Decay,
+    Measure,
     capacity_limited_coverage,
     coverage,
     cumulative,
@@ -67,7 +69,7 @@ from accessplan.optimize import (
 )
 from accessplan.regions import Region, load_region, synthetic_islands, synthetic_region
 from accessplan.report import write_report
-from accessplan.scenario import Result, Scenario, run_batch
+from accessplan.scenario import Result, Scenario, ScenarioCheck, run_batch
 from accessplan.snapping import Snapped, snap_points
 from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES
 from accessplan.traveltimes import TravelTimes, travel_times
@@ -75,6 +77,7 @@ from accessplan.traveltimes import TravelTimes, travel_times
 __version__ = "0.1.0"
 
 __all__ = [
+    "MEASURES",
     "PHYSICAL_TYPES",
     "SUPPLY_TYPES",
     "AccessplanError",
@@ -83,6 +86,7 @@ __all__ = [
     "Decay",
     "InfeasibleError",
     "InputError",
+    "Measure",
     "NetworkError",
     "Plan",
     "Region",
@@ -90,6 +94,7 @@ __all__ = [
     "Result",
     "RoutingGraph",
     "Scenario",
+    "ScenarioCheck",
     "ScenarioError",
     "Snapped",
     "SolverError",
