@@ -666,3 +666,22 @@ def test_nearest_runs_on_the_embedded_region_and_counts_the_unreached(tmp_path):
     result.write(tmp_path / "out")
     html = (tmp_path / "out" / "map.html").read_text()
     assert "Travel time to the nearest facility" in html and "2SFCA" not in html
+
+
+def test_check_reports_inputs_components_and_snapping_without_travel_times(files):
+    report = Scenario.from_dict(config({})).check()
+    assert report.ok and report.crs["network"] == "EPSG:32738"
+    assert report.counts["cells"] == 60 and report.counts["facilities"] == 2
+    assert report.components["persons"].sum() == pytest.approx(report.counts["persons"])
+    assert report.components["facilities"].sum() == 2
+    assert report.snapping.loc["population", "max_m"] >= report.snapping.loc["population", "p50_m"]
+    assert "OK: the scenario can run." in report.text()
+    raw = config({})
+    raw["inputs"] = files_config(files)["inputs"] | {"facility_lon_col": "lng"}
+    broken = Scenario.from_dict(raw).check()
+    assert not broken.ok and "[inputs] facility_lon_col" in broken.errors[0]
+    assert "cannot run" in broken.text()
+    far = Scenario.from_dict({**raw, "inputs": files_config(files)["inputs"]}).check()
+    assert list(far.excluded["id"].astype(str)) == ["C"] and any(
+        "left out" in w for w in far.warnings
+    )
