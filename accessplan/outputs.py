@@ -296,10 +296,29 @@ def _write_files(result: Any, folder: Path, target: Path) -> dict[str, Path]:
     return paths
 
 
+#: GDAL reports system failures as text; these become the OSError they are.
+_GDAL_SYSTEM_ERRORS = {
+    "no space left": errno.ENOSPC,
+    "disk is full": errno.ENOSPC,  # SQLite, under GeoPackage: "database or disk is full"
+    "permission denied": errno.EACCES,
+    "read-only file system": errno.EROFS,
+    "input/output error": errno.EIO,
+}
+
+
 def _write_gpkg(frame: Any, path: Path, layer: str) -> Path:
+    from pyogrio.errors import DataLayerError, DataSourceError
+
     if path.exists():
         path.unlink()
-    frame.to_file(path, layer=layer, driver="GPKG")
+    try:
+        frame.to_file(path, layer=layer, driver="GPKG")
+    except (DataSourceError, DataLayerError) as exc:
+        text = str(exc).lower()
+        for words, code in _GDAL_SYSTEM_ERRORS.items():
+            if words in text:
+                raise OSError(code, os.strerror(code), str(path)) from exc
+        raise
     return path
 
 
@@ -384,13 +403,13 @@ def _refuse_dangerous_replace(target: Path, real: Path, protect: Iterable[str | 
 
 
 def _check_parent_writable(target: Path, real: Path) -> None:
-    """Create and remove a probe folder in the nearest existing ancestor of ``real``."""
-    ancestor = real.parent
+    """Create and remove a probe folder in the nearest existing folder above ``real``."""
+    ancestor, shown = real.parent, target.parent  # ``shown``: the user's path, for messages
     while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
+        ancestor, shown = ancestor.parent, shown.parent
     if not ancestor.is_dir():
         raise InputError(
-            f"output folder {target} cannot be created: {ancestor} is a file, not a folder. "
+            f"output folder {target} cannot be created: {shown} is a file, not a folder. "
             "Choose another output folder."
         )
     probe = ancestor / f"{TEMP_PREFIX}{real.name}-{os.getpid()}-probe"
@@ -401,8 +420,9 @@ def _check_parent_writable(target: Path, real: Path) -> None:
         pass
     except OSError as exc:
         raise InputError(
-            f"output folder {target} cannot be written: creating a folder in {ancestor} "
-            f"fails ({exc.strerror or exc}). Choose a folder you may write to."
+            f"output folder {target} cannot be written: creating a folder in "
+            f"{_shown_folder(shown)} fails ({exc.strerror or exc}). Choose a folder you may "
+            "write to."
         ) from exc
 
 
@@ -423,14 +443,16 @@ def _os_error_message(exc: OSError, work: Path | None, target: Path, current: st
         text = os.fsdecode(name)
         return text.replace(str(work), str(target), 1) if work is not None else text
 
-    if exc.filename is not None:
+    if exc.filename is not None and Path(os.fsdecode(exc.filename)).name.startswith(TEMP_PREFIX):
+        what = f"a temporary folder beside {target}"
+    elif exc.filename is not None:
         what = user_path(exc.filename)
     elif current is not None:
         what = str(target / current)
     else:
         what = str(target)
     reason = exc.strerror or str(exc) or type(exc).__name__
-    parent = Path(os.path.realpath(target)).parent
+    parent = _shown_folder(target.parent)
     if exc.errno == errno.ENOSPC:
         fix = f"free disk space on the drive of {parent}, or choose another output folder"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -438,6 +460,10 @@ def _os_error_message(exc: OSError, work: Path | None, target: Path, current: st
     else:
         fix = "check the output folder and try again, or choose another output folder"
     return f"could not write {what}: {reason}. Fix: {fix}; nothing was written to {target}."
+
+
+def _shown_folder(path: Path) -> str:
+    return "the current folder" if str(path) in ("", ".") else str(path)
 
 
 # ------------------------------------------------------------------------------ moving
@@ -647,8 +673,7 @@ def _report(
 
     plan = result.plan
     cfg = result.scenario.config
-    # The catchment is the scenario's one standard ([plan] standard), once [access] catchment.
-    catchment = cfg["access"].get("catchment", cfg["plan"]["standard"])
+    catchment = cfg["plan"]["standard"]  # the scenario's one standard is the catchment
     notes = [
         result.comparison.headline(),
         f"Plan: model {plan.model}, objective {plan.objective:,.6g}, bound {plan.bound:,.6g} "

@@ -224,6 +224,23 @@ def test_a_write_error_names_the_users_file_and_leaves_nothing(
     assert temporaries(tmp_path) == []
 
 
+def test_a_full_disk_under_a_geopackage_is_reported_as_such(result, tmp_path, monkeypatch):
+    import geopandas as gpd
+    from pyogrio.errors import DataSourceError
+
+    def full(self, path, **kwargs):
+        raise DataSourceError(f"sqlite3_exec() failed: database or disk is full ({path})")
+
+    monkeypatch.setattr(gpd.GeoDataFrame, "to_file", full)
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as info:
+        write_outputs(result, out)
+    message = str(info.value)
+    assert message.startswith(f"could not write {out / 'accessibility.gpkg'}: No space left")
+    assert "free disk space" in message
+    assert not out.exists()
+
+
 def test_an_unwritable_parent_is_reported_before_writing(result, tmp_path, monkeypatch):
     real_mkdir = Path.mkdir
 
@@ -235,6 +252,21 @@ def test_an_unwritable_parent_is_reported_before_writing(result, tmp_path, monke
     monkeypatch.setattr(Path, "mkdir", read_only)
     with pytest.raises(InputError, match=r"cannot be written: creating a folder in .* fails"):
         outputs.check_output_dir(tmp_path / "out")
+
+
+def test_a_temporary_folder_that_cannot_be_made_is_named_as_such(result, tmp_path, monkeypatch):
+    def refused(real):
+        name = str(real.parent / f"{TEMP_PREFIX}{real.name}-1-0a1b2c3d")
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+
+    monkeypatch.setattr(outputs, "_new_temporary", refused)
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as info:
+        write_outputs(result, out)
+    assert str(info.value).startswith(
+        f"could not write a temporary folder beside {out}: Permission denied. Fix: check that "
+        f"you may write to {tmp_path}"
+    )
 
 
 # ------------------------------------------------------------------------------ temporaries
