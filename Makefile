@@ -32,6 +32,7 @@ test: $(STAMP) browser
 lint: $(STAMP)
 	$(BIN)/ruff check accessplan tests benchmarks
 	$(BIN)/ruff format --check accessplan tests benchmarks
+	$(BIN)/mypy accessplan
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
