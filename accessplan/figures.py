@@ -166,14 +166,16 @@ def _draw_facilities(
                 continue
             new = status == "new"
             area = [_facility_points(marker_size(c, largest)) for c in subset["capacity"]]
-            common = {"marker": _MARKERS[kind], "s": area, "zorder": 6 if new else 5}
+            zorder = 6 if new else 5
             ax.scatter(
                 subset.geometry.x,
                 subset.geometry.y,
                 c="white",
                 linewidths=2.4,
                 edgecolors="white",
-                **{**common, "zorder": common["zorder"] - 0.5},
+                marker=_MARKERS[kind],
+                s=area,
+                zorder=zorder - 0.5,
             )
             ax.scatter(
                 subset.geometry.x,
@@ -181,7 +183,9 @@ def _draw_facilities(
                 c=style["colour"] if new else "none",
                 edgecolors=NEW_RING_COLOUR if new else style["colour"],
                 linewidths=1.1 if new else 1.3,
-                **common,
+                marker=_MARKERS[kind],
+                s=area,
+                zorder=zorder,
             )
             handles.append(
                 Line2D(
@@ -230,7 +234,7 @@ def _panel_height(cells: gpd.GeoDataFrame) -> float:
 
 
 def _layers_for(cells: gpd.GeoDataFrame, options: dict[str, Any]) -> list[AccessLayer]:
-    reach = {}
+    reach: dict[str, Any] = {}
     for name in ("reach_before", "reach_after"):
         column = options.pop(name)
         reach[name] = column if column is not None and column in cells.columns else None

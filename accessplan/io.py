@@ -518,7 +518,10 @@ def _clip_graph_to_bbox(graph: nx.MultiDiGraph, bbox: BBox) -> nx.MultiDiGraph:
     ids = np.array(list(graph.nodes), dtype=object)
     xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float)
     to_lonlat = pyproj.Transformer.from_crs(graph.graph["crs"], "EPSG:4326", always_xy=True)
-    lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1]) if len(xy) else ([], [])
+    if len(xy):
+        lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1])
+    else:
+        lon, lat = np.empty(0), np.empty(0)
     west, south, east, north = bbox
     inside = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
     return graph.subgraph(ids[np.asarray(inside, dtype=bool)].tolist()).copy()
@@ -657,7 +660,8 @@ def _bbox_in_crs(bbox: BBox, crs: pyproj.CRS) -> BBox:
     if crs.equals(pyproj.CRS.from_epsg(4326)):
         return bbox
     transformer = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    return tuple(transformer.transform_bounds(*bbox))  # type: ignore[return-value]
+    west, south, east, north = transformer.transform_bounds(*bbox)
+    return (west, south, east, north)
 
 
 def _raster_report(
@@ -749,7 +753,10 @@ def cells_to_polygons(
                 "cells_to_polygons: the points carry no attrs['cell_size']; pass cell_size= "
                 "(CRS units)."
             )
-    w, h = (cell_size, cell_size) if np.isscalar(cell_size) else cell_size  # type: ignore[misc]
+    if isinstance(cell_size, tuple | list):
+        w, h = (float(cell_size[0]), float(cell_size[1]))
+    else:
+        w = h = float(cell_size)
     x = points.geometry.x.to_numpy()
     y = points.geometry.y.to_numpy()
     polygons = shapely.box(x - w / 2, y - h / 2, x + w / 2, y + h / 2)
@@ -1486,9 +1493,9 @@ def _facility_row_problems(
     types = geom.geom_type.to_numpy()
     not_point = present & (types != "Point")
     if not_point.any():
-        row = int(np.flatnonzero(not_point)[0])
+        first = int(np.flatnonzero(not_point)[0])
         raise InputError(
-            f"{where}: row {row} is a {types[row]}, not a point; facilities must be points. "
+            f"{where}: row {first} is a {types[first]}, not a point; facilities must be points. "
             "Convert them first (e.g. gdf.geometry = gdf.representative_point())."
         )
     x, y, impossible = _beyond_degrees(gdf)

@@ -34,7 +34,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
@@ -198,7 +198,7 @@ def sequential_classes(
         qs = np.quantile(finite, np.linspace(0, 1, k + 1)[1:-1])
         inner = np.unique(qs[(qs > lo) & (qs <= hi)])
     elif scheme == "equal":
-        ticks = MaxNLocator(nbins=k, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        ticks = np.asarray(MaxNLocator(nbins=k, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi))
         inner = ticks[(ticks > lo) & (ticks < hi)]
     else:
         raise InputError(f"scheme={scheme!r}: use 'quantile' or 'equal'.")
@@ -225,7 +225,7 @@ def diverging_classes(
         return ColourClasses(
             inner=(), colours=("#f2f2f2",), labels=("no change",), zero_class=0, tolerance=0.0
         )
-    ticks = MaxNLocator(nbins=k_side, steps=[1, 2, 2.5, 5, 10]).tick_values(0, biggest)
+    ticks = np.asarray(MaxNLocator(nbins=k_side, steps=[1, 2, 2.5, 5, 10]).tick_values(0, biggest))
     positive = ticks[ticks > 0]
     positive = positive[: int(np.searchsorted(positive, biggest, side="left")) + 1]
     tolerance = 1e-9 * biggest
@@ -1280,6 +1280,7 @@ def accessibility_map(
         prefer_canvas=False,
     )
     root = m.get_root()
+    assert isinstance(root, Figure)  # a folium.Map's root is always its Figure
     root.header.add_child(Element(f"<style>{_CSS}</style>"), name="ap_css")
     measure = f"{label} ({unit})" if unit else label
     direction = "higher is better" if higher_is_better else "lower is better"

@@ -215,9 +215,9 @@ def _project(G: nx.MultiDiGraph, crs: Any | None) -> nx.MultiDiGraph:
 
 def _add_speeds(G: nx.MultiDiGraph, mode: str, speeds: float | Mapping[str, float] | None) -> None:
     if mode in DEFAULT_MODE_SPEEDS_KPH or isinstance(speeds, int | float):
-        value = float(speeds) if speeds is not None else DEFAULT_MODE_SPEEDS_KPH[mode]
         if isinstance(speeds, Mapping):
             raise InputError(f"speeds for mode {mode!r} must be one number in km/h.")
+        value = float(speeds) if speeds is not None else DEFAULT_MODE_SPEEDS_KPH[mode]
         if not value > 0:
             raise InputError(f"speed must be a positive number of km/h, got {value}.")
         nx.set_edge_attributes(G, value, "speed_kph")

@@ -746,10 +746,11 @@ def synthetic_islands(
             n_nodes=n_nodes, n_origins=n_origins, n_facilities=int(n_fac), seed=seed + k
         )
         dx = k * gap_m
-        crs = island.roads.graph["crs"]
-        mapping = {node: next_node + i for i, node in enumerate(island.roads.nodes)}
+        roads = island.road_graph()
+        crs = roads.graph["crs"]
+        mapping = {node: next_node + i for i, node in enumerate(roads.nodes)}
         next_node += len(mapping)
-        moved = nx.relabel_nodes(island.roads, mapping)
+        moved = nx.relabel_nodes(roads, mapping)
         for _, data in moved.nodes(data=True):
             data["x"] += dx
         graph.add_nodes_from(moved.nodes(data=True))

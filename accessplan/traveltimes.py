@@ -603,6 +603,7 @@ class TravelTimes:
             m = self.matrix
             np.savez_compressed(
                 path,
+                allow_pickle=False,
                 data=m.data,
                 indices=m.indices,
                 indptr=m.indptr,
@@ -766,6 +767,16 @@ _KIND_CODES = ("int", "float", "str")
 _CASTS = {"int": int, "float": float, "str": str}
 
 
+def _stored_id_type(value: Any) -> str:
+    """The kind of one id of a mixed index, for storing it; other values are an error."""
+    kind = _id_type(value)
+    if kind is None:
+        raise InputError(
+            f"id {_id_text(value)} is neither a number nor text; use integer or string ids."
+        )
+    return kind
+
+
 def _ids_to_arrays(ids: pd.Index, name: str) -> dict[str, np.ndarray]:
     """Ids as typed numpy arrays for ``.npz`` (no pickles); a mix also stores each id's kind."""
     kind = _id_kind(ids)
@@ -775,7 +786,7 @@ def _ids_to_arrays(ids: pd.Index, name: str) -> dict[str, np.ndarray]:
         return {name: ids.to_numpy(dtype=np.float64)}
     out = {name: np.array([str(i) for i in ids], dtype=str)}
     if kind == "mixed":
-        codes = [_KIND_CODES.index(_id_type(i)) for i in ids]
+        codes = [_KIND_CODES.index(_stored_id_type(i)) for i in ids]
         out[f"{name}_kinds"] = np.array(codes, dtype=np.uint8)
     return out
 
@@ -793,7 +804,7 @@ def _ids_to_json(ids: pd.Index) -> dict[str, Any]:
     """Ids with their kind, for JSON (Parquet metadata, cache keys): ints stay ints."""
     kind = _id_kind(ids)
     if kind == "mixed":
-        return {"kind": kind, "values": [_CASTS[_id_type(i)](i) for i in ids]}
+        return {"kind": kind, "values": [_CASTS[_stored_id_type(i)](i) for i in ids]}
     return {"kind": kind, "values": [_CASTS[kind](i) for i in ids]}
 
 
@@ -1134,14 +1145,31 @@ def _route(
         limit = float(cutoff) - so.leg_minutes[o_ok].min() - sd.leg_minutes[d_ok].min()
         if limit < 0:
             return sp.csr_array((n_o, n_d), dtype=np.float64)
-    kw = {"chunk_mib": chunk_mib, "progress": progress, "workers": workers}
     # Finding the distinct nodes of the points belongs to snapping; the search starts here.
     timings["snap"] = timings.get("snap", 0.0) + time.perf_counter() - started
     started = time.perf_counter()
     if d_nodes.size <= o_nodes.size:  # search from the destinations on the reversed graph
-        node_minutes = _node_times(routing, d_nodes, o_nodes, True, limit, **kw).T
+        node_minutes = _node_times(
+            routing,
+            d_nodes,
+            o_nodes,
+            True,
+            limit,
+            chunk_mib=chunk_mib,
+            progress=progress,
+            workers=workers,
+        ).T
     else:
-        node_minutes = _node_times(routing, o_nodes, d_nodes, False, limit, **kw)
+        node_minutes = _node_times(
+            routing,
+            o_nodes,
+            d_nodes,
+            False,
+            limit,
+            chunk_mib=chunk_mib,
+            progress=progress,
+            workers=workers,
+        )
     timings["search"] = time.perf_counter() - started
     started = time.perf_counter()
     try:

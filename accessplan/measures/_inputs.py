@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Literal, TypeAlias, overload
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from accessplan.traveltimes import TravelTimes, align_values
 PHYSICAL_COLUMNS: tuple[str, ...] = ("clinic", "robotic")
 TYPED_COLUMNS: tuple[str, ...] = ("total", "clinic", "robotic", "digital")
 
-SupplyLike = pd.Series | pd.DataFrame
+SupplyLike: TypeAlias = pd.Series | pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,12 @@ def digital_shares(
     return a, e
 
 
+@overload
+def check_minutes(
+    value: float | None, name: str, *, allow_none: Literal[False] = False
+) -> float: ...
+@overload
+def check_minutes(value: float | None, name: str, *, allow_none: bool) -> float | None: ...
 def check_minutes(value: float | None, name: str, *, allow_none: bool = False) -> float | None:
     """A positive, finite number of minutes (or None when allowed)."""
     if value is None:

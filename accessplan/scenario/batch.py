@@ -28,9 +28,10 @@ def format_table(frame: pd.DataFrame) -> str:
         if isinstance(v, int | np.integer):
             return f"{v:,}"
         if isinstance(v, float | np.floating):
-            if not np.isfinite(v):
-                return "—" if np.isnan(v) else ("+inf" if v > 0 else "-inf")
-            return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.3g}" if abs(v) < 1 else f"{v:,.2f}"
+            x = float(v)
+            if not np.isfinite(x):
+                return "—" if np.isnan(x) else ("+inf" if x > 0 else "-inf")
+            return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.3g}" if abs(x) < 1 else f"{x:,.2f}"
         return str(v)
 
     cols = list(frame.columns)

@@ -302,8 +302,13 @@ def _suggest(word: str, options: list[str]) -> str:
     return f" Did you mean {close[0]!r}?" if close else f" Known keys: {', '.join(options)}."
 
 
+def _has_key_type(value: Any, key: Key) -> bool:
+    """Whether ``value`` is of one of ``key.types`` (a TOML boolean is not a number)."""
+    return not (key.types == _NUM and isinstance(value, bool)) and isinstance(value, key.types)
+
+
 def _check_value(where: str, name: str, value: Any, key: Key, base: Path | None) -> Any:
-    if (key.types == _NUM and isinstance(value, bool)) or not isinstance(value, key.types):
+    if not _has_key_type(value, key):
         wanted = " or ".join(t.__name__ for t in key.types)
         raise ScenarioError(
             f"{where}: {name} must be {wanted}, got {type(value).__name__} {value!r}."
