@@ -273,7 +273,9 @@ def _write_files(result: Any, folder: Path, target: Path) -> dict[str, Path]:
     with step("summary.csv"):
         paths["summary"] = write_csv(summary, folder / "summary.csv", index=False)
     with step("diagnostics.csv"):
-        paths["diagnostics"] = write_csv(result.diagnostics, folder / "diagnostics.csv")
+        paths["diagnostics"] = write_csv(
+            result.diagnostics_table(), folder / "diagnostics.csv", index=False
+        )
 
     figures: list[tuple[Path, str]] = []
     if cfg["outputs"]["figures"]:

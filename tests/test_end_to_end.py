@@ -100,9 +100,9 @@ def assert_routed_where_facilities(cells: gpd.GeoDataFrame, islands: np.ndarray,
             assert here.loc[here["reach_before"].isin(ROUTED), "population"].sum() > 0, island
             assert not (here["reach_before"] == "no facility on its network").any(), island
         else:
-            assert here["reach_before"].isin(
-                {"no facility on its network", "too far from road"}
-            ).all(), island
+            assert (
+                here["reach_before"].isin({"no facility on its network", "too far from road"}).all()
+            ), island
 
 
 def test_embedded_region_demo(tmp_path, capsys, browser):
@@ -124,6 +124,13 @@ def test_whole_comoros_from_the_raw_national_files(tmp_path, capsys, browser):
     assert "2 facility rows were left out" in printed
     report = (out / "report.html").read_text()
     assert "Bandra Mahal" in report and "Nkangani" in report
+    diagnostics = pd.read_csv(out / "diagnostics.csv")
+    excluded = diagnostics[diagnostics["section"] == "excluded facility"]
+    assert set(excluded.loc[excluded["field"] == "id", "value"]) == {"4", "19"}
+    networks = diagnostics[
+        (diagnostics["section"] == "network component") & (diagnostics["field"] == "facilities")
+    ]
+    assert (networks["value"].astype(float) > 0).sum() == 3  # one road network per island
     plan = pd.read_csv(out / "plan.csv")
     assert len(plan[plan["status"] == "existing"]) == 64
 

@@ -239,8 +239,19 @@ def test_embedded_region_end_to_end(tmp_path):
     assert summary.loc[mean, "after"] > summary.loc[mean, "before"] > 0
     cells = gpd.read_file(out / "accessibility.gpkg")
     assert cells["population"].sum() == pytest.approx(449_425, rel=1e-6)
-    diagnostics = pd.read_csv(out / "diagnostics.csv", index_col=[0, 1])
-    origins = diagnostics.loc[("existing facilities", "origins")]
+    diagnostics = pd.read_csv(out / "diagnostics.csv")
+    assert list(diagnostics.columns) == ["section", "item", "field", "value"]
+    snapping = diagnostics[diagnostics["section"] == "snapping"]
+    origins = snapping[snapping["item"] == "existing facilities / origins"]
+    origins = origins.set_index("field")["value"].astype(float)
     assert origins["snapped_persons"] + origins["too_far_persons"] == pytest.approx(
         origins["persons"]
     )
+    persons = diagnostics[diagnostics["section"] == "persons"]
+    for when in ("before", "after"):
+        counted = persons.loc[persons["field"] == f"persons_{when}", "value"].astype(float)
+        assert counted.sum() == pytest.approx(449_425, rel=1e-6)  # every person once
+        shares = persons.loc[persons["field"] == f"share_{when}", "value"].astype(float)
+        assert shares.sum() == pytest.approx(1.0)
+    components = diagnostics[diagnostics["section"] == "network component"]
+    assert set(components["field"]) >= {"nodes", "persons", "facilities"}

@@ -156,7 +156,7 @@ class Result:
         counts = plan.new_sites["type"].value_counts()
         lines.append(
             "Plan: "
-            + ", ".join(f"{int(counts.get(t, 0))} {t}" for t in ("clinic", "robotic", "digital"))
+            + ", ".join(_count_units(int(counts.get(t, 0)), t) for t in UNIT_NAMES)
             + f" added for a cost of {plan.cost:,.2f} ({plan.status}, gap {plan.gap:.2%}, "
             f"{plan.seconds:.1f} s)"
         )
@@ -165,6 +165,51 @@ class Result:
         lines.append("")
         lines.append(format_table(table.drop(columns=["higher_is_better"])))
         return "\n".join(lines)
+
+    def diagnostics_table(self) -> pd.DataFrame:
+        """Every diagnostic of the run in one long table (written as ``diagnostics.csv``).
+
+        Columns ``section``, ``item``, ``field``, ``value``. Sections:
+
+        - ``persons``: one item per reach category, fields ``persons_before``,
+          ``share_before``, ``persons_after``, ``share_after`` (persons, 0–1); the categories
+          add up to the total population, so every person is counted once;
+        - ``network component``: one item per road-network component (and "not on the
+          network"), fields ``nodes``, ``origins``, ``persons``, ``facilities``,
+          ``persons_within_standard`` (and their ``*_after`` values);
+        - ``snapping``: one item per travel-time run and side (e.g. "existing facilities /
+          origins"), fields as in :attr:`diagnostics` (points, persons, snap distances in
+          metres, walking legs in minutes);
+        - ``excluded facility``: one item per facility row left out, fields ``row``, ``id``,
+          ``name``, ``reason``, ``x``, ``y`` (coordinates as given in the file);
+        - ``warning``: one item per warning, field ``text``.
+        """
+        rows: list[tuple[str, str, str, object]] = []
+        if self.accounting is not None:
+            for _, r in self.accounting.iterrows():
+                for field_name, column in (
+                    ("persons_before", "persons_before"),
+                    ("share_before", "share_before"),
+                    ("persons_after", "persons"),
+                    ("share_after", "share"),
+                ):
+                    rows.append(("persons", str(r["category"]), field_name, r[column]))
+        if self.components is not None:
+            for _, r in self.components.iterrows():
+                for column in self.components.columns.drop("component"):
+                    rows.append(("network component", str(r["component"]), column, r[column]))
+        for index, r in self.diagnostics.iterrows():
+            item = " / ".join(map(str, index)) if isinstance(index, tuple) else str(index)
+            for column in self.diagnostics.columns:
+                rows.append(("snapping", item, str(column), r[column]))
+        for _, r in self.excluded.iterrows():
+            item = f"row {r['row']}" if "row" in r else str(r.get("id"))
+            for column in ("row", "id", "name", "reason", "x", "y"):
+                if column in r:
+                    rows.append(("excluded facility", item, column, r[column]))
+        for k, text in enumerate(self.warnings, start=1):
+            rows.append(("warning", str(k), "text", text))
+        return pd.DataFrame(rows, columns=["section", "item", "field", "value"])
 
     def write(self, out_dir: str | Path, *, replace: bool = False) -> dict[str, Path]:
         """Write every output into ``out_dir`` and return the paths by name.
@@ -183,3 +228,17 @@ def _weighted_nanmean(values: pd.Series, weights: pd.Series) -> float:
     w = weights.to_numpy(float)
     ok = np.isfinite(v)
     return float(np.average(v[ok], weights=w[ok])) if ok.any() and w[ok].sum() > 0 else float("nan")
+
+
+#: Supply types in the order the plan line lists them, with their plural names.
+UNIT_NAMES: dict[str, str] = {
+    "clinic": "clinics",
+    "robotic": "robotic units",
+    "digital": "digital hubs",
+}
+
+
+def _count_units(count: int, unit_type: str) -> str:
+    """ "1 clinic", "2 clinics", "0 robotic units"."""
+    singular = {"clinic": "clinic", "robotic": "robotic unit", "digital": "digital hub"}
+    return f"{count} {singular[unit_type] if count == 1 else UNIT_NAMES[unit_type]}"
