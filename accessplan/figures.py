@@ -16,8 +16,10 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -31,6 +33,7 @@ from accessplan.maps import (
     access_layers,
     format_number,
     marker_size,
+    measure_title,
 )
 
 __all__ = [
@@ -92,7 +95,7 @@ def _drawing_frame(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _draw_layer(
-    ax: Any, cells: gpd.GeoDataFrame, layer: AccessLayer, population: np.ndarray
+    ax: Axes, cells: gpd.GeoDataFrame, layer: AccessLayer, population: np.ndarray
 ) -> list[Patch]:
     """Fill every cell with its class (hatched grey for the special classes); legend handles."""
     points = bool(cells.geom_type.isin(["Point"]).all())
@@ -147,9 +150,9 @@ def _facility_points(size: float) -> float:
 
 
 def _draw_facilities(
-    ax: Any,
+    ax: Axes,
     facilities: gpd.GeoDataFrame,
-    crs: Any,
+    crs: pyproj.CRS,
     *,
     include_new: bool,
     largest: float,
@@ -250,7 +253,7 @@ def _layers_for(cells: gpd.GeoDataFrame, options: dict[str, Any]) -> list[Access
     return access_layers(cells, **options, **reach)
 
 
-def _legend_lines(handles: list[Any]) -> int:
+def _legend_lines(handles: Sequence[Patch | Line2D]) -> int:
     return sum(str(h.get_label()).count("\n") + 1 for h in handles)
 
 
@@ -263,8 +266,8 @@ def _panel_handles(
     layer: AccessLayer,
     handles: list[Patch],
     facility_handles: list[Line2D],
-) -> list[Any]:
-    out: list[Any] = [*handles]
+) -> list[Patch | Line2D]:
+    out: list[Patch | Line2D] = [*handles]
     if facility_handles:
         note = "new: filled, gold edge" if layer.key != "before" else "new sites: after only"
         out += [_section(""), _section(f"Facilities (size: capacity;\n{note})"), *facility_handles]
@@ -272,7 +275,7 @@ def _panel_handles(
 
 
 def _draw_panel(
-    subfig: Any,
+    subfig: SubFigure,
     frame: gpd.GeoDataFrame,
     layer: AccessLayer,
     population: np.ndarray,
@@ -510,7 +513,7 @@ def plot_lorenz(
     ``unit`` name the measure in the title (``value_label`` is the older name of ``label``).
     """
     value_label = label if label is not None else value_label
-    measure = f"{value_label} ({unit})" if unit else value_label
+    measure = measure_title(value_label, unit)
     persons = pd.Series(_column(frame, population, "lorenz"), index=frame.index)
     fig = Figure(figsize=(5.2, 5.0), layout="constrained")
     ax = fig.subplots()

@@ -39,6 +39,7 @@ from jinja2 import Template
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from matplotlib.ticker import MaxNLocator
+from numpy.typing import ArrayLike
 
 from accessplan._html import esc
 from accessplan.errors import InputError
@@ -87,6 +88,13 @@ TYPE_STYLES: dict[str, dict[str, str]] = {
 # ---------------------------------------------------------------------------------------------
 # Number formatting and colour classes
 # ---------------------------------------------------------------------------------------------
+
+
+def measure_title(label: str, unit: str | None) -> str:
+    """``"label (unit)"``, or the label alone when it already names its unit."""
+    if not unit or unit.lower() in label.lower():
+        return label
+    return f"{label} ({unit})"
 
 
 def format_number(value: float | None, digits: int = 3) -> str:
@@ -139,7 +147,7 @@ class ColourClasses:
     zero_class: int | None = None
     tolerance: float = 0.0
 
-    def classify(self, values: Any) -> np.ndarray:
+    def classify(self, values: ArrayLike) -> np.ndarray:
         """Class index of every value (``int``), ``-1`` for NaN or infinite values."""
         v = np.asarray(values, dtype=float)
         out = np.searchsorted(np.asarray(self.inner, dtype=float), v, side="right").astype(int)
@@ -161,13 +169,13 @@ def _sample_cmap(name: str, n: int, lo: float = 0.12, hi: float = 0.95) -> list[
     return [to_hex(cmap(x)) for x in np.linspace(lo, hi, n)]
 
 
-def _finite(values: Any) -> np.ndarray:
+def _finite(values: ArrayLike) -> np.ndarray:
     v = np.asarray(values, dtype=float).ravel()
     return v[np.isfinite(v)]
 
 
 def sequential_classes(
-    values: Any, *, k: int = 6, scheme: str = "quantile", cmap: str = "YlGnBu"
+    values: ArrayLike, *, k: int = 6, scheme: str = "quantile", cmap: str = "YlGnBu"
 ) -> ColourClasses:
     """Classify ``values`` into at most ``k`` ordered classes for a sequential colour scale.
 
@@ -210,7 +218,7 @@ def sequential_classes(
 
 
 def diverging_classes(
-    values: Any, *, k_side: int = 3, higher_is_better: bool = True, cmap: str = "RdBu"
+    values: ArrayLike, *, k_side: int = 3, higher_is_better: bool = True, cmap: str = "RdBu"
 ) -> ColourClasses:
     """Classify changes on a symmetric diverging scale centred on a "no change" class.
 
@@ -411,7 +419,7 @@ def access_layers(
         ``[before]`` when ``after`` is None, else ``[before, after, change]``.
     """
     catalogue = _special_classes(cutoff, unit)
-    measure = f"{label} ({unit})" if unit else label
+    measure = measure_title(label, unit)
     direction = "higher is better" if higher_is_better else "lower is better"
     states = [(before, reach_before)] + ([(after, reach_after)] if after is not None else [])
     values = [_numeric(cells, column, "cells") for column, _ in states]
@@ -1282,7 +1290,7 @@ def accessibility_map(
     root = m.get_root()
     assert isinstance(root, Figure)  # a folium.Map's root is always its Figure
     root.header.add_child(Element(f"<style>{_CSS}</style>"), name="ap_css")
-    measure = f"{label} ({unit})" if unit else label
+    measure = measure_title(label, unit)
     direction = "higher is better" if higher_is_better else "lower is better"
     root.html.add_child(
         Element(

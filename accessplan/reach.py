@@ -263,7 +263,7 @@ def reach_warnings(accounting: pd.DataFrame, threshold: float = 0.01) -> list[st
     attrs = accounting.attrs
     cutoff, max_snap = attrs.get("cutoff"), attrs.get("max_snap_m")
     within_cutoff = f"within the {cutoff:g}-minute cutoff" if cutoff else "at all"
-    road = f"more than {max_snap:g} m from any road" if max_snap else "too far from any road"
+    road = f"more than {max_snap:,.0f} m from any road" if max_snap else "too far from any road"
     text = {
         TOO_FAR_FROM_ROAD: (
             f"live {road}: they were not routed and reach no facility in these results. Check "

@@ -197,4 +197,4 @@ def test_end_to_end_on_two_islands():
     summary = component_summary(tt, pts.set_index("id")["population"], 30)
     assert summary["nodes"].tolist() == [16, 16, 0]
     assert summary["facilities"].tolist() == [1, 0, 0]
-    assert "more than 2000 m from any road" in reach_warnings(table)[-1]
+    assert "more than 2,000 m from any road" in reach_warnings(table)[-1]

@@ -343,7 +343,7 @@ def test_static_map_has_grey_classes_for_unreachable_cells_and_the_measure_in_it
         facilities=make_facilities(),
     )
     assert fig.get_size_inches()[0] == pytest.approx(A4_TEXT_WIDTH)
-    assert suptitles == ["Before the plan: Clinicians per 10,000 persons (per 10,000 persons)"]
+    assert suptitles == ["Before the plan: Clinicians per 10,000 persons"]
     assert titles == ["Higher is better"]
     pop = cells["population"]
     assert f"No facility within 30 min ({pop[:3].sum():,.0f} persons)" in [

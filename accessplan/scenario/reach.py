@@ -9,11 +9,14 @@ keys (``[network] max_snap_m``), and facility rows left out of the study add a w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from accessplan import reach
+
+if TYPE_CHECKING:
+    from accessplan.traveltimes import TravelTimes
 
 __all__ = ["reach_extras", "scenario_warning"]
 
@@ -31,7 +34,7 @@ def scenario_warning(text: str) -> str:
     return text
 
 
-def _physical_ids(facilities: pd.DataFrame, tt: Any) -> list[str]:
+def _physical_ids(facilities: pd.DataFrame, tt: TravelTimes) -> list[str]:
     destinations = set(tt.destination_ids)
     ids = facilities.loc[facilities["type"] != "digital", "id"]
     return [i for i in ids if i in destinations]
@@ -39,8 +42,8 @@ def _physical_ids(facilities: pd.DataFrame, tt: Any) -> list[str]:
 
 def reach_extras(
     cfg: dict[str, dict[str, Any]],
-    tt_existing: Any,
-    tt_all: Any,
+    tt_existing: TravelTimes,
+    tt_all: TravelTimes,
     demand: pd.Series,
     cells: pd.DataFrame,
     facilities: pd.DataFrame,
@@ -61,13 +64,13 @@ def reach_extras(
     standard = float(cfg["plan"]["standard"])
     after_ids = _physical_ids(facilities, tt_all)
     situations = {"before": (tt_existing, None), "after": (tt_all, after_ids)}
-    tables, warnings = {}, []
+    tables, said = {}, {}
     for when, (tt, ids) in situations.items():
         categories = reach.reach_categories(tt, standard, facilities=ids)
         cells[f"reach_{when}"] = categories.reindex(cells["id"]).astype(str).to_numpy()
         tables[when] = reach.person_accounting(tt, demand, standard, facilities=ids)
-        prefix = "Before the plan" if when == "before" else "After the plan"
-        warnings += [f"{prefix}: {scenario_warning(w)}" for w in reach.reach_warnings(tables[when])]
+        said[when] = [scenario_warning(w) for w in reach.reach_warnings(tables[when])]
+    warnings = _before_and_after(said["before"], said["after"])
     accounting = _accounting_table(tables["before"], tables["after"])
     components = reach.component_summary(tt_existing, demand, standard)
     after = reach.component_summary(tt_all, demand, standard, facilities=after_ids)
@@ -76,6 +79,16 @@ def reach_extras(
     if len(excluded):
         warnings.append(excluded_warning(excluded))
     return {"accounting": accounting, "components": components, "warnings": warnings}
+
+
+def _before_and_after(before: list[str], after: list[str]) -> list[str]:
+    """One warning for what holds before and after the plan alike, else one for each."""
+    both = [w for w in before if w in after]
+    return (
+        [f"Before and after the plan: {w}" for w in both]
+        + [f"Before the plan: {w}" for w in before if w not in both]
+        + [f"After the plan: {w}" for w in after if w not in both]
+    )
 
 
 def _accounting_table(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
@@ -97,5 +110,5 @@ def excluded_warning(excluded: pd.DataFrame) -> str:
         detail = " (" + "; ".join(f"{n} × {r}" for r, n in reasons.items()) + ")"
     return (
         f"{len(excluded)} facility rows were left out of the study{detail}; they are listed "
-        "in Result.excluded."
+        "in the report and in diagnostics.csv (Result.excluded in Python)."
     )
