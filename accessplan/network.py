@@ -11,7 +11,7 @@ other, and each node carries its component's number in the node attribute ``comp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import numpy as np
@@ -19,18 +19,24 @@ import pyproj
 
 from accessplan.errors import InputError, NetworkError
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+    from scipy.spatial import cKDTree
+
 __all__ = [
     "DEFAULT_DRIVE_SPEEDS_KPH",
     "DEFAULT_MIN_COMPONENT_NODES",
     "DEFAULT_MODE_SPEEDS_KPH",
     "MODES",
     "RoutingGraph",
+    "check_mode",
     "prepare_network",
     "routing_graph",
 ]
 
-Mode = Literal["walk", "bike", "drive"]
-MODES: tuple[str, ...] = ("walk", "bike", "drive")
+Mode = Literal["drive", "walk", "bike"]
+#: The travel modes: each has its own road filter (:func:`accessplan.io.read_roads`) and speeds.
+MODES: tuple[str, ...] = ("drive", "walk", "bike")
 
 #: Constant speeds (km/h) of the non-motorised modes.
 DEFAULT_MODE_SPEEDS_KPH: dict[str, float] = {"walk": 4.5, "bike": 12.0}
@@ -128,8 +134,7 @@ def prepare_network(
     InputError
         If the mode, a speed or ``min_component_nodes`` is invalid.
     """
-    if mode not in MODES:
-        raise InputError(f"unknown travel mode {mode!r}; use one of {list(MODES)}.")
+    check_mode(mode)
     _check_graph(G)
     H = _project(G, crs)
     _add_speeds(H, mode, speeds)
@@ -160,6 +165,19 @@ def prepare_network(
         "min_component_nodes": smallest,
     }
     return H
+
+
+def check_mode(mode: str) -> str:
+    """``mode`` itself when it is one of :data:`MODES`.
+
+    Raises
+    ------
+    InputError
+        For any other mode, naming the ones there are.
+    """
+    if mode not in MODES:
+        raise InputError(f"mode={mode!r} is not a travel mode; use one of {list(MODES)}.")
+    return mode
 
 
 def _check_min_component_nodes(value: Any) -> int:
@@ -338,7 +356,7 @@ def _node_order(node: Any) -> tuple[int, Any]:
     return (1, str(node))
 
 
-def component_labels(csr: Any, node_ids: np.ndarray) -> np.ndarray:
+def component_labels(csr: sp.csr_array, node_ids: np.ndarray) -> np.ndarray:
     """Strongly connected component of each node of a routing matrix, numbered as in
     :func:`prepare_network`: 0 for the largest, ties broken by the smallest node id.
 
@@ -389,13 +407,15 @@ class RoutingGraph:
         "xy",
     )
 
-    def __init__(self, csr: Any, node_ids: np.ndarray, xy: np.ndarray, crs: pyproj.CRS) -> None:
+    def __init__(
+        self, csr: sp.csr_array, node_ids: np.ndarray, xy: np.ndarray, crs: pyproj.CRS
+    ) -> None:
         self.csr = csr
         self.node_ids = node_ids
         self.xy = xy
         self.crs = crs
-        self._tree: Any = None
-        self._reverse: Any = None
+        self._tree: cKDTree | None = None
+        self._reverse: sp.csr_array | None = None
         self._component: np.ndarray | None = None
 
     @property
@@ -414,7 +434,7 @@ class RoutingGraph:
         return np.bincount(self.component) if self.n_nodes else np.zeros(0, dtype=np.int64)
 
     @property
-    def tree(self) -> Any:
+    def tree(self) -> cKDTree:
         """k-d tree of the node coordinates (``scipy.spatial.cKDTree``), built once."""
         if self._tree is None:
             from scipy.spatial import cKDTree
@@ -423,7 +443,7 @@ class RoutingGraph:
         return self._tree
 
     @property
-    def reverse_csr(self) -> Any:
+    def reverse_csr(self) -> sp.csr_array:
         """The reversed graph (``csr`` transposed, CSR): searches towards a node, built once."""
         if self._reverse is None:
             self._reverse = self.csr.T.tocsr()
@@ -435,7 +455,8 @@ class RoutingGraph:
         return int(self.node_ids.size)
 
 
-_ROUTING_CACHE: dict[int, tuple[Any, RoutingGraph]] = {}
+#: id(graph) -> ((fingerprint, graph), its RoutingGraph); the graph is held so its id stays its own.
+_ROUTING_CACHE: dict[int, tuple[tuple[tuple[Any, ...], nx.MultiDiGraph], RoutingGraph]] = {}
 
 
 def routing_graph(G: nx.MultiDiGraph | RoutingGraph, weight: str = "minutes") -> RoutingGraph:
@@ -473,7 +494,11 @@ def routing_graph(G: nx.MultiDiGraph | RoutingGraph, weight: str = "minutes") ->
 
 
 def _build_routing(
-    nodes: np.ndarray, xy: np.ndarray, edges: list[tuple[Any, Any, Any]], crs: Any, weight: str
+    nodes: np.ndarray,
+    xy: np.ndarray,
+    edges: list[tuple[Any, Any, float | None]],
+    crs: pyproj.CRS,
+    weight: str,
 ) -> RoutingGraph:
     """The :class:`RoutingGraph` of nodes, coordinates and ``(u, v, weight)`` edges."""
     import scipy.sparse as sp

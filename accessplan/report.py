@@ -13,7 +13,7 @@ import math
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import folium
 import numpy as np
@@ -22,6 +22,13 @@ import pandas as pd
 from accessplan._html import esc
 from accessplan.errors import InputError
 from accessplan.maps import LEAFLET_VERSION, external_references, format_number, offline_html
+
+if TYPE_CHECKING:
+    from accessplan.optimize import Plan
+
+#: What the report reads a plan's solver status from: a :class:`~accessplan.optimize.Plan`, or a
+#: mapping with ``status`` and ``gap`` (optionally ``model``, ``solver``, ``seconds``).
+PlanInfo: TypeAlias = "Plan | Mapping[str, Any]"
 
 __all__ = ["CATEGORY_WORDS", "render_report", "share_texts", "solver_status_text", "write_report"]
 
@@ -248,13 +255,13 @@ def solver_status_text(status: str, gap: float | None = None) -> str:
     )
 
 
-def _plan_value(plan: Any, name: str) -> Any:
+def _plan_value(plan: PlanInfo, name: str) -> Any:
     if isinstance(plan, Mapping):
         return plan.get(name)
     return getattr(plan, name, None)
 
 
-def _plan_html(plan: Any) -> str:
+def _plan_html(plan: PlanInfo) -> str:
     status = _plan_value(plan, "status")
     if status is None:
         raise InputError("plan: expected an object or mapping with a 'status' (and 'gap').")
@@ -388,7 +395,7 @@ def _diagnostics_html(
     accounting: pd.DataFrame | None,
     excluded: pd.DataFrame | None,
     components: pd.DataFrame | None,
-    plan: Any,
+    plan: PlanInfo | None,
     max_rows: int,
 ) -> str:
     parts = []
@@ -438,7 +445,7 @@ def render_report(
     accounting: pd.DataFrame | None = None,
     components: pd.DataFrame | None = None,
     excluded: pd.DataFrame | None = None,
-    plan: Any = None,
+    plan: PlanInfo | None = None,
 ) -> str:
     """HTML text of the report; see :func:`write_report` for the parameters."""
     summary = _check_summary(summary)
@@ -523,7 +530,7 @@ def write_report(
     accounting: pd.DataFrame | None = None,
     components: pd.DataFrame | None = None,
     excluded: pd.DataFrame | None = None,
-    plan: Any = None,
+    plan: PlanInfo | None = None,
 ) -> Path:
     """Write one self-contained, offline HTML report and return its path.
 

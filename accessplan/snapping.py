@@ -9,7 +9,7 @@ flagged *too far*: they stay in the results (their rows or columns are empty) an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +19,9 @@ import shapely
 
 from accessplan.errors import InputError
 from accessplan.network import RoutingGraph
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 __all__ = ["DEFAULT_LEG_SPEED_KPH", "DEFAULT_MAX_SNAP_M", "Snapped", "snap_points"]
 
@@ -122,7 +125,9 @@ def projected_xy(points: gpd.GeoDataFrame, crs: pyproj.CRS, what: str) -> np.nda
     return xy
 
 
-def _nearest_nodes(tree: Any, xy: np.ndarray, node_ids: np.ndarray) -> tuple[np.ndarray, ...]:
+def _nearest_nodes(
+    tree: cKDTree, xy: np.ndarray, node_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Distance to, and position of, each point's nearest node; ties go to the smaller node id.
 
     OSM often has two nodes at one spot (the two carriageways of a road, a bridge over a

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -26,9 +26,18 @@ import scipy.sparse as sp
 from accessplan.errors import InputError
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+    import networkx as nx
+
     from accessplan._point_pairs import PointNodes
+    from accessplan.network import RoutingGraph
+    from accessplan.snapping import Snapped
 
 __all__ = ["TravelTimes", "align_values", "travel_times"]
+
+#: Network component per origin or destination: a Series by id, or one value per id in order
+#: (NA or -1: not on the network).
+ComponentValues: TypeAlias = "pd.Series | np.ndarray | Sequence[float | None]"
 
 
 #: Kinds of id a TravelTimes holds (pandas ``infer_dtype`` name → kind kept by save/load).
@@ -108,7 +117,7 @@ def _id_text(value: Any) -> str:
     return str(value)
 
 
-def _components(values: Any, ids: pd.Index, what: str) -> np.ndarray | None:
+def _components(values: ComponentValues | None, ids: pd.Index, what: str) -> np.ndarray | None:
     """Component numbers aligned to ``ids`` as int64; -1 where not on the network.
 
     ``values``: a Series indexed by the ids, or one value per id in their order; NA (or -1)
@@ -232,8 +241,8 @@ class TravelTimes:
         *,
         cutoff: float | None = None,
         diagnostics: pd.DataFrame | None = None,
-        origin_components: Any = None,
-        destination_components: Any = None,
+        origin_components: ComponentValues | None = None,
+        destination_components: ComponentValues | None = None,
         component_nodes: pd.Series | None = None,
     ) -> None:
         self.origin_ids = _as_index(origin_ids, "origin ids")
@@ -409,8 +418,8 @@ class TravelTimes:
         destination_ids: Iterable[Hashable] | None = None,
         *,
         cutoff: float | None = None,
-        origin_components: Any = None,
-        destination_components: Any = None,
+        origin_components: ComponentValues | None = None,
+        destination_components: ComponentValues | None = None,
         component_nodes: pd.Series | None = None,
     ) -> TravelTimes:
         """Build from a dense array of minutes; NaN or inf mean "not reachable".
@@ -559,6 +568,16 @@ class TravelTimes:
             ),
             component_nodes=nodes,
         )
+
+    def destination_positions(self, ids: Iterable[Hashable]) -> np.ndarray:
+        """Column of each of ``ids`` in the matrix, in the given order.
+
+        Raises
+        ------
+        InputError
+            When an id is not a destination of this TravelTimes.
+        """
+        return self._positions(ids, self.destination_ids, "destination")
 
     @staticmethod
     def _positions(ids: Iterable[Hashable], index: pd.Index, what: str) -> np.ndarray:
@@ -894,9 +913,9 @@ _ENGINE_VERSION = "2"
 
 
 def travel_times(
-    network: Any,
-    origins: Any,
-    destinations: Any,
+    network: nx.MultiDiGraph | RoutingGraph,
+    origins: gpd.GeoDataFrame,
+    destinations: gpd.GeoDataFrame,
     *,
     cutoff: float | None = None,
     origin_id_col: str | None = "id",
@@ -1015,7 +1034,9 @@ def travel_times(
     return result
 
 
-def _with_components(tt: TravelTimes, routing: Any, so: Any, sd: Any) -> TravelTimes:
+def _with_components(
+    tt: TravelTimes, routing: RoutingGraph, so: Snapped, sd: Snapped
+) -> TravelTimes:
     """``tt`` with the network component of every snapped point (-1: too far from the road)."""
     component = routing.component
     sizes = routing.component_nodes
@@ -1052,7 +1073,7 @@ def _thread_count(workers: int | None, sources: int, nodes: int) -> int:
 
 
 def _node_times(
-    routing: Any,
+    routing: RoutingGraph,
     sources: np.ndarray,
     targets: np.ndarray,
     reverse: bool,
@@ -1116,9 +1137,9 @@ _DENSE_NODE_PAIRS = 60_000_000
 
 
 def _route(
-    routing: Any,
-    so: Any,
-    sd: Any,
+    routing: RoutingGraph,
+    so: Snapped,
+    sd: Snapped,
     cutoff: float | None,
     *,
     chunk_mib: float,
@@ -1239,7 +1260,7 @@ def _expand_sparse(
     return sp.coo_array((total, (rows, cols)), shape=shape).tocsr()
 
 
-def _diagnostics(tt: TravelTimes, so: Any, sd: Any, max_snap_m: float) -> pd.DataFrame:
+def _diagnostics(tt: TravelTimes, so: Snapped, sd: Snapped, max_snap_m: float) -> pd.DataFrame:
     """Per input: points and persons snapped, too far from the network, or reaching nothing."""
     m = tt.matrix
     row_reach = np.diff(m.indptr) > 0
@@ -1267,7 +1288,9 @@ def _diagnostics(tt: TravelTimes, so: Any, sd: Any, max_snap_m: float) -> pd.Dat
     return pd.DataFrame.from_dict(records, orient="index")
 
 
-def _cache_key(routing: Any, so: Any, sd: Any, cutoff: float | None, params: dict) -> str:
+def _cache_key(
+    routing: RoutingGraph, so: Snapped, sd: Snapped, cutoff: float | None, params: dict
+) -> str:
     import hashlib
 
     h = hashlib.sha256(_ENGINE_VERSION.encode())

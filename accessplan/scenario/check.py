@@ -10,12 +10,19 @@ error that would stop the run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from accessplan.errors import AccessplanError
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+    from accessplan.network import RoutingGraph
+    from accessplan.scenario.config import Scenario
+    from accessplan.snapping import Snapped
 
 __all__ = ["ScenarioCheck", "check_scenario"]
 
@@ -101,7 +108,7 @@ def _crs_text(crs: Any) -> str:
     return f"EPSG:{epsg}" if epsg else crs.name
 
 
-def _snap_table(snapped: dict[str, Any]) -> pd.DataFrame:
+def _snap_table(snapped: dict[str, Snapped]) -> pd.DataFrame:
     rows = {}
     for name, s in snapped.items():
         d = s.distance_m[np.isfinite(s.distance_m)]
@@ -119,7 +126,9 @@ def _snap_table(snapped: dict[str, Any]) -> pd.DataFrame:
     return table
 
 
-def _component_table(graph: Any, routing: Any, snapped: dict[str, Any]) -> pd.DataFrame:
+def _component_table(
+    graph: nx.MultiDiGraph, routing: RoutingGraph, snapped: dict[str, Snapped]
+) -> pd.DataFrame:
     from accessplan.reach import NOT_ON_NETWORK
 
     component = np.array(
@@ -143,7 +152,7 @@ def _component_table(graph: Any, routing: Any, snapped: dict[str, Any]) -> pd.Da
     return pd.DataFrame.from_records(records).set_index("component")
 
 
-def check_scenario(scenario: Any) -> ScenarioCheck:
+def check_scenario(scenario: Scenario) -> ScenarioCheck:
     """Read the inputs, prepare the network and snap the points; see :class:`ScenarioCheck`."""
     from accessplan.network import routing_graph
     from accessplan.scenario.inputs import read_inputs

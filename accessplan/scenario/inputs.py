@@ -7,13 +7,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from accessplan.errors import AccessplanError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["ARGUMENT_KEYS", "Inputs", "physical_facilities", "point_cells", "read_inputs"]
 
@@ -53,7 +56,7 @@ class Inputs:
     """What a run reads before the network stage."""
 
     name: str
-    graph: Any
+    graph: nx.MultiDiGraph
     population: gpd.GeoDataFrame
     cells: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -12,6 +12,10 @@ import pandas as pd
 
 from accessplan.measures.registry import Measure, get_measure
 from accessplan.scenario.config import Scenario
+
+if TYPE_CHECKING:
+    from accessplan.equity import Comparison
+    from accessplan.optimize import Plan
 
 __all__ = ["MEAN_METRIC", "SERVED_METRIC", "Result", "metric_rows"]
 
@@ -88,8 +92,8 @@ class Result:
     scenario: Scenario
     cells: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
-    plan: Any
-    comparison: Any
+    plan: Plan
+    comparison: Comparison
     diagnostics: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
     attribution: str = ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +18,15 @@ from accessplan.scenario.inputs import Inputs, read_inputs
 from accessplan.scenario.result import Result
 from accessplan.supply import clinicians_to_persons, persons_to_clinicians
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import networkx as nx
+
+    from accessplan.equity import Comparison
+    from accessplan.optimize import Plan, SupplyOption
+    from accessplan.traveltimes import TravelTimes
+
 __all__ = ["Runner", "measure_params", "supply_options"]
 
 #: Where each measure parameter is read from in the scenario: (section, key).
@@ -29,7 +38,7 @@ MEASURE_PARAM_KEYS: dict[str, tuple[str, str]] = {
 
 
 @contextmanager
-def _stage(timings: dict[str, float], name: str, progress: bool) -> Any:
+def _stage(timings: dict[str, float], name: str, progress: bool) -> Iterator[None]:
     if progress:
         print(f"[accessplan] {name} ...", flush=True)
     t0 = time.perf_counter()
@@ -53,7 +62,7 @@ def measure_params(measure: Measure, cfg: dict[str, dict[str, Any]]) -> dict[str
     return params
 
 
-def prepare_graph(cfg: dict[str, dict[str, Any]], graph: Any) -> Any:
+def prepare_graph(cfg: dict[str, dict[str, Any]], graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """The routable network of the scenario's ``[network]`` keys."""
     from accessplan.network import prepare_network
 
@@ -127,7 +136,7 @@ class Runner:
         )
 
     # ---------------------------------------------------------------- stages
-    def _candidates(self, inputs: Inputs, graph: Any) -> gpd.GeoDataFrame:
+    def _candidates(self, inputs: Inputs, graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
         from accessplan.network import routing_graph
         from accessplan.optimize import candidates as cand
 
@@ -168,8 +177,8 @@ class Runner:
         return sites[["id", "name", "geometry"]]
 
     def _travel_times(
-        self, graph: Any, inputs: Inputs, candidates: gpd.GeoDataFrame
-    ) -> tuple[Any, Any]:
+        self, graph: nx.MultiDiGraph, inputs: Inputs, candidates: gpd.GeoDataFrame
+    ) -> tuple[TravelTimes, TravelTimes]:
         from accessplan.traveltimes import travel_times
 
         net = self.cfg["network"]
@@ -186,11 +195,11 @@ class Runner:
         )
         return existing, both
 
-    def _access(self, tt: Any, demand: pd.Series, supply: pd.DataFrame) -> pd.DataFrame:
+    def _access(self, tt: TravelTimes, demand: pd.Series, supply: pd.DataFrame) -> pd.DataFrame:
         """The scenario's measure, from the registry, in its unit."""
         return compute(self.measure, tt, demand, supply, **measure_params(self.measure, self.cfg))
 
-    def _served(self, tt: Any, demand: pd.Series, supply: pd.DataFrame) -> pd.Series:
+    def _served(self, tt: TravelTimes, demand: pd.Series, supply: pd.DataFrame) -> pd.Series:
         """Persons served within the standard when each unit serves a limited number."""
         from accessplan.measures import capacity_limited_coverage
 
@@ -210,11 +219,11 @@ class Runner:
 
     def _plan(
         self,
-        tt: Any,
+        tt: TravelTimes,
         demand: pd.Series,
         facilities: gpd.GeoDataFrame,
         candidates: gpd.GeoDataFrame,
-    ) -> Any:
+    ) -> Plan:
         from accessplan import optimize
 
         plan_cfg, eq = self.cfg["plan"], self.cfg["equity"]
@@ -301,7 +310,7 @@ class Runner:
         demand: pd.Series,
         minutes_before: pd.Series,
         minutes_after: pd.Series,
-    ) -> Any:
+    ) -> Comparison:
         from accessplan.equity import compare
 
         return compare(
@@ -339,7 +348,7 @@ def type_standard(cfg: dict[str, dict[str, Any]], kind: str) -> float:
     return float(own if own is not None else cfg["plan"]["standard"])
 
 
-def supply_options(cfg: dict[str, dict[str, Any]]) -> list[Any]:
+def supply_options(cfg: dict[str, dict[str, Any]]) -> list[SupplyOption]:
     """The budget model's options: one per ``[plan] types``, capacity in persons.
 
     Each physical type's standard is its ``[supply.<type>] standard`` when set, else
@@ -374,7 +383,7 @@ def supply_options(cfg: dict[str, dict[str, Any]]) -> list[Any]:
 def facilities_after(
     existing: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,
-    plan: Any,
+    plan: Plan,
     persons_per_clinician: float,
 ) -> gpd.GeoDataFrame:
     """Existing facilities plus the plan's new sites.
@@ -419,7 +428,7 @@ def facilities_after(
     return out
 
 
-def nearest_minutes(tt: Any, supply: pd.DataFrame) -> pd.Series:
+def nearest_minutes(tt: TravelTimes, supply: pd.DataFrame) -> pd.Series:
     """Minutes to the nearest physical facility (NaN: none reachable within the cutoff)."""
     from accessplan.measures import nearest
 
@@ -453,7 +462,7 @@ def cells_table(
 
 
 def _context_roads(
-    graph: Any, classes: Sequence[str] = ("trunk", "primary", "secondary", "tertiary")
+    graph: nx.MultiDiGraph, classes: Sequence[str] = ("trunk", "primary", "secondary", "tertiary")
 ) -> gpd.GeoDataFrame | None:
     """Main roads as lines (for the map's context layer), in EPSG:4326."""
     from shapely.geometry import LineString
