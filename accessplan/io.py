@@ -46,6 +46,7 @@ import shapely
 from shapely.ops import nearest_points
 
 from accessplan.errors import InputError, NetworkError
+from accessplan.network import MODES, check_mode
 from accessplan.supply import SUPPLY_TYPES, check_supply_types
 
 __all__ = [
@@ -58,8 +59,6 @@ __all__ = [
     "read_roads",
 ]
 
-Mode = Literal["drive", "walk", "bike"]
-MODES: tuple[str, ...] = ("drive", "walk", "bike")
 BBox = tuple[float, float, float, float]
 
 _PYROSM_NETWORK_TYPE = {"drive": "driving", "walk": "walking", "bike": "cycling"}
@@ -103,12 +102,6 @@ def _where(source: object) -> str:
     if isinstance(source, str | Path):
         return f"file {str(source)!r}"
     return f"the given {type(source).__name__}"
-
-
-def _check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise InputError(f"mode={mode!r} is not a travel mode; use one of {list(MODES)}.")
-    return mode
 
 
 def _check_bbox(bbox: BBox | None) -> BBox | None:
@@ -229,7 +222,7 @@ def read_roads(
         No usable road for the mode inside the file or the bbox, a graph without CRS, or a
         place name that could not be downloaded.
     """
-    _check_mode(mode)
+    check_mode(mode)
     bbox = _check_bbox(bbox)
     path = Path(source) if isinstance(source, str | Path) else None
     if path is None:

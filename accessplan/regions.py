@@ -32,12 +32,8 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from accessplan.errors import InputError
-from accessplan.io import (
-    _check_mode,
-    read_facilities,
-    read_population_raster,
-    read_roads,
-)
+from accessplan.io import read_facilities, read_population_raster, read_roads
+from accessplan.network import check_mode
 
 __all__ = [
     "NGAZIDJA_BBOX",
@@ -143,7 +139,7 @@ class Region:
 
         The cached graph is shared between calls: copy it before changing it in place.
         """
-        _check_mode(mode)
+        check_mode(mode)
         if isinstance(self.roads, nx.MultiDiGraph):
             return self.roads
         if mode not in self._graphs:

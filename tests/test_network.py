@@ -103,7 +103,7 @@ def test_edges_without_length_or_class_are_rejected():
 
 
 def test_bad_mode_and_speeds_are_rejected():
-    with pytest.raises(InputError, match="unknown travel mode"):
+    with pytest.raises(InputError, match="not a travel mode"):
         prepare_network(line_graph(), "fly")
     with pytest.raises(InputError, match="positive"):
         prepare_network(line_graph(), "walk", max_edge_m=None, speeds=0)

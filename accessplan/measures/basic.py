@@ -85,7 +85,7 @@ def nearest(
         raise InputError(f"k must be a whole number >= 1, got {k!r}.")
     allowed = np.ones(len(tt.destination_ids), dtype=bool)
     if destinations is not None:
-        pos = tt._positions(destinations, tt.destination_ids, "destination")
+        pos = tt.destination_positions(destinations)
         allowed[:] = False
         allowed[pos] = True
     p = pairs(tt)
