@@ -632,20 +632,34 @@ def _map(result: Any) -> Any:
 
 
 def _write_figures(result: Any, out_dir: Path) -> list[tuple[Path, str]]:
+    """One A4-wide PNG per map layer, the Lorenz curves and the travel-time histogram."""
     from accessplan import figures
+    from accessplan.maps import measure_title
 
     cells = result.cells
     standard = result.scenario.config["plan"]["standard"]
     cutoff = result.scenario.config["network"]["cutoff"]
     measure = _measure_args(result)
-    maps = figures.plot_access_maps(
-        cells,
-        out_dir / "access_maps.png",
-        **measure,
-        cutoff=cutoff,
-        facilities=result.facilities,
-        title=result.scenario.name,
-    )
+    titles = {
+        "before": "Access before the plan",
+        "after": "Access after the plan (with new sites)",
+        "change": "Change in access (after − before)",
+    }
+    maps = [
+        (
+            figures.plot_access_map(
+                cells,
+                out_dir / f"access_{layer}.png",
+                layer=layer,
+                **measure,
+                cutoff=cutoff,
+                facilities=result.facilities,
+                title=result.scenario.name,
+            ),
+            f"{caption}: {measure_title(measure['label'], measure['unit'])}",
+        )
+        for layer, caption in titles.items()
+    ]
     lorenz = figures.plot_lorenz(
         cells, out_dir / "lorenz.png", label=measure["label"], unit=measure["unit"]
     )
@@ -657,7 +671,7 @@ def _write_figures(result: Any, out_dir: Path) -> list[tuple[Path, str]]:
         cutoff=cutoff,
     )
     return [
-        (maps, f"Access before, after and the change: {measure['label']} ({measure['unit']})"),
+        *maps,
         (lorenz, "Lorenz curves of access before and after"),
         (hist, f"Travel time to the nearest facility (standard: {standard:g} min)"),
     ]

@@ -65,7 +65,13 @@ SCENARIO_FILES = {
     "map.html",
     "report.html",
 }
-FIGURES = {"access_maps.png", "lorenz.png", "travel_time_histogram.png"}
+FIGURES = {
+    "access_before.png",
+    "access_after.png",
+    "access_change.png",
+    "lorenz.png",
+    "travel_time_histogram.png",
+}
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,9 @@ OUTPUTS = (
     "diagnostics.csv",
     "map.html",
     "report.html",
-    "access_maps.png",
+    "access_before.png",
+    "access_after.png",
+    "access_change.png",
     "lorenz.png",
     "travel_time_histogram.png",
 )

@@ -56,7 +56,13 @@ figures = {figures}
 """
 SYNTHETIC = 'region = "synthetic"\nsynthetic_nodes = 100\nsynthetic_origins = 40\n'
 SYNTHETIC += "synthetic_facilities = 2"
-FIGURES = {"access_maps.png", "lorenz.png", "travel_time_histogram.png"}
+FIGURES = {
+    "access_before.png",
+    "access_after.png",
+    "access_change.png",
+    "lorenz.png",
+    "travel_time_histogram.png",
+}
 #: Outputs that are the same bytes for the same result (GeoPackages hold a timestamp).
 DETERMINISTIC = ("plan.csv", "summary.csv", "diagnostics.csv", "map.html", "report.html")
 
