@@ -133,6 +133,11 @@ def test_whole_comoros_from_the_raw_national_files(tmp_path, capsys, browser):
     assert (networks["value"].astype(float) > 0).sum() == 3  # one road network per island
     plan = pd.read_csv(out / "plan.csv")
     assert len(plan[plan["status"] == "existing"]) == 64
+    # The headline counts the persons off the road network as reaching no facility.
+    summary = pd.read_csv(out / "summary.csv").set_index("metric")
+    unreached = summary.loc[summary.index.str.startswith("Persons reaching no facility"), "before"]
+    off_road = cells.loc[cells["reach_before"] == "too far from road", "population"].sum()
+    assert off_road > 0 and float(unreached.iloc[0]) == pytest.approx(off_road)
 
 
 def test_helsinki_on_foot_on_polygon_cells_in_epsg3879(tmp_path, capsys, browser):

@@ -25,6 +25,7 @@ from accessplan.measures import MEASURES
 from accessplan.regions import synthetic_region
 from accessplan.scenario import Scenario
 from accessplan.scenario.inputs import read_inputs
+from accessplan.scenario.result import NOT_REACHED_METRIC
 from accessplan.scenario.run import prepare_graph
 from accessplan.scenario.schema import SCHEMA, SUPPLY_KEYS
 
@@ -653,7 +654,7 @@ def test_nearest_runs_on_the_embedded_region_and_counts_the_unreached(tmp_path):
     unreached = cells["before"].isna()
     assert unreached.any()  # cells too far from any road reach nothing: NaN minutes
     summary = result.summary_table().set_index("metric")
-    lost = summary.loc["Persons reaching no facility within the cutoff"]
+    lost = summary.loc[NOT_REACHED_METRIC]
     assert lost["before"] == pytest.approx(cells.loc[unreached, "population"].sum())
     assert not lost["higher_is_better"]
     mean = summary.loc["Access, population-weighted mean (minutes)"]
@@ -663,6 +664,9 @@ def test_nearest_runs_on_the_embedded_region_and_counts_the_unreached(tmp_path):
     assert "travel time to the nearest facility (minutes)" in result.comparison.headline()
     categories = result.accounting
     assert categories["persons_before"].sum() == pytest.approx(cells["population"].sum())
+    unrouted = categories[categories["category"] != "within standard"]
+    unrouted = unrouted[unrouted["category"] != "beyond standard"]
+    assert lost["before"] == pytest.approx(unrouted["persons_before"].sum())
     result.write(tmp_path / "out")
     html = (tmp_path / "out" / "map.html").read_text()
     assert "Travel time to the nearest facility" in html and "2SFCA" not in html

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 from accessplan.measures.registry import Measure, get_measure
+from accessplan.reach import NO_FACILITY_ON_NETWORK, NO_FACILITY_WITHIN_CUTOFF, TOO_FAR_FROM_ROAD
 from accessplan.scenario.config import Scenario
 
 if TYPE_CHECKING:
-    from accessplan.equity import Comparison
+    from accessplan.comparison import Comparison
     from accessplan.optimize import Plan
 
 __all__ = ["MEAN_METRIC", "SERVED_METRIC", "Result", "metric_rows"]
@@ -40,8 +41,17 @@ def metric_rows(measure: Measure) -> dict[str, tuple[str, bool]]:
         "gini": ("Gini coefficient of access", False),
         "theil_t": ("Theil T index of access", False),
         "palma": ("Palma ratio of access", False),
-        "persons not reached": ("Persons reaching no facility within the cutoff", False),
+        "persons not reached": (NOT_REACHED_METRIC, False),
     }
+
+
+#: Summary row of the persons who reach no physical facility, from the reach accounting.
+NOT_REACHED_METRIC = (
+    "Persons reaching no facility by road (too far from a road, no facility on their road "
+    "network, or none within the cutoff)"
+)
+#: Reach categories of the persons who reach no physical facility.
+NOT_REACHED = (TOO_FAR_FROM_ROAD, NO_FACILITY_ON_NETWORK, NO_FACILITY_WITHIN_CUTOFF)
 
 
 def _direction(key: str) -> bool:
@@ -72,7 +82,7 @@ class Result:
         The :class:`~accessplan.optimize.Plan` chosen by the location model (its site
         capacities are in persons).
     comparison
-        The :class:`~accessplan.equity.Comparison` of before and after.
+        The :class:`~accessplan.comparison.Comparison` of before and after.
     diagnostics
         Snapping and reachability counts of the travel-time runs.
     timings
@@ -138,6 +148,16 @@ class Result:
             ]
         )
         out = pd.concat([summary, extra], ignore_index=True)
+        if self.accounting is not None:
+            # Every unreached person, whatever the measure gives them (a 2SFCA value of 0 for
+            # a cell off the road network, NaN minutes for the nearest facility ...).
+            unreached = self.accounting[self.accounting["category"].isin(NOT_REACHED)]
+            row = out["metric"] == NOT_REACHED_METRIC
+            out.loc[row, ["before", "after"]] = [
+                float(unreached["persons_before"].sum()),
+                float(unreached["persons"].sum()),
+            ]
+            out.loc[row, ["change", "pct_change"]] = np.nan
         # Flows ("persons newly within T") have only a change: show them as 0 → change.
         flow = out["before"].isna() & out["after"].isna() & out["change"].notna()
         out.loc[flow, "before"] = 0.0
