@@ -5,13 +5,25 @@ The pipeline, one module per stage (each callable alone from a notebook):
 inputs (:mod:`~accessplan.io`, :mod:`~accessplan.regions`) → network
 (:mod:`~accessplan.network`) → snapping (:mod:`~accessplan.snapping`) → travel times
 (:mod:`~accessplan.traveltimes`) → measures and equity (:mod:`~accessplan.measures`,
-:mod:`~accessplan.equity`) → optimisation (:mod:`~accessplan.optimize`) → scenario
-(:mod:`~accessplan.scenario`) → maps, report, figures (:mod:`~accessplan.maps`,
-:mod:`~accessplan.report`, :mod:`~accessplan.figures`).
+:mod:`~accessplan.equity`, before/after in :mod:`~accessplan.comparison`) → optimisation
+(:mod:`~accessplan.optimize`) → scenario (:mod:`~accessplan.scenario`) → maps, report,
+figures (:mod:`~accessplan.maps`, :mod:`~accessplan.report`, :mod:`~accessplan.figures`).
 """
 
-from accessplan import equity, figures, io, maps, measures, network, optimize, regions, report
-from accessplan.equity import Comparison, by_zone, compare, summarize
+from accessplan import (
+    comparison,
+    equity,
+    figures,
+    io,
+    maps,
+    measures,
+    network,
+    optimize,
+    regions,
+    report,
+)
+from accessplan.comparison import Comparison, compare
+from accessplan.equity import by_zone, summarize
 from accessplan.errors import (
     AccessplanError,
     InfeasibleError,
@@ -110,6 +122,7 @@ __all__ = [
     "capacity_limited_coverage",
     "cells_to_polygons",
     "compare",
+    "comparison",
     "coverage",
     "cumulative",
     "display_map",

@@ -5,51 +5,61 @@ DataFrame is read through its ``total`` column) and ``demand`` (persons per orig
 and weighs each origin by its persons. Zero-population origins carry no weight. A NaN value
 means the origin is **not reached** (e.g. :func:`accessplan.measures.nearest` beyond the
 cutoff): it is left out of every mean, percentile and index, and counted as not reached
-(``persons_not_reached`` in :func:`summarize`, ``persons not reached`` in :func:`compare`).
+(``persons_not_reached`` in :func:`summarize`, ``persons not reached`` in
+:func:`accessplan.comparison.compare`).
 Notation: ``x_i`` the value and ``P_i`` the persons of origin ``i``, ``W = Σ P_i``,
 ``μ = Σ P_i x_i / W``.
 
 All metrics are also available by zone (:func:`by_zone`), with zones given as a Series of
 zone labels per origin, or as a polygon layer plus the origin points (:func:`zone_labels`).
-:func:`compare` turns a before and an after into the figures behind a statement such as
-"population-weighted accessibility +300%".
+The before/after comparison built on these metrics is :mod:`accessplan.comparison`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from accessplan.errors import InputError
-from accessplan.traveltimes import TravelTimes, align_values
+from accessplan.traveltimes import align_values
 
 __all__ = [
-    "Comparison",
+    "OUTSIDE",
     "by_zone",
-    "compare",
     "concentration_index",
     "gini",
     "lorenz_curve",
+    "origin_zones",
     "palma_ratio",
     "percentiles",
     "share_below",
     "share_beyond",
     "summarize",
     "theil_t",
+    "values_and_persons",
+    "values_series",
     "weighted_mean",
     "weighted_median",
     "weighted_quantile",
     "zone_labels",
 ]
 
+#: Zone label of an origin in no zone polygon (see :func:`zone_labels`).
 OUTSIDE = "(outside zones)"
 
 
 # ---------------------------------------------------------------------- inputs
-def _as_series(values: pd.Series | pd.DataFrame, what: str) -> pd.Series:
+def values_series(values: pd.Series | pd.DataFrame, what: str = "values") -> pd.Series:
+    """``values`` as a Series per origin id; a measure's DataFrame gives its ``total`` column.
+
+    Raises
+    ------
+    InputError
+        When ``values`` is neither a Series nor a table with a ``total`` column (named by
+        ``what``).
+    """
     if isinstance(values, pd.DataFrame):
         if "total" not in values.columns:
             raise InputError(
@@ -72,19 +82,20 @@ def _values(series: pd.Series, what: str) -> np.ndarray:
     return x
 
 
-def _aligned(
+def values_and_persons(
     values: pd.Series | pd.DataFrame,
     demand: pd.Series | float,
     *,
     keep_nan: bool = False,
     what: str = "values",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Values and persons as arrays in the order of the values' index (checked).
+    """Values and persons (``demand``) as arrays in the order of the values' index.
 
+    The values are checked (one per origin, none infinite) and the persons aligned to them.
     A NaN value (not reached) gets weight 0 and value 0, so that every metric leaves it out;
     with ``keep_nan`` the values and weights are returned as they are.
     """
-    series = _as_series(values, what)
+    series = values_series(values, what)
     x = _values(series, what)
     w = align_values(demand, series.index, "demand")
     if keep_nan:
@@ -97,7 +108,7 @@ def _aligned(
 
 def _not_reached(values: pd.Series | pd.DataFrame, demand: pd.Series | float) -> float:
     """Persons whose value is NaN (not reached)."""
-    x, w = _aligned(values, demand, keep_nan=True)
+    x, w = values_and_persons(values, demand, keep_nan=True)
     return float(w[np.isnan(x)].sum())
 
 
@@ -114,7 +125,7 @@ def _total(w: np.ndarray) -> float:
 # ---------------------------------------------------------------------- central values
 def weighted_mean(values: pd.Series | pd.DataFrame, demand: pd.Series | float) -> float:
     """Population-weighted mean ``μ = Σ P_i x_i / Σ P_i``."""
-    x, w = _aligned(values, demand)
+    x, w = values_and_persons(values, demand)
     return float(np.dot(w, x) / _total(w))
 
 
@@ -135,7 +146,7 @@ def weighted_quantile(
     q = float(q)
     if not 0 <= q <= 1:
         raise InputError(f"quantile q must lie in [0, 1], got {q}.")
-    x, w = _aligned(values, demand)
+    x, w = values_and_persons(values, demand)
     total = _total(w)
     keep = w > 0
     x, w = x[keep], w[keep]
@@ -172,7 +183,7 @@ def lorenz_curve(values: pd.Series | pd.DataFrame, demand: pd.Series | float) ->
     -------
     DataFrame with columns ``population_share`` and ``value_share``.
     """
-    x, w = _aligned(values, demand)
+    x, w = values_and_persons(values, demand)
     _total(w)
     if (x < 0).any():
         raise InputError("Lorenz curve, Gini, Palma need values >= 0; negative values found.")
@@ -211,7 +222,7 @@ def theil_t(values: pd.Series | pd.DataFrame, demand: pd.Series | float) -> floa
     ``0 · ln 0 = 0``; 0 = equal, ``ln W``-like maximum when one group holds everything.
     Values must be >= 0; NaN when ``μ = 0``.
     """
-    x, w = _aligned(values, demand)
+    x, w = values_and_persons(values, demand)
     total = _total(w)
     if (x < 0).any():
         raise InputError("the Theil index needs values >= 0; negative values found.")
@@ -263,9 +274,9 @@ def concentration_index(
     deprivation
         Deprivation score per origin id (higher = more deprived).
     """
-    x, w = _aligned(values, demand)
+    x, w = values_and_persons(values, demand)
     total = _total(w)
-    series = _as_series(values, "values")
+    series = values_series(values, "values")
     d = align_values(deprivation, series.index, "deprivation")
     mu = float(np.dot(w, x) / total)
     if mu == 0:
@@ -288,7 +299,7 @@ def share_beyond(
     T = float(standard)
     if not (np.isfinite(T) and T > 0):
         raise InputError(f"standard must be a positive number of minutes, got {standard!r}.")
-    t, w = _aligned(minutes, demand, keep_nan=True, what="minutes")
+    t, w = values_and_persons(minutes, demand, keep_nan=True, what="minutes")
     beyond = np.isnan(t) | (t > T)
     return float(w[beyond].sum() / _total(w))
 
@@ -297,7 +308,7 @@ def share_below(
     values: pd.Series | pd.DataFrame, demand: pd.Series | float, threshold: float
 ) -> float:
     """Share (0–1) of the population with access below ``threshold`` c: ``Σ_{x_i < c} P_i / W``."""
-    x, w = _aligned(values, demand)
+    x, w = values_and_persons(values, demand)
     return float(w[x < float(threshold)].sum() / _total(w))
 
 
@@ -316,7 +327,7 @@ def summarize(
     ``persons`` counts the persons with a value; ``persons_not_reached`` those whose value is
     NaN (left out of every other figure).
     """
-    x, w = _aligned(values, demand)
+    x, w = values_and_persons(values, demand)
     out = {
         "persons": float(w.sum()),
         "persons_not_reached": _not_reached(values, demand),
@@ -339,7 +350,7 @@ def zone_labels(
     origins: pd.DataFrame | pd.Series,
     *,
     zone_col: str | None = None,
-    outside: str = OUTSIDE,
+    outside: str | None = OUTSIDE,
 ) -> pd.Series:
     """Zone label of each origin point, by spatial join with a polygon layer.
 
@@ -353,12 +364,19 @@ def zone_labels(
     zone_col
         Column of ``zones`` holding the label; default the zones' index.
     outside
-        Label given to origins in no zone (they are kept and reported, not dropped).
+        Label given to origins in no zone (they are kept and reported, not dropped); None:
+        an origin in no zone is an error.
 
     Returns
     -------
     Series of labels indexed by origin id. A point on a shared border, or in overlapping
     zones, gets the first zone in the layer's order.
+
+    Raises
+    ------
+    InputError
+        When ``zones`` is not a polygon layer, a CRS is missing, ``zone_col`` is not a column,
+        or (with ``outside=None``) an origin lies in no zone.
     """
     import geopandas as gpd
 
@@ -370,7 +388,10 @@ def zone_labels(
     if zones.crs is None or points.crs is None:
         raise InputError("zones and origin points need a CRS; set it with .set_crs(...).")
     if zone_col is not None and zone_col not in zones.columns:
-        raise InputError(f"zones have no column {zone_col!r} (columns: {list(zones.columns)}).")
+        raise InputError(
+            f"zones have no column {zone_col!r} (columns: {list(zones.columns)}); pass the "
+            "column holding the zone names as zone_col."
+        )
     labels = zones.index.to_series() if zone_col is None else zones[zone_col]
     layer = gpd.GeoDataFrame(
         {"_zone": labels.to_numpy(), "_rank": np.arange(len(zones))},
@@ -383,15 +404,41 @@ def zone_labels(
     joined = gpd.sjoin(pts, layer, how="left", predicate="intersects")
     joined = joined.sort_values(["_origin", "_rank"], kind="stable").drop_duplicates("_origin")
     out = pd.Series(joined["_zone"].to_numpy(), index=points.index, dtype=object)
+    in_none = joined["_rank"].isna().to_numpy()
+    if outside is None and in_none.any():
+        bad = points.index[in_none]
+        raise InputError(
+            f"origins {[str(i) for i in bad[:5]]} (of {len(bad)}) lie outside every zone "
+            "polygon; extend the zone layer or give zones as a Series of labels per origin."
+        )
     return out.where(out.notna(), outside)
 
 
-def _labels_for(
-    index: pd.Index,
+def origin_zones(
+    origin_ids: pd.Index,
     zones: pd.Series | pd.DataFrame,
-    origins: pd.DataFrame | pd.Series | None,
-    zone_col: str | None,
+    *,
+    origins: pd.DataFrame | pd.Series | None = None,
+    zone_col: str | None = None,
 ) -> pd.Series:
+    """Zone label of every origin of ``origin_ids``, in that order.
+
+    Parameters
+    ----------
+    origin_ids
+        The origins to label (e.g. the index of the values).
+    zones
+        A Series of zone labels indexed by origin id, or a polygon GeoDataFrame; then
+        ``origins`` gives the origin points (see :func:`zone_labels`).
+    origins, zone_col
+        As in :func:`zone_labels`.
+
+    Raises
+    ------
+    InputError
+        When an origin has no label, or polygon zones come without ``origins``.
+    """
+    index = origin_ids
     if isinstance(zones, pd.Series) and not hasattr(zones, "geometry"):
         labels = zones
     else:
@@ -426,8 +473,8 @@ def by_zone(
     ``zones`` is a Series of labels per origin id, or a polygon GeoDataFrame together with
     the origin points ``origins`` (see :func:`zone_labels`). Zones with no persons get NaN.
     """
-    series = _as_series(values, "values")
-    labels = _labels_for(series.index, zones, origins, zone_col)
+    series = values_series(values, "values")
+    labels = origin_zones(series.index, zones, origins=origins, zone_col=zone_col)
     pop = pd.Series(align_values(demand, series.index, "demand"), index=series.index)
     reached = series.notna()
     rows = {}
@@ -449,231 +496,3 @@ def by_zone(
     out = pd.DataFrame(rows).T
     out.index.name = "zone"
     return out
-
-
-# ---------------------------------------------------------------------- before / after
-def _pct(before: np.ndarray | float, after: np.ndarray | float) -> np.ndarray:
-    """Percent change; ±inf from 0, NaN from 0 to 0 and where either is NaN."""
-    b, a = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b != 0, (a - b) / np.abs(b) * 100.0, np.sign(a - b) * np.inf)
-
-
-@dataclass
-class Comparison:
-    """Result of :func:`compare`.
-
-    Attributes
-    ----------
-    per_origin
-        Indexed by origin id: ``before``, ``after``, ``change`` and ``pct_change`` (percent;
-        ±inf from 0, NaN when both are 0 or either is not reached), plus ``minutes_before``,
-        ``minutes_after`` and ``newly_within`` (bool) when travel times were given.
-    summary
-        One row per metric (index ``metric``) with columns ``before``, ``after``, ``change``,
-        ``pct_change``.
-    zones
-        Per zone: ``persons``, ``mean_before``, ``mean_after``, ``change``, ``pct_change`` (and
-        ``newly_within`` persons), or None without zones.
-    label
-        What the values are, as the headline words them (e.g. ``"2SFCA access (clinicians per
-        10,000 persons)"``).
-    standard
-        The travel-time standard in minutes, if given.
-    """
-
-    per_origin: pd.DataFrame
-    summary: pd.DataFrame
-    zones: pd.DataFrame | None
-    label: str = "accessibility"
-    standard: float | None = None
-
-    def headline(self) -> str:
-        """One line such as ``"population-weighted accessibility +312% (0.41 → 1.69)"``."""
-        row = self.summary.loc["population-weighted mean"]
-        pct = row["pct_change"]
-        pct_text = f"{pct:+.0f}%" if np.isfinite(pct) else ("new" if row["after"] else "unchanged")
-        values = f"({row['before']:.3g} → {row['after']:.3g})"
-        text = f"population-weighted {self.label} {pct_text} {values}"
-        if self.standard is not None:
-            newly = self.summary.loc[f"persons newly within {self.standard:g} min", "change"]
-            text += f"; {newly:,.0f} persons newly within {self.standard:g} min"
-        return text
-
-
-def _minutes(value: pd.Series | TravelTimes, index: pd.Index, what: str) -> pd.Series:
-    if isinstance(value, TravelTimes):
-        from accessplan.measures import nearest
-
-        value = nearest(value)
-    series = _as_series(value, what)
-    missing = index.difference(series.index)
-    if len(missing):
-        raise InputError(f"{what} has no value for origins {[str(i) for i in missing[:5]]}.")
-    return pd.to_numeric(series.reindex(index), errors="coerce")
-
-
-def _within_rows(
-    per_origin: pd.DataFrame, pop: pd.Series, standard: float, tb: pd.Series, ta: pd.Series
-) -> dict[str, dict[str, float]]:
-    """Persons and share within the standard before/after, newly and no longer within."""
-    T = standard
-    in_b, in_a = (tb <= T).to_numpy(), (ta <= T).to_numpy()  # NaN (unreachable) is not within
-    per_origin["minutes_before"] = tb.to_numpy()
-    per_origin["minutes_after"] = ta.to_numpy()
-    per_origin["newly_within"] = in_a & ~in_b
-    total = float(pop.sum())
-    pb, pa = float(pop[in_b].sum()), float(pop[in_a].sum())
-    newly = float(pop[in_a & ~in_b].sum())
-    lost = float(pop[in_b & ~in_a].sum())
-    return {
-        f"persons within {T:g} min": {"before": pb, "after": pa, "change": pa - pb},
-        f"share within {T:g} min": {
-            "before": pb / total,
-            "after": pa / total,
-            "change": (pa - pb) / total,
-        },
-        f"persons newly within {T:g} min": {"before": np.nan, "after": np.nan, "change": newly},
-        f"persons no longer within {T:g} min": {
-            "before": np.nan,
-            "after": np.nan,
-            "change": lost,
-        },
-    }
-
-
-def _zone_table(
-    labels: pd.Series, pop: pd.Series, bx: np.ndarray, ax: np.ndarray, per_origin: pd.DataFrame
-) -> pd.DataFrame:
-    """Per zone: persons and the mean before/after over the persons reached."""
-    p = pop.to_numpy()
-    frame = pd.DataFrame(
-        {
-            "zone": labels.to_numpy(),
-            "persons": p,
-            "wb": np.where(np.isnan(bx), 0.0, p * np.nan_to_num(bx)),
-            "pb": np.where(np.isnan(bx), 0.0, p),
-            "wa": np.where(np.isnan(ax), 0.0, p * np.nan_to_num(ax)),
-            "pa": np.where(np.isnan(ax), 0.0, p),
-        },
-        index=pop.index,
-    )
-    if "newly_within" in per_origin:
-        frame["newly_within"] = p * per_origin["newly_within"].to_numpy()
-    grouped = frame.groupby("zone", sort=True).sum()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        grouped["mean_before"] = grouped["wb"] / grouped["pb"]
-        grouped["mean_after"] = grouped["wa"] / grouped["pa"]
-    grouped["change"] = grouped["mean_after"] - grouped["mean_before"]
-    grouped["pct_change"] = _pct(grouped["mean_before"], grouped["mean_after"])
-    cols = ["persons", "mean_before", "mean_after", "change", "pct_change"]
-    if "newly_within" in grouped:
-        cols.append("newly_within")
-    return grouped[cols]
-
-
-def compare(
-    before: pd.Series | pd.DataFrame,
-    after: pd.Series | pd.DataFrame,
-    demand: pd.Series | float,
-    *,
-    zones: pd.Series | pd.DataFrame | None = None,
-    origins: pd.DataFrame | pd.Series | None = None,
-    zone_col: str | None = None,
-    standard: float | None = None,
-    minutes_before: pd.Series | TravelTimes | None = None,
-    minutes_after: pd.Series | TravelTimes | None = None,
-    threshold: float | None = None,
-    deprivation: pd.Series | None = None,
-    label: str = "accessibility",
-) -> Comparison:
-    """Before/after comparison of access: per-origin change and a summary of every metric.
-
-    Parameters
-    ----------
-    before, after
-        Access per origin (Series, or a measure's DataFrame: its ``total`` is used), same
-        origin ids. NaN means not reached (e.g. minutes to the nearest facility beyond the
-        cutoff): left out of the means, percentiles and indices, and counted in the row
-        ``persons not reached``.
-    demand
-        Persons per origin id.
-    zones, origins, zone_col
-        Optional zones (labels per origin, or polygons + origin points) for a per-zone table.
-    standard, minutes_before, minutes_after
-        Travel-time standard T (minutes) and the minutes to the nearest facility before and
-        after (Series, NaN = unreachable, or TravelTimes whose nearest destination is used):
-        adds persons within T before/after and persons newly within T.
-    threshold
-        Access level; adds the share and persons below it.
-    deprivation
-        Deprivation score per origin; adds the concentration index.
-    label
-        Name of the values in the headline.
-
-    Returns
-    -------
-    Comparison
-        ``summary`` rows: population-weighted mean, median, p10, p90, gini, theil_t, palma,
-        persons not reached (and concentration index, share/persons below threshold,
-        persons/share within T, persons newly within T and persons no longer within T when
-        asked).
-    """
-    b = _as_series(before, "before")
-    a = _as_series(after, "after")
-    if not b.index.sort_values().equals(a.index.sort_values()):
-        raise InputError(
-            "before and after have different origin ids; compute both for the same origins."
-        )
-    a = a.reindex(b.index)
-    idx = b.index
-    pop = pd.Series(align_values(demand, idx, "demand"), index=idx)
-    bx, _ = _aligned(b, pop, keep_nan=True, what="before")
-    ax, _ = _aligned(a, pop, keep_nan=True, what="after")
-    per_origin = pd.DataFrame(
-        {"before": bx, "after": ax, "change": ax - bx, "pct_change": _pct(bx, ax)}, index=idx
-    )
-
-    metrics: dict[str, tuple[float, float]] = {}
-    sb = summarize(b, pop, deprivation=deprivation, threshold=threshold)
-    sa = summarize(a, pop, deprivation=deprivation, threshold=threshold)
-    names = {
-        "mean": "population-weighted mean",
-        "p50": "median",
-        "persons_not_reached": "persons not reached",
-    }
-    for key in sb.index:
-        if key == "persons":
-            continue
-        metrics[names.get(key, key)] = (sb[key], sa[key])
-    if threshold is not None:
-        metrics[f"persons below {threshold:g}"] = (
-            float(pop[bx < threshold].sum()),
-            float(pop[ax < threshold].sum()),
-        )
-    rows = {m: {"before": v[0], "after": v[1], "change": v[1] - v[0]} for m, v in metrics.items()}
-
-    T = None
-    if standard is not None or minutes_before is not None or minutes_after is not None:
-        if standard is None or minutes_before is None or minutes_after is None:
-            raise InputError(
-                "persons within T minutes need standard=, minutes_before= and minutes_after=."
-            )
-        T = float(standard)
-        if not (np.isfinite(T) and T > 0):
-            raise InputError(f"standard must be a positive number of minutes, got {standard!r}.")
-        tb = _minutes(minutes_before, idx, "minutes_before")
-        ta = _minutes(minutes_after, idx, "minutes_after")
-        rows.update(_within_rows(per_origin, pop, T, tb, ta))
-
-    summary = pd.DataFrame.from_dict(rows, orient="index")
-    summary["pct_change"] = np.where(
-        summary["before"].notna(), _pct(summary["before"], summary["after"]), np.nan
-    )
-    summary.index.name = "metric"
-
-    zone_table = None
-    if zones is not None:
-        labels = _labels_for(idx, zones, origins, zone_col)
-        zone_table = _zone_table(labels, pop, bx, ax, per_origin)
-    return Comparison(per_origin, summary, zone_table, label, T)

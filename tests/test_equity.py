@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from accessplan.comparison import compare
 from accessplan.equity import (
     by_zone,
-    compare,
     concentration_index,
     gini,
     lorenz_curve,
+    origin_zones,
     palma_ratio,
     percentiles,
     share_below,
@@ -107,6 +108,14 @@ def test_by_zone_with_labels_and_with_polygons():
     assert got.to_dict() == {"a": "west", "b": "west", "c": "east", "d": "(outside zones)"}
     poly = by_zone(X, P, zones, origins=points, zone_col="name")
     assert poly.loc["(outside zones)", "persons"] == 40.0
+    with pytest.raises(InputError, match=r"origins \['d'\] \(of 1\) lie outside every zone"):
+        zone_labels(zones, points, zone_col="name", outside=None)
+    # a shared border goes to the first polygon of the layer, in the order of the ids asked
+    on_border = gpd.GeoSeries([Point(1.0, 0.5), Point(0.5, 0.5)], index=["q", "p"], crs=3857)
+    got = origin_zones(pd.Index(["p", "q"]), zones, origins=on_border, zone_col="name")
+    assert got.tolist() == ["west", "west"]
+    with pytest.raises(InputError, match="no label for origins"):
+        origin_zones(pd.Index(["p", "x"]), pd.Series({"p": "west"}))
 
 
 def test_summarize_has_every_metric():

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     import networkx as nx
 
-    from accessplan.equity import Comparison
+    from accessplan.comparison import Comparison
     from accessplan.optimize import Plan, SupplyOption
     from accessplan.traveltimes import TravelTimes
 
@@ -311,7 +311,7 @@ class Runner:
         minutes_before: pd.Series,
         minutes_after: pd.Series,
     ) -> Comparison:
-        from accessplan.equity import compare
+        from accessplan.comparison import compare
 
         return compare(
             before["total"],
