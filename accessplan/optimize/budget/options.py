@@ -1,0 +1,353 @@
+"""Supply options and the checked inputs of the budget model (candidates, existing sites, costs)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from accessplan.errors import InputError
+from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES
+from accessplan.traveltimes import TravelTimes, align_values
+
+OBJECTIVES = ("coverage", "median", "maximin")
+
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, eq=False)
+class SupplyOption:
+    """One kind of supply that a candidate site can host.
+
+    Parameters
+    ----------
+    type
+        ``"clinic"``, ``"robotic"`` or ``"digital"`` (see :mod:`accessplan.supply`).
+    cost
+        Cost of opening one (currency units, >= 0); per-site overrides through
+        ``site_costs`` of :func:`budgeted_siting`.
+    capacity
+        Persons one site of this option can serve (> 0); None = uncapacitated. For a digital
+        hub, persons it can consult, of whom the share ``effectiveness`` have their need
+        resolved.
+    standard_minutes
+        Service standard: a physical site covers the origins within this many minutes.
+        Required for ``clinic`` and ``robotic``; ignored for ``digital``.
+    digital_access
+        Digital only: connected share :math:`a_i` (0–1) of each origin's population, one
+        number or a Series indexed by origin id.
+    effectiveness
+        Digital only: share :math:`e` (0–1) of the needs a digital consultation resolves.
+    name
+        Label of the option (default: the type); give distinct names to two options of the
+        same type (e.g. a small and a large clinic).
+    """
+
+    type: str
+    cost: float
+    capacity: float | None = None
+    standard_minutes: float | None = None
+    digital_access: float | pd.Series = 1.0
+    effectiveness: float = 1.0
+    name: str | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.type not in SUPPLY_TYPES:
+            raise InputError(
+                f"SupplyOption type {self.type!r} is unknown; use one of {list(SUPPLY_TYPES)}."
+            )
+        label = self.label
+        if not (np.isfinite(self.cost) and self.cost >= 0):
+            raise InputError(
+                f"SupplyOption {label!r}: cost is {self.cost}; give a cost >= 0 (currency units)."
+            )
+        if self.capacity is not None and not (np.isfinite(self.capacity) and self.capacity > 0):
+            raise InputError(
+                f"SupplyOption {label!r}: capacity is {self.capacity}; give a number of persons "
+                "> 0, or None for an uncapacitated option."
+            )
+        if self.type in PHYSICAL_TYPES:
+            std = self.standard_minutes
+            if std is None or not (np.isfinite(std) and std >= 0):
+                raise InputError(
+                    f"SupplyOption {label!r}: a physical option needs standard_minutes (the "
+                    f"service standard in minutes, >= 0); got {std}."
+                )
+        if not 0.0 <= self.effectiveness <= 1.0:
+            raise InputError(
+                f"SupplyOption {label!r}: effectiveness is {self.effectiveness}; give a share "
+                "between 0 and 1."
+            )
+        if np.isscalar(self.digital_access) and not 0.0 <= float(self.digital_access) <= 1.0:  # type: ignore[arg-type]
+            raise InputError(
+                f"SupplyOption {label!r}: digital_access is {self.digital_access}; give a share "
+                "between 0 and 1 (or a Series of shares per origin)."
+            )
+
+    @property
+    def label(self) -> str:
+        """The option's name, or its type when unnamed."""
+        return self.name if self.name is not None else self.type
+
+    @property
+    def is_digital(self) -> bool:
+        return self.type == "digital"
+
+
+@dataclass
+class _Instance:
+    """Checked inputs: one row per site–option column (new) or existing facility."""
+
+    tt: TravelTimes
+    population: np.ndarray
+    columns: pd.DataFrame
+    digital_share: np.ndarray
+    effectiveness: float
+    connected_population: float
+
+
+def _check_options(options: Sequence[SupplyOption]) -> list[SupplyOption]:
+    options = list(options)
+    if not options:
+        raise InputError("options is empty; give at least one SupplyOption.")
+    for opt in options:
+        if not isinstance(opt, SupplyOption):
+            raise InputError(
+                f"options must be SupplyOption objects; got {type(opt).__name__} ({opt!r})."
+            )
+    labels = [o.label for o in options]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise InputError(f"options {dup} repeat; give each SupplyOption a distinct name.")
+    return options
+
+
+def _digital_parameters(
+    options: list[SupplyOption], origin_ids: pd.Index
+) -> tuple[np.ndarray, float]:
+    """Connected share a_i per origin and effectiveness e, shared by all digital options."""
+    digital = [o for o in options if o.is_digital]
+    if not digital:
+        return np.zeros(len(origin_ids)), 0.0
+    first = digital[0]
+    access = align_values(first.digital_access, origin_ids, f"digital_access of {first.label!r}")
+    if (access > 1).any():
+        at = origin_ids[np.flatnonzero(access > 1)[0]]
+        raise InputError(
+            f"digital_access of {first.label!r} is above 1 for origin {at!r}; give shares 0–1."
+        )
+    for other in digital[1:]:
+        same_e = other.effectiveness == first.effectiveness
+        other_access = align_values(
+            other.digital_access, origin_ids, f"digital_access of {other.label!r}"
+        )
+        if not (same_e and np.array_equal(other_access, access)):
+            raise InputError(
+                f"digital options {first.label!r} and {other.label!r} differ in digital_access "
+                "or effectiveness; these describe the population, so give all digital options "
+                "the same values."
+            )
+    return access, float(first.effectiveness)
+
+
+def _existing_table(
+    existing: pd.DataFrame | Iterable[Hashable] | None,
+    tt: TravelTimes,
+    options: list[SupplyOption],
+) -> pd.DataFrame:
+    cols = ["site", "option", "type", "cost", "capacity", "standard", "existing", "dest"]
+    if existing is None:
+        return pd.DataFrame(columns=cols)
+    if isinstance(existing, pd.DataFrame):
+        table = existing.copy()
+        if "id" in table.columns:
+            table = table.set_index("id")
+    else:
+        table = pd.DataFrame(index=pd.Index(list(existing)))
+    if not table.index.is_unique:
+        dup = table.index[table.index.duplicated()][:5].tolist()
+        raise InputError(f"existing: ids {dup} repeat; list each existing facility once.")
+    types = table["type"] if "type" in table.columns else pd.Series("clinic", index=table.index)
+    unknown = ~types.isin(SUPPLY_TYPES)
+    if unknown.any():
+        at = types.index[unknown.to_numpy()][0]
+        raise InputError(
+            f"existing: facility {at!r} has type {types[at]!r}; use one of {list(SUPPLY_TYPES)}."
+        )
+    capacity = _optional_column(table, "capacity", "existing")
+    standard = _optional_column(table, "standard_minutes", "existing")
+    default_std = {o.type: o.standard_minutes for o in reversed(options) if not o.is_digital}
+    rows = []
+    for pos, site in enumerate(table.index):
+        kind = str(types.iloc[pos])
+        std = standard[pos]
+        if kind != "digital" and np.isnan(std):
+            if kind not in default_std:
+                raise InputError(
+                    f"existing: facility {site!r} is a {kind} but no standard_minutes is given "
+                    f"and no {kind} option defines one; add a 'standard_minutes' column."
+                )
+            std = float(default_std[kind])  # type: ignore[arg-type]
+        dest = tt.destination_ids.get_indexer([site])[0]
+        if kind != "digital" and dest < 0:
+            raise InputError(
+                f"existing: facility {site!r} is not a destination of the travel times; "
+                "compute travel times to it."
+            )
+        if kind == "digital" and not any(o.is_digital for o in options):
+            raise InputError(
+                f"existing: facility {site!r} is digital but no digital SupplyOption describes "
+                "digital_access and effectiveness; add one (its cost does not matter here)."
+            )
+        rows.append((site, f"existing {kind}", kind, 0.0, capacity[pos], std, True, dest))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _optional_column(table: pd.DataFrame, col: str, where: str) -> np.ndarray:
+    if col not in table.columns:
+        return np.full(len(table), np.nan)
+    values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
+    bad = (values < 0) | np.isinf(values)
+    if col == "capacity":
+        bad |= values == 0
+    if bad.any():
+        at = table.index[np.flatnonzero(bad)[0]]
+        raise InputError(
+            f"{where}: {col} of {at!r} is {values[np.flatnonzero(bad)[0]]}; give a positive "
+            f"number (NaN for none)."
+        )
+    return values
+
+
+def _candidate_ids(
+    candidates: Iterable[Hashable] | None, tt: TravelTimes, existing_ids: pd.Index
+) -> pd.Index:
+    if candidates is None:
+        return tt.destination_ids.difference(existing_ids, sort=False)
+    ids = pd.Index(list(candidates))
+    if not ids.is_unique:
+        raise InputError(f"candidates repeat: {ids[ids.duplicated()][:5].tolist()}.")
+    missing = ids.difference(tt.destination_ids)
+    if len(missing):
+        raise InputError(
+            f"candidates {missing[:5].tolist()} are not destinations of the travel times; "
+            "compute travel times to them."
+        )
+    clash = ids.intersection(existing_ids)
+    if len(clash):
+        raise InputError(
+            f"candidates {clash[:5].tolist()} are existing facilities; existing sites stay "
+            "open, so leave them out of the candidates."
+        )
+    return ids
+
+
+def _new_columns(
+    cand: pd.Index,
+    tt: TravelTimes,
+    options: list[SupplyOption],
+    site_costs: pd.DataFrame | None,
+) -> pd.DataFrame:
+    labels = [o.label for o in options]
+    costs = np.tile(np.array([o.cost for o in options], dtype=np.float64), (len(cand), 1))
+    if site_costs is not None:
+        costs = _apply_site_costs(costs, cand, labels, site_costs)
+    allowed = np.isfinite(costs)
+    site_pos, opt_pos = np.nonzero(allowed)
+    return pd.DataFrame(
+        {
+            "site": cand.to_numpy()[site_pos],
+            "option": np.array(labels, dtype=object)[opt_pos],
+            "type": np.array([o.type for o in options], dtype=object)[opt_pos],
+            "cost": costs[site_pos, opt_pos],
+            "capacity": np.array([np.nan if o.capacity is None else o.capacity for o in options])[
+                opt_pos
+            ],
+            "standard": np.array(
+                [np.nan if o.is_digital else o.standard_minutes for o in options], dtype=float
+            )[opt_pos],
+            "existing": False,
+            "dest": tt.destination_ids.get_indexer(cand)[site_pos],
+        }
+    )
+
+
+def _apply_site_costs(
+    costs: np.ndarray, cand: pd.Index, labels: list[str], site_costs: pd.DataFrame
+) -> np.ndarray:
+    if not isinstance(site_costs, pd.DataFrame):
+        raise InputError(
+            "site_costs must be a DataFrame indexed by candidate id with one column per option "
+            "name (NaN = the option's cost, inf = option not allowed at that site)."
+        )
+    unknown_cols = [c for c in site_costs.columns if c not in labels]
+    if unknown_cols:
+        raise InputError(
+            f"site_costs columns {unknown_cols} are not option names; use names among {labels}."
+        )
+    unknown_rows = site_costs.index.difference(cand)
+    if len(unknown_rows):
+        raise InputError(
+            f"site_costs rows {unknown_rows[:5].tolist()} are not candidate sites; drop them "
+            "or add them to the candidates."
+        )
+    costs = costs.copy()
+    rows = cand.get_indexer(site_costs.index)
+    for col in site_costs.columns:
+        values = pd.to_numeric(site_costs[col], errors="coerce").to_numpy(dtype=np.float64)
+        if (values < 0).any():
+            at = site_costs.index[np.flatnonzero(values < 0)[0]]
+            raise InputError(
+                f"site_costs: cost of {col!r} at site {at!r} is negative; costs must be >= 0."
+            )
+        given = ~np.isnan(values)
+        costs[rows[given], labels.index(col)] = values[given]
+    return costs
+
+
+def _prepare(
+    tt: TravelTimes,
+    demand: pd.Series | float,
+    options: Sequence[SupplyOption],
+    budget: float,
+    candidates: Iterable[Hashable] | None,
+    existing: pd.DataFrame | Iterable[Hashable] | None,
+    site_costs: pd.DataFrame | None,
+) -> _Instance:
+    opts = _check_options(options)
+    population = align_values(demand, tt.origin_ids, "demand")
+    access, effectiveness = _digital_parameters(opts, tt.origin_ids)
+    old = _existing_table(existing, tt, opts)
+    cand = _candidate_ids(candidates, tt, pd.Index(old["site"]))
+    new = _new_columns(cand, tt, opts, site_costs)
+    _check_budget(budget, new)
+    columns = pd.concat([old, new], ignore_index=True) if len(old) else new
+    columns["existing"] = columns["existing"].astype(bool)
+    return _Instance(
+        tt=tt,
+        population=population,
+        columns=columns.reset_index(drop=True),
+        digital_share=access * effectiveness,
+        effectiveness=effectiveness,
+        connected_population=float(access @ population),
+    )
+
+
+def _check_budget(budget: float, new: pd.DataFrame) -> None:
+    if not (np.isfinite(budget) and budget >= 0):
+        raise InputError(f"budget is {budget}; give a finite amount >= 0 (currency units).")
+    if new.empty:
+        raise InputError(
+            "no candidate site can host any option (no candidates, or every cost is inf in "
+            "site_costs); give candidate sites."
+        )
+    cheapest = new.loc[new["cost"].idxmin()]
+    if budget < cheapest["cost"]:
+        raise InputError(
+            f"budget {budget:g} is below the cheapest option ({cheapest['option']!r} at site "
+            f"{cheapest['site']!r}, cost {cheapest['cost']:g}); raise the budget to at least "
+            f"{cheapest['cost']:g} or add cheaper options."
+        )
