@@ -30,7 +30,9 @@ or 0, 1, ... for files whose ids are not whole numbers, with the original in ``s
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
+import io
 import math
 import warnings
 from collections.abc import Hashable, Iterable, Mapping
@@ -177,10 +179,12 @@ def _missing_column(
 
 
 def _row_label(row: int, ids: np.ndarray | None) -> str:
-    """``row 3 (id 'b')``: the 0-based data row and, when known, the id as the user wrote it."""
+    """``row 3 (id 'b')``: the data row counted from 1 (the first row after a CSV's header,
+    the first feature of a vector file; ``row`` is 0-based) and, when known, the id as the user
+    wrote it."""
     if ids is None:
-        return f"row {row}"
-    return f"row {row} (id {_plain(ids[row])!r})"
+        return f"row {row + 1}"
+    return f"row {row + 1} (id {_plain(ids[row])!r})"
 
 
 # ====================================================================== roads
@@ -286,9 +290,11 @@ def _read_roads_pbf(path: Path, mode: str, bbox: BBox | None) -> nx.MultiDiGraph
             + "; check the file, the mode or the bbox."
         )
     try:
-        return osm.to_graph(
-            nodes, edges, graph_type="networkx", osmnx_compatible=True, retain_all=True
-        )
+        # pyrosm prints "Building the NetworkX graph took …" to stdout; keep the caller's clean.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return osm.to_graph(
+                nodes, edges, graph_type="networkx", osmnx_compatible=True, retain_all=True
+            )
     except Exception as exc:
         raise NetworkError(
             f"{where}: the roads for mode={mode!r} could not be built into a graph "
@@ -1120,7 +1126,9 @@ def _ids(gdf: pd.DataFrame, id_col: str | None, where: str) -> np.ndarray:
     ids = gdf[id_col]
     if ids.isna().any():
         row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise InputError(f"{where}: column {id_col!r} has no id in row {row}; give every row one.")
+        raise InputError(
+            f"{where}: column {id_col!r} has no id in row {row + 1}; give every row one."
+        )
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         rows = np.flatnonzero(ids.duplicated(keep=False).to_numpy())[:6].tolist()
@@ -1333,10 +1341,14 @@ def _check_margin(value: Any) -> float:
 def _excluded_rows(
     out: gpd.GeoDataFrame, dropped: np.ndarray, reasons: pd.Series, x: np.ndarray, y: np.ndarray
 ) -> pd.DataFrame:
-    """One row per excluded facility: row, id, name, reason, x/y as given, the other columns."""
+    """One row per excluded facility: row, id, name, reason, x/y as given, the other columns.
+
+    ``row`` counts the file's data rows from 1 (the first row after a CSV's header, the first
+    feature of a vector file).
+    """
     head = pd.DataFrame(
         {
-            "row": np.flatnonzero(dropped),
+            "row": np.flatnonzero(dropped) + 1,
             "id": out["id"].to_numpy()[dropped],
             "name": out["name"].to_numpy()[dropped],
             "reason": reasons.to_numpy()[dropped],
@@ -1488,7 +1500,8 @@ def _facility_row_problems(
     if not_point.any():
         first = int(np.flatnonzero(not_point)[0])
         raise InputError(
-            f"{where}: row {first} is a {types[first]}, not a point; facilities must be points. "
+            f"{where}: row {first + 1} is a {types[first]}, not a point; facilities must be "
+            "points. "
             "Convert them first (e.g. gdf.geometry = gdf.representative_point())."
         )
     x, y, impossible = _beyond_degrees(gdf)

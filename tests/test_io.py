@@ -391,7 +391,7 @@ def test_missing_population_column_lists_the_available_ones(tmp_path):
 def test_bad_population_values_name_the_row(value, message):
     gdf = points_frame().astype({"population": object})
     gdf.loc[2, "population"] = value
-    with pytest.raises(InputError, match=rf"row 2.*{message}|{message}.*row 2"):
+    with pytest.raises(InputError, match=rf"row 3.*{message}|{message}.*row 3"):
         read_population(gdf, "population")
 
 
@@ -405,12 +405,12 @@ def test_duplicate_population_ids_are_rejected():
 def test_empty_and_invalid_geometries_are_rejected():
     gdf = points_frame()
     gdf.loc[1, "geometry"] = None
-    with pytest.raises(InputError, match="row 1 has an empty or missing geometry"):
+    with pytest.raises(InputError, match="row 2 has an empty or missing geometry"):
         read_population(gdf, "population")
     bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
     square = Polygon([(0, 0), (1, 0), (1, 1), (0, 1)])
     polys = gpd.GeoDataFrame({"population": [1.0, 2.0]}, geometry=[square, bowtie], crs=32738)
-    with pytest.raises(InputError, match=r"row 1 has an invalid geometry \(Self-intersection"):
+    with pytest.raises(InputError, match=r"row 2 has an invalid geometry \(Self-intersection"):
         read_population(polys, "population")
 
 
@@ -446,7 +446,7 @@ def test_csv_without_coordinate_columns_lists_columns(tmp_path):
 
 # ====================================================================== facilities
 def test_moh_list_reports_the_row_without_coordinates_by_default():
-    with pytest.raises(InputError, match=r"comoros_who.*row 3 \(id 4\) has no coordinates"):
+    with pytest.raises(InputError, match=r"comoros_who.*row 4 \(id 4\) has no coordinates"):
         read_facilities(
             NGAZIDJA_MOH_CSV, id_col="row_id", name_col="Facility name", lon_col="Long",
             lat_col="Lat",
@@ -509,7 +509,7 @@ def test_impossible_coordinates_are_reported_with_their_reason(tmp_path):
     pd.DataFrame(
         {"id": ["a", "b", "c"], "lon": [43.3, 43.3, 200.0], "lat": [-11.7, 95.0, -11.7]}
     ).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"fac\.csv'?: row 1 \(id 'b'\) has impossible"):
+    with pytest.raises(InputError, match=r"fac\.csv'?: row 2 \(id 'b'\) has impossible"):
         read_facilities(path)
     gdf = read_facilities(path, on_invalid="report")
     assert gdf["id"].tolist() == ["a"]
@@ -521,17 +521,17 @@ def test_impossible_coordinates_are_reported_with_their_reason(tmp_path):
 def test_negative_or_missing_capacity_is_an_invalid_row():
     gdf = points_frame(3)
     gdf["beds"] = [1.0, -2.0, np.nan]
-    with pytest.raises(InputError, match=r"row 1 \(id 2\).*negative capacity"):
+    with pytest.raises(InputError, match=r"row 2 \(id 2\).*negative capacity"):
         read_facilities(gdf, capacity_col="beds")
     kept = read_facilities(gdf, capacity_col="beds", on_invalid="report")
     assert kept["id"].tolist() == [1]
-    assert kept.attrs["excluded"]["row"].tolist() == [1, 2]
+    assert kept.attrs["excluded"]["row"].tolist() == [2, 3]
 
 
 def test_non_point_facilities_are_rejected():
     gdf = points_frame(2)
     gdf.loc[1, "geometry"] = shapely.box(43.0, -11.8, 43.1, -11.7)
-    with pytest.raises(InputError, match=r"row 1 is a Polygon, not a point"):
+    with pytest.raises(InputError, match=r"row 2 is a Polygon, not a point"):
         read_facilities(gdf)
 
 
@@ -641,7 +641,7 @@ def _assert_moh_exclusions(gdf: gpd.GeoDataFrame, area_label: str) -> None:
     assert len(gdf) == 64
     excluded = gdf.attrs["excluded"]
     assert list(excluded.columns[:6]) == ["row", "id", "name", "reason", "x", "y"]
-    assert excluded["id"].tolist() == [4, 19] and excluded["row"].tolist() == [3, 18]
+    assert excluded["id"].tolist() == [4, 19] and excluded["row"].tolist() == [4, 19]
     assert excluded["reason"][0] == "has no coordinates"
     assert np.isnan(excluded["x"][0]) and np.isnan(excluded["y"][0])
     assert excluded["name"][1] == "Nkangani Postes de Santé"
@@ -681,7 +681,7 @@ def test_moh_list_outside_the_national_roads_is_excluded_and_listed():
 def test_moh_row_outside_the_study_area_can_raise():
     with pytest.raises(
         InputError,
-        match=r"row 18 \(id 19\) lies outside the study area: 2,6\d\d km.*on_outside='report'",
+        match=r"row 19 \(id 19\) lies outside the study area: 2,6\d\d km.*on_outside='report'",
     ):
         read_facilities(
             COMOROS_MOH_CSV,
@@ -752,7 +752,7 @@ def test_unmapped_tiers_are_listed_with_the_fix():
     with pytest.raises(
         InputError,
         match=r"'Tier_name' has 2 value\(s\) missing from categories=: \['Tier3 provincial "
-        r"hospital', 'Tier4 central hospital'\] \(first in row 10 \(id 11\)\).*Add each value",
+        r"hospital', 'Tier4 central hospital'\] \(first in row 11 \(id 11\)\).*Add each value",
     ):
         read_facilities(COMOROS_MOH_CSV, **MOH_COLUMNS, on_invalid="report",
                         category_col="Tier_name", categories=partial)  # fmt: skip
@@ -795,7 +795,7 @@ def test_facility_row_without_category_is_an_invalid_row():
     gdf = points_frame(3)
     gdf["tier"] = ["a", None, "b"]
     categories = {"a": {"capacity": 2}, "b": {"capacity": 5}}
-    with pytest.raises(InputError, match=r"row 1 \(id 2\) has no category \(column 'tier'"):
+    with pytest.raises(InputError, match=r"row 2 \(id 2\) has no category \(column 'tier'"):
         read_facilities(gdf, category_col="tier", categories=categories)
     kept = read_facilities(gdf, category_col="tier", categories=categories, on_invalid="report")
     assert kept["capacity"].tolist() == [2.0, 5.0]

@@ -51,7 +51,7 @@ def test_projected_metres_in_lon_lat_columns_name_column_value_and_crs(tmp_path)
     path = utm_points_csv(tmp_path / "pop.csv")
     with pytest.raises(
         InputError,
-        match=r"pop\.csv'?: column 'lon' holds 3\d{5}(\.\d+)? in row 0 .*cannot be degrees"
+        match=r"pop\.csv'?: column 'lon' holds 3\d{5}(\.\d+)? in row 1 .*cannot be degrees"
         r".*pass crs=",
     ):
         read_population(path, "population", id_col="id")
@@ -59,7 +59,7 @@ def test_projected_metres_in_lon_lat_columns_name_column_value_and_crs(tmp_path)
 
 def test_projected_metres_in_facility_columns_name_crs(tmp_path):
     path = utm_points_csv(tmp_path / "fac.csv", columns=("x", "y"))
-    with pytest.raises(InputError, match=r"column 'x' holds .* row 0 \(id 'a'\).*pass crs="):
+    with pytest.raises(InputError, match=r"column 'x' holds .* row 1 \(id 'a'\).*pass crs="):
         read_facilities(path, lon_col="x", lat_col="y", on_invalid="report")
     gdf = read_facilities(path, lon_col="x", lat_col="y", crs="EPSG:32738")
     assert gdf.crs.to_epsg() == 32738 and len(gdf) == 3
@@ -205,7 +205,7 @@ def test_population_column_typo_names_the_close_match():
 def test_bad_population_value_names_the_row_by_the_users_id(tmp_path, value, kind):
     path = tmp_path / "pop.csv"
     path.write_text(f"cell,lon,lat,population\nC-1,43.25,-11.7,10\nC-2,43.26,-11.7,{value}\n")
-    with pytest.raises(InputError, match=rf"{kind} population in row 1 \(id 'C-2'\)"):
+    with pytest.raises(InputError, match=rf"{kind} population in row 2 \(id 'C-2'\)"):
         read_population(path, "population", id_col="cell")
 
 
