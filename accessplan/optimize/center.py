@@ -17,6 +17,7 @@ from accessplan.optimize._data import (
     keep_pairs,
     prepare_location_data,
 )
+from accessplan.optimize._mip import MipBuilder
 from accessplan.optimize._solve import LinearModel, seconds_left, solve_model, with_bound
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
@@ -161,35 +162,27 @@ def _p_center_model(
     all_rows = np.repeat(np.arange(pairs.shape[0]), np.diff(pairs.indptr))
     model_rows, row_of_pair = np.unique(all_rows, return_inverse=True)
     n_i, n_x = model_rows.size, pairs.nnz
-    x_cols = m + np.arange(n_x)
-    w_col = m + n_x
-    r_link, r_radius = n_i, n_i + n_x
-    r_count = r_radius + n_i
-    entries = [
-        (row_of_pair, x_cols, np.ones(n_x)),
-        (r_link + np.arange(n_x), x_cols, np.ones(n_x)),
-        (r_link + np.arange(n_x), pairs.indices, -np.ones(n_x)),
-        (r_radius + row_of_pair, x_cols, -h[all_rows] * pairs.data),
-        (r_radius + np.arange(n_i), np.full(n_i, w_col), np.ones(n_i)),
-        (np.full(m, r_count), np.arange(m), np.ones(m)),
-    ]
-    A = sp.coo_array(
-        (
-            np.concatenate([e[2] for e in entries]),
-            (np.concatenate([e[0] for e in entries]), np.concatenate([e[1] for e in entries])),
-        ),
-        shape=(r_count + 1, w_col + 1),
-    ).tocsc()
-    row_lower = np.concatenate([np.ones(n_i), np.full(n_x, -np.inf), np.zeros(n_i), [data.p_total]])
-    row_upper = np.concatenate([np.ones(n_i), np.zeros(n_x), np.full(n_i, np.inf), [data.p_total]])
-    col_lower = np.zeros(w_col + 1)
+    col_lower = np.zeros(m)
     col_lower[data.fixed] = 1.0
-    col_upper = np.concatenate([np.ones(m + n_x), [np.inf]])
-    integer = np.zeros(w_col + 1, dtype=bool)
-    integer[:m] = True
-    c = np.zeros(w_col + 1)
-    c[w_col] = 1.0
-    model = LinearModel(
-        "p_center", "min", c, A, row_lower, row_upper, col_lower, col_upper, integer
+    b = MipBuilder()
+    y = b.add_columns(m, col_lower, 1.0, integer=True)
+    x = b.add_columns(n_x, 0.0, 1.0)
+    (radius,) = b.add_columns(1, 0.0, np.inf, cost=1.0)
+    b.add_rows(row_of_pair, x, 1.0, np.ones(n_i), np.ones(n_i))  # sum_j x_ij = 1
+    b.add_rows(  # x_ij - y_j <= 0
+        np.concatenate([np.arange(n_x), np.arange(n_x)]),
+        np.concatenate([x, y[pairs.indices]]),
+        np.concatenate([np.ones(n_x), -np.ones(n_x)]),
+        -np.inf,
+        np.zeros(n_x),
     )
+    b.add_rows(  # W - sum_j h_i d_ij x_ij >= 0
+        np.concatenate([row_of_pair, np.arange(n_i)]),
+        np.concatenate([x, np.full(n_i, radius)]),
+        np.concatenate([-h[all_rows] * pairs.data, np.ones(n_i)]),
+        np.zeros(n_i),
+        np.inf,
+    )
+    b.add_rows(np.zeros(m), y, 1.0, data.p_total, data.p_total)  # count row
+    model = b.linear_model("p_center", "min")
     return model, model_rows

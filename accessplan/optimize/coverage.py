@@ -23,6 +23,7 @@ from accessplan.optimize._data import (
     prepare_location_data,
     resolve_method,
 )
+from accessplan.optimize._mip import MipBuilder
 from accessplan.optimize._solve import (
     LinearModel,
     SolveInfo,
@@ -221,26 +222,21 @@ def _mclp_model(data: LocationData, within: sp.csr_array) -> LinearModel:
     sub = within[open_rows]
     n_z = open_rows.size
     rows = np.repeat(np.arange(n_z), np.diff(sub.indptr))
-    A = sp.coo_array(
-        (
-            np.concatenate([np.ones(n_z), -np.ones(sub.nnz), np.ones(m)]),
-            (
-                np.concatenate([np.arange(n_z), rows, np.full(m, n_z)]),
-                np.concatenate([m + np.arange(n_z), sub.indices, np.arange(m)]),
-            ),
-        ),
-        shape=(n_z + 1, m + n_z),
-    ).tocsc()
-    row_lower = np.concatenate([np.full(n_z, -np.inf), [data.p_total]])
-    row_upper = np.concatenate([np.zeros(n_z), [data.p_total]])
-    col_lower = np.zeros(m + n_z)
+    col_lower = np.zeros(m)
     col_lower[data.fixed] = 1.0
-    integer = np.concatenate([np.ones(m, dtype=bool), np.zeros(n_z, dtype=bool)])
-    c = np.concatenate([np.zeros(m), w[open_rows]])
-    offset = float(w[done].sum())
-    return LinearModel(
-        "mclp", "max", c, A, row_lower, row_upper, col_lower, np.ones(m + n_z), integer, offset
+    b = MipBuilder()
+    y = b.add_columns(m, col_lower, 1.0, integer=True)
+    z = b.add_columns(n_z, 0.0, 1.0, cost=w[open_rows])
+    # z_i - sum of the y_j within the standard of i <= 0
+    b.add_rows(
+        np.concatenate([np.arange(n_z), rows]),
+        np.concatenate([z, y[sub.indices]]),
+        np.concatenate([np.ones(n_z), -np.ones(sub.nnz)]),
+        -np.inf,
+        np.zeros(n_z),
     )
+    b.add_rows(np.zeros(m), y, 1.0, data.p_total, data.p_total)  # count row
+    return b.linear_model("mclp", "max", offset=float(w[done].sum()))
 
 
 def lscp(
@@ -317,23 +313,15 @@ def lscp(
     need = np.flatnonzero((np.diff(within.indptr) > 0) & (w > 0) & ~done)
     sub = within[need]
     rows = np.repeat(np.arange(need.size), np.diff(sub.indptr))
-    A = sp.csr_array((np.ones(sub.nnz), (rows, sub.indices)), shape=(need.size, m))
     cost = np.ones(m) if minimize == "count" else data.candidates["cost"].to_numpy().copy()
     cost[data.fixed] = 0.0
     col_lower = np.zeros(m)
     col_lower[data.fixed] = 1.0
-    model = LinearModel(
-        "lscp",
-        "min",
-        cost,
-        A,
-        np.ones(need.size),
-        np.full(need.size, np.inf),
-        col_lower,
-        np.ones(m),
-        np.ones(m, dtype=bool),
-        start=np.ones(m),  # every candidate open covers everything coverable
-    )
+    b = MipBuilder()
+    y = b.add_columns(m, col_lower, 1.0, integer=True, cost=cost)
+    b.add_rows(rows, y[sub.indices], 1.0, np.ones(need.size), np.inf)  # every origin covered
+    # every candidate open covers everything coverable
+    model = b.linear_model("lscp", "min", start=np.ones(m))
     info, x = solve_model(model, solver, time_limit=seconds_left(deadline), gap=gap, msg=msg)
     info = with_bound(info, 0.0, "min")  # nothing costs less than no new site
     open_mask = x[:m] > 0.5

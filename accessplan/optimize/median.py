@@ -24,6 +24,7 @@ from accessplan.optimize._data import (
     resolve_method,
 )
 from accessplan.optimize._data import unserved_minutes as unserved_minutes_for
+from accessplan.optimize._mip import MipBuilder
 from accessplan.optimize._solve import (
     LinearModel,
     SolveInfo,
@@ -444,27 +445,22 @@ def _elloumi_model(
     z_rows = np.arange(n_z)
     has_prev = ~lvl_first[kept_levels]
     prev_rows = z_rows[has_prev]
-    prev_cols = m + z_of_level[kept_levels[has_prev] - 1]
-    count_row = n_z
-    A = sp.coo_array(
-        (
-            np.concatenate(
-                [np.ones(y_rows.size), np.ones(n_z), -np.ones(prev_rows.size), np.ones(m)]
-            ),
-            (
-                np.concatenate([y_rows, z_rows, prev_rows, np.full(m, count_row)]),
-                np.concatenate([y_cols, m + z_rows, prev_cols, np.arange(m)]),
-            ),
-        ),
-        shape=(n_z + 1, m + n_z),
-    ).tocsc()
-    row_lower = np.concatenate([np.where(lvl_first[kept_levels], 1.0, 0.0), [p_total]])
-    row_upper = np.concatenate([np.full(n_z, np.inf), [p_total]])
-    col_lower = np.zeros(m + n_z)
+    prev_z = z_of_level[kept_levels[has_prev] - 1]
+    col_lower = np.zeros(m)
     col_lower[fixed] = 1.0
-    col_upper = np.concatenate([np.ones(m), z_upper[kept_levels]])
-    integer = np.concatenate([np.ones(m, dtype=bool), np.zeros(n_z, dtype=bool)])
-    c = np.concatenate([np.zeros(m), z_cost[kept_levels]])
+    b = MipBuilder()
+    y = b.add_columns(m, col_lower, 1.0, integer=True)
+    z = b.add_columns(n_z, 0.0, z_upper[kept_levels], cost=z_cost[kept_levels])
+    # z_l + sum of y within level l - z_(l-1) >= 1 at an origin's first level, >= 0 after
+    b.add_rows(
+        np.concatenate([y_rows, z_rows, prev_rows]),
+        np.concatenate([y[y_cols], z[z_rows], z[prev_z]]),
+        np.concatenate([np.ones(y_rows.size), np.ones(n_z), -np.ones(prev_rows.size)]),
+        np.where(lvl_first[kept_levels], 1.0, 0.0),
+        np.full(n_z, np.inf),
+        n_rows=n_z,
+    )
+    b.add_rows(np.zeros(m), y, 1.0, p_total, p_total)  # count row
     start = None
     if start_open is not None:
         nearest = np.full(n, np.inf)
@@ -472,17 +468,10 @@ def _elloumi_model(
         nearest[start_rows] = start_minutes
         z_start = (nearest[lvl_row[kept_levels]] > lvl_d[kept_levels]).astype(np.float64)
         start = np.concatenate([start_open.astype(np.float64), z_start])
-    return LinearModel(
+    return b.linear_model(
         "p_median",
         "min",
-        c,
-        A,
-        row_lower,
-        row_upper,
-        col_lower,
-        col_upper,
-        integer,
-        offset,
+        offset=offset,
         start=start,
         # The start is a good plan: the solver's time is better spent on the bound.
         highs_options=_NO_HEURISTICS if start is not None else {},
@@ -699,62 +688,51 @@ def _capacitated_model(
     n_u = n_i if with_u else 0
     cap = data.candidates["capacity"].to_numpy()
     capped = np.flatnonzero(~np.isnan(cap))
-    x_cols = m + np.arange(n_x)
-    # Row blocks: assignment (n_i), linking x <= y (n_x), capacity (len(capped)), count (1).
-    r_assign, r_link = 0, n_i
-    r_cap = n_i + n_x
-    r_count = r_cap + capped.size
+    col_lower = np.zeros(m)
+    col_lower[data.fixed] = 1.0
+    if objective == "time":
+        sense, name = "min", "capacitated_p_median"
+        x_cost, u_cost = w[rows] * d, w[model_rows] * (unserved or 0.0)
+    else:
+        sense, name = "max", "capacitated_mclp"
+        x_cost, u_cost = w[rows], np.zeros(n_i)
+    b = MipBuilder()
+    y = b.add_columns(m, col_lower, 1.0, integer=True)
+    x = b.add_columns(n_x, 0.0, 1.0, cost=x_cost)
+    u = b.add_columns(n_u, 0.0, 1.0, cost=u_cost[:n_u])
+    # assignment: sum_j x_ij (+ u_i) = 1 (p-median) or <= 1 (MCLP)
+    assign_lower = 1.0 if objective == "time" else 0.0
+    b.add_rows(
+        np.concatenate([row_of_pair, np.arange(n_u)]),
+        np.concatenate([x, u]),
+        1.0,
+        np.full(n_i, assign_lower),
+        np.ones(n_i),
+    )
+    # linking: x_ij - y_j <= 0
+    b.add_rows(
+        np.concatenate([np.arange(n_x), np.arange(n_x)]),
+        np.concatenate([x, y[cols]]),
+        np.concatenate([np.ones(n_x), -np.ones(n_x)]),
+        -np.inf,
+        np.zeros(n_x),
+    )
+    # capacity: sum_i w_i x_ij - Q_j y_j <= 0 for capacitated sites
     cap_pos = np.full(m, -1)
     cap_pos[capped] = np.arange(capped.size)
     on_capped = cap_pos[cols] >= 0
-    entries = [
-        (r_assign + row_of_pair, x_cols, np.ones(n_x)),
-        (r_link + np.arange(n_x), x_cols, np.ones(n_x)),
-        (r_link + np.arange(n_x), cols, -np.ones(n_x)),
-        (r_cap + cap_pos[cols[on_capped]], x_cols[on_capped], w[rows[on_capped]]),
-        (r_cap + np.arange(capped.size), capped, -cap[capped]),
-        (np.full(m, r_count), np.arange(m), np.ones(m)),
-    ]
-    if with_u:
-        entries.append((r_assign + np.arange(n_i), m + n_x + np.arange(n_u), np.ones(n_u)))
-    A = sp.coo_array(
-        (
-            np.concatenate([e[2] for e in entries]),
-            (np.concatenate([e[0] for e in entries]), np.concatenate([e[1] for e in entries])),
-        ),
-        shape=(r_count + 1, m + n_x + n_u),
-    ).tocsc()
-    assign_lower = np.ones(n_i) if objective == "time" and unserved is None else np.zeros(n_i)
-    if with_u:
-        assign_lower = np.ones(n_i)
-    row_lower = np.concatenate([assign_lower, np.full(n_x + capped.size, -np.inf), [data.p_total]])
-    row_upper = np.concatenate([np.ones(n_i), np.zeros(n_x + capped.size), [data.p_total]])
-    col_lower = np.zeros(m + n_x + n_u)
-    col_lower[data.fixed] = 1.0
-    col_upper = np.ones(m + n_x + n_u)
-    integer = np.zeros(m + n_x + n_u, dtype=bool)
-    integer[:m] = True
-    if objective == "time":
-        c = np.concatenate([np.zeros(m), w[rows] * d, w[model_rows] * (unserved or 0.0)])[
-            : m + n_x + n_u
-        ]
-        sense = "min"
-        name = "capacitated_p_median"
-    else:
-        c = np.concatenate([np.zeros(m), w[rows]])
-        sense = "max"
-        name = "capacitated_mclp"
-    model = LinearModel(
+    b.add_rows(
+        np.concatenate([cap_pos[cols[on_capped]], np.arange(capped.size)]),
+        np.concatenate([x[on_capped], y[capped]]),
+        np.concatenate([w[rows[on_capped]], -cap[capped]]),
+        -np.inf,
+        np.zeros(capped.size),
+    )
+    b.add_rows(np.zeros(m), y, 1.0, data.p_total, data.p_total)  # count row
+    model = b.linear_model(
         name,
         sense,
-        c,
-        A,
-        row_lower,
-        row_upper,
-        col_lower,
-        col_upper,
-        integer,
-        start=_count_start(data, m + n_x + n_u, m + n_x if with_u else None),
+        start=_count_start(data, b.n_cols, int(u[0]) if with_u else None),
     )
     return model, rows, cols, d
 

@@ -10,75 +10,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from accessplan.optimize import fairness
-from accessplan.optimize._solve import (
-    LinearModel,
-)
+from accessplan.optimize._mip import MipBuilder
 from accessplan.optimize.budget.options import _Instance
 from accessplan.optimize.budget.reduction import _Reduced
-
-
-class _Builder:
-    """Columns and constraint rows of an array-built model, added block by block."""
-
-    def __init__(self) -> None:
-        self.lower: list[np.ndarray] = []
-        self.upper: list[np.ndarray] = []
-        self.integer: list[np.ndarray] = []
-        self.n_cols = 0
-        self.blocks: list[sp.csr_array] = []
-        self.row_lower: list[np.ndarray] = []
-        self.row_upper: list[np.ndarray] = []
-
-    def add_columns(self, count: int, lower: Any, upper: Any, integer: bool = False) -> np.ndarray:
-        start = self.n_cols
-        self.lower.append(np.broadcast_to(np.asarray(lower, dtype=np.float64), (count,)).copy())
-        self.upper.append(np.broadcast_to(np.asarray(upper, dtype=np.float64), (count,)).copy())
-        self.integer.append(np.full(count, integer))
-        self.n_cols += count
-        return np.arange(start, start + count)
-
-    def add_rows(self, rows: Any, cols: Any, vals: Any, lower: Any, upper: Any) -> None:
-        """Rows from (local row, column, value) triplets; duplicates are summed."""
-        lower = np.asarray(lower, dtype=np.float64)
-        upper = np.asarray(upper, dtype=np.float64)
-        sized = [v.size for v in (lower, upper) if v.ndim]
-        n_rows = sized[0] if sized else 1
-        lower = np.broadcast_to(lower, (n_rows,)).copy()
-        upper = np.broadcast_to(upper, (n_rows,)).copy()
-        rows = np.asarray(rows, dtype=np.int64)
-        cols = np.asarray(cols, dtype=np.int64)
-        vals = np.broadcast_to(np.asarray(vals, dtype=np.float64), rows.shape)
-        block = sp.csr_array((vals, (rows, cols)), shape=(n_rows, self.n_cols))
-        self.add_block(block, lower, upper)
-
-    def add_block(self, block: sp.csr_array, lower: np.ndarray, upper: np.ndarray) -> None:
-        if block.shape[0] == 0:
-            return
-        self.blocks.append(sp.csr_array(block))
-        self.row_lower.append(np.asarray(lower, dtype=np.float64))
-        self.row_upper.append(np.asarray(upper, dtype=np.float64))
-
-    def matrix(self) -> sp.csr_array:
-        blocks = [
-            sp.csr_array((b.data, b.indices, b.indptr), shape=(b.shape[0], self.n_cols))
-            for b in self.blocks
-        ]
-        if not blocks:
-            return sp.csr_array((0, self.n_cols))
-        return sp.vstack(blocks, format="csr")
-
-    def linear_model(self, name: str) -> LinearModel:
-        return LinearModel(
-            name=name,
-            sense="max",
-            c=np.zeros(self.n_cols),
-            A=self.matrix(),
-            row_lower=np.concatenate(self.row_lower) if self.row_lower else np.zeros(0),
-            row_upper=np.concatenate(self.row_upper) if self.row_upper else np.zeros(0),
-            col_lower=np.concatenate(self.lower),
-            col_upper=np.concatenate(self.upper),
-            integer=np.concatenate(self.integer),
-        )
 
 
 @dataclass
@@ -103,7 +37,7 @@ class _Stage:
 class _Model:
     """The array-built model and where each kind of variable sits in its column vector."""
 
-    builder: _Builder
+    builder: MipBuilder
     red: _Reduced
     x: np.ndarray  # model column of each inst column (-1 = existing or pooled hub)
     hubs: list[np.ndarray]  # pooled digital hub classes (inst columns, in site order)
@@ -130,7 +64,7 @@ def _build(
     unserved_minutes: float,
 ) -> _Model:
     cols = inst.columns
-    b = _Builder()
+    b = MipBuilder()
     is_new = ~cols["existing"].to_numpy()
     is_digital = cols["type"].eq("digital").to_numpy()
     cost = cols["cost"].to_numpy(dtype=np.float64)
@@ -203,7 +137,7 @@ def _hub_classes(cols: pd.DataFrame, new_digital: np.ndarray) -> list[np.ndarray
 
 
 def _one_option_per_site(
-    b: _Builder,
+    b: MipBuilder,
     cols: pd.DataFrame,
     x: np.ndarray,
     binary: np.ndarray,
@@ -230,7 +164,7 @@ def _one_option_per_site(
 
 
 def _flow_columns(
-    b: _Builder,
+    b: MipBuilder,
     inst: _Instance,
     red: _Reduced,
     group_x: sp.csr_array,
@@ -295,7 +229,7 @@ def _flow_columns(
     return w
 
 
-def _aggregated_columns(b: _Builder, red: _Reduced, group_x: sp.csr_array) -> np.ndarray:
+def _aggregated_columns(b: MipBuilder, red: _Reduced, group_x: sp.csr_array) -> np.ndarray:
     """Uncapacitated coverage: y_c <= sum of x over the new columns that reach class c."""
     reached = np.zeros(red.n_classes, dtype=bool)
     reached[red.pair_class] = True
@@ -324,7 +258,7 @@ def _aggregated_columns(b: _Builder, red: _Reduced, group_x: sp.csr_array) -> np
 
 
 def _digital_columns(
-    b: _Builder,
+    b: MipBuilder,
     inst: _Instance,
     red: _Reduced,
     hub_units: np.ndarray,
@@ -358,7 +292,7 @@ def _digital_columns(
 
 
 def _class_rows(
-    b: _Builder,
+    b: MipBuilder,
     red: _Reduced,
     w: np.ndarray | None,
     y: np.ndarray | None,
@@ -393,7 +327,7 @@ def _class_rows(
 
 
 def _coverage_matrix(
-    b: _Builder, red: _Reduced, w: np.ndarray | None, y: np.ndarray | None, z: np.ndarray
+    b: MipBuilder, red: _Reduced, w: np.ndarray | None, y: np.ndarray | None, z: np.ndarray
 ) -> sp.csr_array:
     rows, cols = [], []
     if w is not None:
@@ -413,7 +347,7 @@ def _coverage_matrix(
 def _stages(
     objective: str,
     red: _Reduced,
-    b: _Builder,
+    b: MipBuilder,
     w: np.ndarray | None,
     u: np.ndarray | None,
     coverage: sp.csr_array,

@@ -228,7 +228,7 @@ def budgeted_siting(
     )
     plan.details["timing"] = {"build": t_solve - t0, "solve": solve_seconds}
     plan.details["model"] = {
-        "rows": model.builder.linear_model("size").num_row,
+        "rows": model.builder.n_rows,
         "columns": model.builder.n_cols,
         "origin_classes": model.red.n_classes,
         "site_groups": model.red.n_groups,

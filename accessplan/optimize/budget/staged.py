@@ -273,7 +273,7 @@ def _solve_stages(
     SolverError
         When neither the start nor the solver gives a feasible plan before the deadline.
     """
-    base = model.builder.linear_model("budgeted_siting")
+    base = model.builder.linear_model("budgeted_siting", "max")
     n = base.num_col
     rel_gap = 1e-9 if gap is None or gap <= 0 else float(gap)
     stages = model.stages
