@@ -48,6 +48,7 @@ def _check(plan: Plan, sense: str, n_sites: int | None = None) -> None:
     else:
         assert plan.bound >= plan.objective - tol
     assert plan.status in ("optimal", "time_limit", "feasible", "heuristic")
+    assert 0.0 <= plan.gap <= 1.0  # one relative gap for every model, 1 = 100 %
     if n_sites is not None:
         assert len(plan.sites) == n_sites
 
@@ -85,6 +86,31 @@ def test_capacitated_mclp_under_a_tiny_limit() -> None:
     _check(plan, "max", 5)
 
 
+def test_capacitated_mclp_covering_nobody_yet_reports_a_gap_of_100_percent() -> None:
+    tt, demand = _instance()
+    cands = pd.DataFrame({"id": tt.destination_ids, "capacity": 900.0})
+    plan = capacitated_mclp(tt, demand, 5, 10.0, candidates=cands, time_limit=0.01)
+    if plan.objective == 0.0:  # the count-feasible start: nobody assigned
+        assert plan.bound > 0 and plan.gap == 1.0
+    assert 0.0 <= plan.gap <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("objective", "bound", "gap"),
+    [
+        (0.0, 500.0, 1.0),
+        (0.0, 0.0, 0.0),
+        (90.0, 100.0, 0.1),
+        (100.0, 90.0, 0.1),
+        (5.0, np.nan, np.nan),
+    ],
+)
+def test_relative_gap_divides_by_the_larger_of_objective_and_bound(objective, bound, gap) -> None:
+    from accessplan.optimize._solve import relative_gap
+
+    assert relative_gap(objective, bound) == pytest.approx(gap, nan_ok=True)
+
+
 def test_lscp_under_a_tiny_limit() -> None:
     tt, demand = _instance()
     plan = lscp(tt, demand, 15.0, time_limit=TINY)
@@ -120,3 +146,41 @@ def test_allocate_resources_under_a_tiny_limit() -> None:
     pools = [ResourcePool("doctors", 1.0, 25.0, 6.0), ResourcePool("robots", 2.0, 60.0, 2.0)]
     plan = allocate_resources(facilities, pools, unmet_penalty=1.0, time_limit=TINY)
     _check(plan, "min")
+
+
+_QUIET_RUN = """
+import numpy as np, pandas as pd
+from accessplan.optimize import allocate_resources, mclp, p_median, ResourcePool
+from accessplan.traveltimes import TravelTimes
+rng = np.random.default_rng(0)
+tt = TravelTimes.from_dense(rng.random((30, 6)) * 30, [f"o{i}" for i in range(30)],
+                            [f"s{j}" for j in range(6)])
+demand = pd.Series(1.0, index=tt.origin_ids)
+p_median(tt, demand, 2, method="exact")
+mclp(tt, demand, 2, 10.0, method="exact")
+allocate_resources(pd.Series([10.0, 20.0], index=["a", "b"]),
+                   [ResourcePool("doctors", 1.0, 25.0, 2.0)], unmet_penalty=1.0)
+"""
+
+
+def test_a_model_run_prints_nothing_not_even_the_highs_banner() -> None:
+    """HiGHS prints its banner once per process, when the first instance is built: a fresh
+    interpreter shows it where the models do not silence it (array route and PuLP route)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _QUIET_RUN], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == ""
+
+
+def test_a_model_run_in_this_process_prints_nothing(capfd) -> None:
+    tt, demand = _instance(60, 8)
+    p_median(tt, demand, 2, method="exact")
+    budgeted_siting(
+        tt, demand, [SupplyOption("clinic", 1.0, standard_minutes=10.0)], 2.0, msg=False
+    )
+    out, _ = capfd.readouterr()
+    assert out == ""

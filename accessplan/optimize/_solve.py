@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,6 +21,8 @@ __all__ = [
     "LinearModel",
     "SolveInfo",
     "make_solver",
+    "new_highs",
+    "relative_gap",
     "seconds_left",
     "settle",
     "solve_model",
@@ -49,7 +52,8 @@ class SolveInfo:
         Best proven bound (lower when minimising, upper when maximising); NaN if the solver
         does not report one.
     gap
-        Relative gap ``|objective - bound| / max(|objective|, 1e-9)``; NaN if unknown.
+        Relative gap ``|bound - objective| / max(|objective|, |bound|)`` (see
+        :func:`relative_gap`); NaN if unknown.
     seconds
         Wall-clock seconds spent in the solver.
     solver
@@ -139,10 +143,16 @@ def _highs_bound(prob: pulp.LpProblem) -> float:
 
 
 def relative_gap(objective: float, bound: float) -> float:
-    """``|objective - bound| / max(|objective|, 1e-9)``; NaN when the bound is unknown."""
+    """The relative gap of every plan: ``|bound - objective| / max(|objective|, |bound|)``.
+
+    Between 0 and 1 whenever objective and bound have the same sign (1 = 100 % when the
+    objective is 0 and the bound is not, e.g. nothing covered yet); 0 when both are 0; NaN
+    when the bound is unknown.
+    """
     if not (math.isfinite(objective) and math.isfinite(bound)):
         return math.nan
-    return abs(objective - bound) / max(abs(objective), 1e-9)
+    scale = max(abs(objective), abs(bound))
+    return abs(bound - objective) / scale if scale > 0 else 0.0
 
 
 def settle(info: SolveInfo, objective: float, sense: str, gap: float | None) -> SolveInfo:
@@ -226,6 +236,8 @@ def solve_problem(
     """
     lp_solver = make_solver(solver, time_limit=time_limit, gap=gap, msg=msg)
     name = _solver_name(lp_solver)
+    if name == "highs":
+        silence_highs_banner()  # PuLP constructs its own highspy.Highs
     t0 = time.perf_counter()
     try:
         prob.solve(lp_solver)
@@ -336,6 +348,49 @@ def solve_model(
     return _solve_via_pulp(model, solver, time_limit=time_limit, gap=gap, msg=msg)
 
 
+def new_highs(msg: bool = False) -> Any:
+    """A ``highspy.Highs`` that logs only with ``msg``, and never prints HiGHS's banner.
+
+    HiGHS writes its banner ("Running HiGHS ... Copyright ...") to the C-level standard output
+    once per process, while the first ``highspy.Highs()`` is constructed, before any option can
+    be set; :func:`silence_highs_banner` has it written to the null device instead.
+    """
+    import highspy
+
+    silence_highs_banner()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", bool(msg))
+    return h
+
+
+_BANNER_SILENCED = False
+
+
+def silence_highs_banner() -> None:
+    """Construct the process's first ``highspy.Highs`` with file descriptor 1 on the null
+    device, so that the banner HiGHS prints once per process goes nowhere (idempotent)."""
+    global _BANNER_SILENCED
+    if _BANNER_SILENCED:
+        return
+    import ctypes
+
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        first = highspy.Highs()
+        first.setOptionValue("output_flag", False)
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers the banner when stdout is no terminal
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    _BANNER_SILENCED = True
+
+
 def _solve_highspy(
     model: LinearModel, *, time_limit: float | None, gap: float | None, msg: bool
 ) -> tuple[SolveInfo, Any]:
@@ -345,8 +400,7 @@ def _solve_highspy(
     start = _feasible_start(model)
     if time_limit is not None and time_limit < MIN_SOLVER_SECONDS and start is not None:
         return _start_info(model, start, t0), start
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", bool(msg))
+    h = new_highs(msg)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     # HiGHS stops at a 1e-4 relative gap by default; ask for (near) proven optimality unless the

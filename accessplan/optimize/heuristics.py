@@ -57,6 +57,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from accessplan.errors import InfeasibleError, InputError
+from accessplan.optimize._solve import relative_gap
 
 __all__ = ["HeuristicResult", "mclp_heuristic", "p_median_heuristic"]
 
@@ -90,7 +91,8 @@ class HeuristicResult:
     bound
         Proven Lagrangian bound on the optimum: lower bound for p-median, upper bound for MCLP.
     gap
-        ``|objective − bound| / max(|objective|, 1e-9)``.
+        ``|bound − objective| / max(|objective|, |bound|)`` (see
+        :func:`accessplan.optimize._solve.relative_gap`).
     seconds
         Wall-clock seconds.
     iterations
@@ -796,10 +798,6 @@ def _finish(
     return open_pos, assignment
 
 
-def _gap(objective: float, bound: float) -> float:
-    return abs(objective - bound) / max(abs(objective), 1e-9)
-
-
 def _deadline(time_limit: float | None, t0: float) -> float:
     if time_limit is None:
         return math.inf
@@ -909,7 +907,7 @@ def p_median_heuristic(
         open=open_pos,
         objective=objective,
         bound=bound,
-        gap=_gap(objective, bound),
+        gap=relative_gap(objective, bound),
         seconds=time.perf_counter() - t0,
         iterations=core.iterations,
         assignment=assignment,
@@ -979,7 +977,7 @@ def mclp_heuristic(
         open=open_pos,
         objective=objective,
         bound=bound,
-        gap=_gap(objective, bound),
+        gap=relative_gap(objective, bound),
         seconds=time.perf_counter() - t0,
         iterations=core.iterations,
         assignment=assignment,

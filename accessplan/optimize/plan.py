@@ -40,7 +40,10 @@ class Plan:
         maximising), never beyond ``objective``; equals it when proven optimal. NaN when
         unknown.
     gap
-        Relative gap ``|objective - bound| / max(|objective|, 1e-9)``; 0 when proven optimal.
+        Relative gap ``|bound - objective| / max(|objective|, |bound|)``: 0 when proven
+        optimal, 1 (100 %) when the objective is 0 and the bound is not; NaN when the bound is
+        unknown. One definition for every model
+        (:func:`accessplan.optimize._solve.relative_gap`).
     status
         ``"optimal"`` only when ``gap`` is proven within the gap the caller accepted (at least
         :data:`accessplan.optimize._solve.OPTIMAL_GAP`, 1e-6); otherwise ``"time_limit"``

@@ -18,6 +18,7 @@ from accessplan.optimize._solve import (
     SolveInfo,
     highs_lp,
     is_feasible,
+    new_highs,
     relative_gap,
     solve_model,
 )
@@ -152,8 +153,7 @@ def _lp_dive(lp: LinearModel, seconds: float, up: bool) -> np.ndarray | None:
     integer = np.asarray(lp.integer, dtype=bool)
     general = integer & (np.asarray(lp.col_upper) > 1)
     relaxed = replace(lp, integer=np.zeros(lp.num_col, dtype=bool), start=None)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs(msg=False)
     h.passModel(highs_lp(relaxed))
     optimal = highspy.HighsModelStatus.kOptimal
 
