@@ -29,7 +29,6 @@ or 0, 1, ... for files whose ids are not whole numbers, with the original in ``s
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import difflib
 import io
@@ -48,7 +47,7 @@ import shapely
 from shapely.ops import nearest_points
 
 from accessplan.errors import InputError, NetworkError
-from accessplan.network import MODES, check_mode
+from accessplan.network import MODES, check_mode, first_tag
 from accessplan.supply import SUPPLY_TYPES, check_supply_types
 
 __all__ = [
@@ -359,18 +358,6 @@ def _read_roads_place(place: str, mode: str) -> nx.MultiDiGraph:
         ) from exc
 
 
-def _first(value: Any) -> Any:
-    """First element of a list-like OSM value (also a string like "['a', 'b']")."""
-    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
-        try:
-            value = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return value
-    if isinstance(value, list | tuple):
-        return value[0] if value else None
-    return value
-
-
 def _plain(value: Any) -> Any:
     """A numpy scalar as the Python value, for readable messages."""
     return value.item() if isinstance(value, np.generic) else value
@@ -389,14 +376,14 @@ def _as_bool(value: Any) -> bool:
 
 
 def _usable(data: Mapping[str, Any], mode: str) -> bool:
-    highway = _first(data.get("highway"))
+    highway = first_tag(data.get("highway"))
     if _is_missing(highway) or str(highway) in _EXCLUDED_HIGHWAY[mode]:
         return False
     if str(data.get("area", "no")) == "yes":
         return False
     for tag, bad in _EXCLUDED_TAG_VALUES[mode].items():
         value = data.get(tag)
-        if not _is_missing(value) and str(_first(value)) in bad:
+        if not _is_missing(value) and str(first_tag(value)) in bad:
             return False
     return True
 
@@ -449,7 +436,7 @@ def _normalise_graph(graph: nx.Graph, where: str) -> nx.MultiDiGraph:
     edges = []
     for u, v, data in graph.edges(data=True):
         try:
-            length = float(_first(data["length"]))
+            length = float(first_tag(data["length"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise NetworkError(
                 f"{where}: edge ({u!r}, {v!r}) has no numeric 'length' (metres); add edge "
@@ -460,14 +447,14 @@ def _normalise_graph(graph: nx.Graph, where: str) -> nx.MultiDiGraph:
                 f"{where}: edge ({u!r}, {v!r}) has length {length}; lengths must be finite "
                 "metres >= 0."
             )
-        highway = _first(data.get("highway"))
+        highway = first_tag(data.get("highway"))
         attrs: dict[str, Any] = {
             "length": length,
             "highway": "unclassified" if _is_missing(highway) else str(highway),
             "oneway": _as_bool(data.get("oneway")),
         }
         for key in ("maxspeed", "name", "osmid"):
-            value = _first(data.get(key))
+            value = first_tag(data.get(key))
             if not _is_missing(value):
                 attrs[key] = value if key == "osmid" else str(value)
         geometry = data.get("geometry")

@@ -518,20 +518,14 @@ def _numeric(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
 
 def _check_facilities(facilities: gpd.GeoDataFrame) -> None:
     _check_frame(facilities, "facilities", ["id", "name", "type", "capacity", "status"], {"Point"})
-    bad_type = ~facilities["type"].isin(SUPPLY_TYPES)
-    if bad_type.any():
-        at = facilities.index[bad_type.to_numpy()][0]
-        raise InputError(
-            f"facilities: row {at!r} has type {facilities.at[at, 'type']!r}; "
-            f"use one of {list(SUPPLY_TYPES)}."
-        )
-    bad_status = ~facilities["status"].isin(FACILITY_STATUSES)
-    if bad_status.any():
-        at = facilities.index[bad_status.to_numpy()][0]
-        raise InputError(
-            f"facilities: row {at!r} has status {facilities.at[at, 'status']!r}; "
-            f"use one of {list(FACILITY_STATUSES)}."
-        )
+    for column, allowed in (("type", SUPPLY_TYPES), ("status", FACILITY_STATUSES)):
+        bad = ~facilities[column].isin(allowed)
+        if bad.any():
+            at = facilities.index[bad.to_numpy()][0]
+            raise InputError(
+                f"facilities: row {at!r} has {column} {facilities.at[at, column]!r}; "
+                f"use one of {list(allowed)}."
+            )
     no_site = facilities.geometry.isna() | facilities.geometry.is_empty
     physical_without_site = no_site & (facilities["type"] != "digital")
     if physical_without_site.any():

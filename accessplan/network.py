@@ -10,6 +10,7 @@ other, and each node carries its component's number in the node attribute ``comp
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,6 +31,7 @@ __all__ = [
     "MODES",
     "RoutingGraph",
     "check_mode",
+    "first_tag",
     "prepare_network",
     "routing_graph",
 ]
@@ -250,18 +252,31 @@ def _add_speeds(G: nx.MultiDiGraph, mode: str, speeds: float | Mapping[str, floa
     bad = {k: v for k, v in table.items() if not v > 0}
     if bad or not fallback > 0:
         raise InputError(f"driving speeds must be positive km/h; got {bad or fallback}.")
-    highway_types = {_first(d["highway"]) for _, _, d in G.edges(data=True)}
+    highway_types = {first_tag(d["highway"]) for _, _, d in G.edges(data=True)}
     hwy_speeds = {h: table.get(h, fallback) for h in highway_types}
     has_maxspeed = any(d.get("maxspeed") not in (None, "") for _, _, d in G.edges(data=True))
     if has_maxspeed:
         ox.routing.add_edge_speeds(G, hwy_speeds=hwy_speeds, fallback=fallback)
     else:
         for _, _, d in G.edges(data=True):
-            d["speed_kph"] = hwy_speeds[_first(d["highway"])]
+            d["speed_kph"] = hwy_speeds[first_tag(d["highway"])]
 
 
-def _first(value: Any) -> Any:
-    return value[0] if isinstance(value, list) and value else value
+def first_tag(value: Any) -> Any:
+    """First element of a list-like OSM tag value, such as ``highway=["primary", "trunk"]``.
+
+    A merged edge holds a list; GraphML stores that list as its text ``"['primary', 'trunk']"``,
+    which is read back as a list too. An empty list gives None; any other value is returned as
+    it is.
+    """
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value
 
 
 def _add_minutes(G: nx.MultiDiGraph) -> None:

@@ -309,15 +309,7 @@ def _facility_columns(tt: TravelTimes, facilities: Iterable[Hashable] | None) ->
     """Positions of the facility destinations in ``tt`` (all of them when None)."""
     if facilities is None:
         return np.arange(len(tt.destination_ids))
-    wanted = pd.Index(list(facilities))
-    pos = tt.destination_ids.get_indexer(wanted)
-    if (pos < 0).any():
-        missing = [str(i) for i in wanted[pos < 0][:5]]
-        raise InputError(
-            f"facilities {missing} are not destinations of the travel times; compute travel "
-            "times to them or leave them out of facilities."
-        )
-    return pos
+    return tt.destination_positions(facilities, argument="facilities")
 
 
 def _nearest_minutes(tt: TravelTimes, columns: np.ndarray) -> np.ndarray:

@@ -569,15 +569,27 @@ class TravelTimes:
             component_nodes=nodes,
         )
 
-    def destination_positions(self, ids: Iterable[Hashable]) -> np.ndarray:
+    def destination_positions(
+        self, ids: Iterable[Hashable], *, argument: str = "destinations"
+    ) -> np.ndarray:
         """Column of each of ``ids`` in the matrix, in the given order.
+
+        ``argument`` is the caller's name for the ids, used in the error message.
 
         Raises
         ------
         InputError
             When an id is not a destination of this TravelTimes.
         """
-        return self._positions(ids, self.destination_ids, "destination")
+        wanted = pd.Index(list(ids))
+        pos = self.destination_ids.get_indexer(wanted)
+        if (pos < 0).any():
+            missing = [str(i) for i in wanted[pos < 0][:5]]
+            raise InputError(
+                f"{argument} {missing} are not destinations of the travel times; compute "
+                f"travel times to them or leave them out of {argument}."
+            )
+        return pos
 
     @staticmethod
     def _positions(ids: Iterable[Hashable], index: pd.Index, what: str) -> np.ndarray:

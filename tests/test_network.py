@@ -7,7 +7,12 @@ import pyproj
 import pytest
 
 from accessplan.errors import InputError, NetworkError
-from accessplan.network import DEFAULT_DRIVE_SPEEDS_KPH, prepare_network, routing_graph
+from accessplan.network import (
+    DEFAULT_DRIVE_SPEEDS_KPH,
+    first_tag,
+    prepare_network,
+    routing_graph,
+)
 
 
 def line_graph(crs: str = "EPSG:32738", highway: str = "primary", **edge_attrs) -> nx.MultiDiGraph:
@@ -44,6 +49,16 @@ def test_drive_uses_highway_class_defaults_and_overrides():
         line_graph(highway="footway_like"), "drive", max_edge_m=None, speeds={"_fallback": 30}
     )
     assert edge_minutes(G3) == pytest.approx([2.0, 2.0])
+
+
+def test_merged_highway_tags_take_the_first_class_also_as_graphml_text():
+    expected = 1000 / (DEFAULT_DRIVE_SPEEDS_KPH["primary"] * 1000 / 60)
+    for tag in (["primary", "residential"], "['primary', 'residential']"):
+        G = prepare_network(line_graph(highway=tag), "drive", max_edge_m=None)
+        assert edge_minutes(G) == pytest.approx([expected] * 2)
+    assert first_tag([]) is None
+    assert first_tag("[not a list") == "[not a list"
+    assert first_tag(("trunk", "primary")) == "trunk"
 
 
 def test_drive_prefers_maxspeed_tag_over_class_default():

@@ -467,10 +467,11 @@ def _context_roads(
     """Main roads as lines (for the map's context layer), in EPSG:4326."""
     from shapely.geometry import LineString
 
+    from accessplan.network import first_tag
+
     lines, kinds = [], []
     for u, v, d in graph.edges(data=True):
-        hwy = d.get("highway")
-        hwy = hwy[0] if isinstance(hwy, list) else hwy
+        hwy = first_tag(d.get("highway"))
         if hwy not in classes or u > v:
             continue
         geom = d.get("geometry")
