@@ -1,3 +1,4 @@
+# Over 600 lines: five figure kinds that share the cell-map drawing, legends and A4 layout.
 """Static PNG figures for reports: access maps, Lorenz curves, travel-time histograms, sweeps.
 
 Every function takes plain (Geo)DataFrames and a path, draws with matplotlib's Agg canvas

@@ -1,3 +1,6 @@
+# Over 600 lines on purpose: the roads, population and facility readers share their CRS, bbox,
+# table, id and coordinate checks (facilities reuse population's table reader); a split would
+# turn about 15 private helpers into cross-module seams.
 """Readers for the three inputs of an accessibility study: roads, population and facilities.
 
 Every reader returns the ecosystem's own objects with a validated CRS:

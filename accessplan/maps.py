@@ -1,3 +1,5 @@
+# Over 600 lines: about 600 of them are the map's CSS and JavaScript templates and docstrings;
+# the code is one pipeline (classes, layers, folium map, offline HTML).
 """Offline before/after accessibility maps.
 
 :func:`accessibility_map` builds a folium map of population cells coloured by an access measure

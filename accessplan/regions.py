@@ -1,3 +1,5 @@
+# Over 600 lines: the embedded region's loader (with the data defects it repairs) and the seeded
+# synthetic generator, both building the Region defined here.
 """Study regions: the embedded default region (Ngazidja) and a seeded synthetic generator.
 
 A :class:`Region` bundles what a study needs: roads, population points, existing facilities,

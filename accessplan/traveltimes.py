@@ -1,3 +1,5 @@
+# Over 600 lines: the TravelTimes object with its save/load formats, and the engine that builds
+# it (travel_times), which fills the object's private id and component storage.
 """The `TravelTimes` object: origin × destination travel times in minutes, held sparse.
 
 A stored entry means *reachable*: its value is the travel time in minutes, and it may be
