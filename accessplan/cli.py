@@ -13,12 +13,15 @@ import argparse
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from accessplan._sanitize import terminal_text
 from accessplan.errors import AccessplanError
+
+if TYPE_CHECKING:
+    from accessplan.scenario.result import Result
 
 __all__ = ["main"]
 
@@ -207,7 +210,7 @@ _COMMANDS = {"demo": _demo, "run": _run, "batch": _batch, "check": _check}
 
 
 # ------------------------------------------------------------------------------ helpers
-def _output_folder_ok(out: Path, replace: bool, protect: Any) -> bool:
+def _output_folder_ok(out: Path, replace: bool, protect: Iterable[str | Path]) -> bool:
     """Check ``--out`` before anything is computed; print the error and return False if not."""
     from accessplan.outputs import check_output_dir
 
@@ -219,7 +222,7 @@ def _output_folder_ok(out: Path, replace: bool, protect: Any) -> bool:
     return True
 
 
-def _print_result(result: Any, out: Path) -> None:
+def _print_result(result: Result, out: Path) -> None:
     _say(result.headline_table())
     _say(f"\nOutputs written to {os.path.join(out, '')}")
 

@@ -1,3 +1,5 @@
+# Over 600 lines: atomic output folders (temporary folder, swap, manifest, fsync) and the
+# writer of every output file, which must run inside them.
 """Writing a scenario's outputs: GeoPackage, CSV, offline map and report, PNG figures.
 
 An output folder is never half-written nor mixed from two runs. A run writes into a temporary
@@ -23,15 +25,21 @@ import secrets
 import shutil
 import sys
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from accessplan._sanitize import write_csv
 from accessplan.errors import InputError
+
+if TYPE_CHECKING:
+    import folium
+    import geopandas as gpd
+
+    from accessplan.scenario.result import Result
 
 __all__ = [
     "MANIFEST_NAME",
@@ -52,7 +60,7 @@ _REPLACE_HINT = "pass replace=True (--replace on the command line) to replace it
 
 
 # ------------------------------------------------------------------------------ public
-def write_outputs(result: Any, out_dir: str | Path, *, replace: bool = False) -> dict[str, Path]:
+def write_outputs(result: Result, out_dir: str | Path, *, replace: bool = False) -> dict[str, Path]:
     """Write every output of ``result`` (a :class:`~accessplan.scenario.Result`) to ``out_dir``.
 
     Files: ``accessibility.gpkg`` (per cell: population, before, after, change, minutes),
@@ -251,12 +259,12 @@ def verify_outputs(out_dir: str | Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ files
-def _write_files(result: Any, folder: Path, target: Path) -> dict[str, Path]:
+def _write_files(result: Result, folder: Path, target: Path) -> dict[str, Path]:
     """Every output file of ``result`` into ``folder``; OSErrors name the file in ``target``."""
     cfg = result.scenario.config
     paths: dict[str, Path] = {}
 
-    def step(name: str) -> Any:
+    def step(name: str) -> AbstractContextManager[None]:
         return _named_os_errors(folder, target, current=name)
 
     with step("accessibility.gpkg"):
@@ -282,10 +290,8 @@ def _write_files(result: Any, folder: Path, target: Path) -> dict[str, Path]:
         with _named_os_errors(folder, target):
             figures = _write_figures(result, folder)
         paths.update({p.stem: p for p, _ in figures})
-    fmap = None
-    if cfg["outputs"]["map"] or cfg["outputs"]["report"]:
-        fmap = _map(result)
-    if cfg["outputs"]["map"]:
+    fmap = _map(result) if cfg["outputs"]["map"] or cfg["outputs"]["report"] else None
+    if fmap is not None and cfg["outputs"]["map"]:
         from accessplan.maps import save_map
 
         with step("map.html"):
@@ -594,7 +600,7 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _plan_table(facilities: Any) -> pd.DataFrame:
+def _plan_table(facilities: gpd.GeoDataFrame) -> pd.DataFrame:
     pts = facilities.to_crs("EPSG:4326")
     table = pd.DataFrame(facilities.drop(columns="geometry"))
     table["lon"] = pts.geometry.x.round(6).to_numpy()
@@ -605,7 +611,7 @@ def _plan_table(facilities: Any) -> pd.DataFrame:
     )
 
 
-def _measure_args(result: Any) -> dict[str, Any]:
+def _measure_args(result: Result) -> dict[str, Any]:
     """Label, unit and direction of the scenario's access measure, from the registry."""
     from accessplan.measures import get_measure
 
@@ -617,7 +623,7 @@ def _measure_args(result: Any) -> dict[str, Any]:
     }
 
 
-def _map(result: Any) -> Any:
+def _map(result: Result) -> folium.Map:
     from accessplan.maps import accessibility_map
 
     return accessibility_map(
@@ -631,7 +637,7 @@ def _map(result: Any) -> Any:
     )
 
 
-def _write_figures(result: Any, out_dir: Path) -> list[tuple[Path, str]]:
+def _write_figures(result: Result, out_dir: Path) -> list[tuple[Path, str]]:
     """One A4-wide PNG per map layer, the Lorenz curves and the travel-time histogram."""
     from accessplan import figures
     from accessplan.maps import measure_title
@@ -678,11 +684,11 @@ def _write_figures(result: Any, out_dir: Path) -> list[tuple[Path, str]]:
 
 
 def _report(
-    result: Any,
+    result: Result,
     summary: pd.DataFrame,
     plan_table: pd.DataFrame,
     figures: list[tuple[Path, str]],
-    fmap: Any,
+    fmap: folium.Map | None,
     path: Path,
 ) -> Path:
     from accessplan.report import write_report
