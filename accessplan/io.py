@@ -50,7 +50,7 @@ import shapely
 from shapely.ops import nearest_points
 
 from accessplan.errors import InputError, NetworkError
-from accessplan.network import MODES, check_mode, first_tag
+from accessplan.network import MODES, CRSLike, check_mode, first_tag
 from accessplan.supply import SUPPLY_TYPES, check_supply_types
 
 __all__ = [
@@ -762,7 +762,7 @@ def read_population(
     id_col: str | None = None,
     lon_col: str = "lon",
     lat_col: str = "lat",
-    crs: Any = None,
+    crs: CRSLike | None = None,
     layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read population points from a vector grid / point layer or a CSV with coordinates.
@@ -1147,12 +1147,12 @@ def read_facilities(
     categories: Mapping[Any, Category] | None = None,
     lon_col: str = "lon",
     lat_col: str = "lat",
-    crs: Any = None,
+    crs: CRSLike | None = None,
     layer: str | None = None,
     bounds: BBox | None = None,
     on_invalid: Literal["raise", "report"] = "raise",
     study_area: Any = None,
-    study_area_crs: Any = "EPSG:4326",
+    study_area_crs: CRSLike = "EPSG:4326",
     study_area_margin: float = 5_000.0,
     on_outside: Literal["report", "raise"] = "report",
 ) -> gpd.GeoDataFrame:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import networkx as nx
 import numpy as np
@@ -29,12 +29,17 @@ __all__ = [
     "DEFAULT_MIN_COMPONENT_NODES",
     "DEFAULT_MODE_SPEEDS_KPH",
     "MODES",
+    "CRSLike",
     "RoutingGraph",
     "check_mode",
     "first_tag",
     "prepare_network",
     "routing_graph",
 ]
+
+#: What a ``crs`` argument accepts: anything :meth:`pyproj.CRS.from_user_input` reads
+#: (a CRS, ``"EPSG:32738"``, ``32738``, a PROJ dict...).
+CRSLike: TypeAlias = "pyproj.CRS | str | int | dict[str, Any]"
 
 Mode = Literal["drive", "walk", "bike"]
 #: The travel modes: each has its own road filter (:func:`accessplan.io.read_roads`) and speeds.
@@ -81,7 +86,7 @@ def prepare_network(
     mode: Mode = "drive",
     *,
     speeds: float | Mapping[str, float] | None = None,
-    crs: Any | None = None,
+    crs: CRSLike | None = None,
     min_component_nodes: int = DEFAULT_MIN_COMPONENT_NODES,
     largest_component: bool = False,
     max_edge_m: float | None = 250.0,
@@ -214,7 +219,7 @@ def _check_graph(G: nx.MultiDiGraph) -> None:
         )
 
 
-def _project(G: nx.MultiDiGraph, crs: Any | None) -> nx.MultiDiGraph:
+def _project(G: nx.MultiDiGraph, crs: CRSLike | None) -> nx.MultiDiGraph:
     import osmnx as ox
 
     try:
