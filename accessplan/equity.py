@@ -385,8 +385,11 @@ def zone_labels(
     points = (
         origins if isinstance(origins, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=origins)
     )
-    if zones.crs is None or points.crs is None:
-        raise InputError("zones and origin points need a CRS; set it with .set_crs(...).")
+    if (zones.crs is None) != (points.crs is None):
+        raise InputError(
+            "zones and origin points need a CRS each (or neither, for one shared plane); set "
+            "it with .set_crs(...)."
+        )
     if zone_col is not None and zone_col not in zones.columns:
         raise InputError(
             f"zones have no column {zone_col!r} (columns: {list(zones.columns)}); pass the "
@@ -400,7 +403,9 @@ def zone_labels(
     )
     pts = gpd.GeoDataFrame(
         {"_origin": np.arange(len(points))}, geometry=points.geometry.to_numpy(), crs=points.crs
-    ).to_crs(zones.crs)
+    )
+    if zones.crs is not None:
+        pts = pts.to_crs(zones.crs)
     joined = gpd.sjoin(pts, layer, how="left", predicate="intersects")
     joined = joined.sort_values(["_origin", "_rank"], kind="stable").drop_duplicates("_origin")
     out = pd.Series(joined["_zone"].to_numpy(), index=points.index, dtype=object)
@@ -420,31 +425,47 @@ def origin_zones(
     *,
     origins: pd.DataFrame | pd.Series | None = None,
     zone_col: str | None = None,
+    outside: str | None = OUTSIDE,
 ) -> pd.Series:
     """Zone label of every origin of ``origin_ids``, in that order.
 
     Parameters
     ----------
     origin_ids
-        The origins to label (e.g. the index of the values).
+        The origins to label (e.g. the index of the values, or ``tt.origin_ids``).
     zones
         A Series of zone labels indexed by origin id, or a polygon GeoDataFrame; then
         ``origins`` gives the origin points (see :func:`zone_labels`).
-    origins, zone_col
-        As in :func:`zone_labels`.
+    origins, zone_col, outside
+        As in :func:`zone_labels` (only with polygon zones).
 
     Raises
     ------
     InputError
-        When an origin has no label, or polygon zones come without ``origins``.
+        When an origin has no label (or no point, or, with ``outside=None``, lies in no
+        polygon), an origin id repeats in a Series of labels, or polygon zones come without
+        ``origins``.
     """
     index = origin_ids
     if isinstance(zones, pd.Series) and not hasattr(zones, "geometry"):
         labels = zones
+        if not labels.index.is_unique:
+            dup = [str(i) for i in labels.index[labels.index.duplicated()][:5]]
+            raise InputError(f"zones: origin ids {dup} repeat; give one zone label per origin.")
     else:
         if origins is None:
-            raise InputError("zones given as polygons need the origin points (origins=...).")
-        labels = zone_labels(zones, origins, zone_col=zone_col)
+            raise InputError(
+                "zones is a polygon layer: also pass origins= (the origin points, indexed by "
+                "origin id) so each origin can be placed in its zone."
+            )
+        no_point = index.difference(origins.index)
+        if len(no_point):
+            raise InputError(
+                f"origins has no point for origin ids {[str(i) for i in no_point[:5]]} (of "
+                f"{len(no_point)}); index the origin points by the origin ids."
+            )
+        points = origins[origins.index.isin(index)]
+        labels = zone_labels(zones, points, zone_col=zone_col, outside=outside)
     missing = index.difference(labels.index)
     if len(missing):
         raise InputError(

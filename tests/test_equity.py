@@ -118,6 +118,26 @@ def test_by_zone_with_labels_and_with_polygons():
         origin_zones(pd.Index(["p", "x"]), pd.Series({"p": "west"}))
 
 
+def test_origin_zones_checks_points_repeats_and_crs():
+    zones = gpd.GeoDataFrame(
+        {"name": ["west", "east"]}, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)]
+    )
+    plane = gpd.GeoSeries([Point(1.5, 0.5), Point(9, 9)], index=["p", "far"])
+    # neither has a CRS: one shared plane; labels from the index (east is row 1); the point
+    # outside is not asked for
+    assert origin_zones(pd.Index(["p"]), zones, origins=plane, outside=None).tolist() == [1]
+    with pytest.raises(InputError, match=r"origins \['far'\] \(of 1\) lie outside"):
+        origin_zones(pd.Index(["far"]), zones, origins=plane, outside=None)
+    with pytest.raises(InputError, match=r"no point for origin ids \['q'\]"):
+        origin_zones(pd.Index(["p", "q"]), zones, origins=plane)
+    with pytest.raises(InputError, match="origins="):
+        origin_zones(pd.Index(["p"]), zones)
+    with pytest.raises(InputError, match=r"origin ids \['a'\] repeat"):
+        origin_zones(pd.Index(["a"]), pd.Series(["n", "s"], index=["a", "a"]))
+    with pytest.raises(InputError, match="CRS each"):
+        origin_zones(pd.Index(["p"]), zones.set_crs(3857), origins=plane)
+
+
 def test_summarize_has_every_metric():
     s = summarize(X, P, deprivation=pd.Series([4.0, 3, 2, 1], index=IDS), threshold=2.5)
     for key in ("mean", "p10", "p50", "p90", "gini", "theil_t", "palma", "concentration_index"):
