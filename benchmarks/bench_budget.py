@@ -80,7 +80,7 @@ def build_instance(quick: bool) -> dict[str, Any]:
         }
     )
     demand = population.set_index("id")["population"].astype(float)
-    return {"tt": tt, "demand": demand, "existing": existing, "candidates": list(sites["id"])}
+    return {"tt": tt, "demand": demand, "existing": existing, "candidates": sites[["id"]]}
 
 
 def _options(capacitated: bool) -> list[Any]:
@@ -91,8 +91,8 @@ def _options(capacitated: bool) -> list[Any]:
 
     access = {"digital_access": 0.3, "effectiveness": 0.6}
     return [
-        SupplyOption("clinic", 1.0, capacity=cap(6.0), standard_minutes=30.0, **access),
-        SupplyOption("robotic", 0.35, capacity=cap(2.0), standard_minutes=30.0, **access),
+        SupplyOption("clinic", 1.0, capacity=cap(6.0), standard=30.0, **access),
+        SupplyOption("robotic", 0.35, capacity=cap(2.0), standard=30.0, **access),
         SupplyOption("digital", 0.25, capacity=8.0 * PERSONS_PER_CLINICIAN, **access),
     ]
 
@@ -228,7 +228,7 @@ def timed_model(instance: dict[str, Any], model: str, budget: float, limit: floa
     from accessplan.errors import SolverError
 
     tt, demand = instance["tt"], instance["demand"]
-    sites = pd.DataFrame({"id": instance["candidates"], "type": "clinic", "capacity": 20_000.0})
+    sites = instance["candidates"].assign(type="clinic", capacity=20_000.0)
     existing = list(instance["existing"]["id"])
     common = {"candidates": sites, "existing": existing, "time_limit": limit}
     calls = {

@@ -162,7 +162,7 @@ def test_allocation_from_a_budget_plan_uses_its_assigned_population():
     minutes = np.array([[0.0, 30.0], [30.0, 0.0], [5.0, 20.0]])
     tt = TravelTimes.from_dense(minutes, ["v1", "v2", "v3"], ["c1", "c2"])
     demand = pd.Series({"v1": 70.0, "v2": 30.0, "v3": 40.0})
-    options = [SupplyOption("clinic", 10.0, standard_minutes=40)]
+    options = [SupplyOption("clinic", 10.0, standard=40)]
     plan = budgeted_siting(tt, demand, options, 10.0)
     alloc = allocate_resources(plan, [ResourcePool("doctors", 1.0, 50.0, 2)], unmet_penalty=1.0)
     assert alloc.sites["assigned_population"].sum() == pytest.approx(140.0)

@@ -35,8 +35,8 @@ def _instance(seed: int = 3, n: int = 9) -> tuple[TravelTimes, pd.Series, pd.Ser
 
 def _options(access: pd.Series | float, capacitated: bool) -> list[SupplyOption]:
     return [
-        SupplyOption("clinic", 10.0, capacity=120.0 if capacitated else None, standard_minutes=20),
-        SupplyOption("robotic", 4.0, capacity=45.0 if capacitated else None, standard_minutes=10),
+        SupplyOption("clinic", 10.0, capacity=120.0 if capacitated else None, standard=20),
+        SupplyOption("robotic", 4.0, capacity=45.0 if capacitated else None, standard=10),
         SupplyOption("digital", 3.0, capacity=40.0, digital_access=access, effectiveness=0.8),
     ]
 
@@ -64,14 +64,10 @@ def _configuration_value(
     physical = [(j, o) for j, o in opened if not o.is_digital]
     dig_cap = digital.effectiveness * sum(o.capacity for _, o in opened if o.is_digital)
     pairs = [
-        (i, col, dense[i, j], dense[i, j] <= o.standard_minutes)
+        (i, col, dense[i, j], dense[i, j] <= o.standard)
         for col, (j, o) in enumerate(physical)
         for i in range(len(P))
-        if (
-            dense[i, j] <= o.standard_minutes
-            if objective == "coverage"
-            else np.isfinite(dense[i, j])
-        )
+        if (dense[i, j] <= o.standard if objective == "coverage" else np.isfinite(dense[i, j]))
     ]
     n_f, n = len(pairs), len(P)
     n_var = n_f + n + (n if objective == "median" else 0)
@@ -166,8 +162,8 @@ def test_hand_computed_two_robotic_units_beat_one_clinic():
     tt = TravelTimes.from_dense(minutes, ["v1", "v2"], ["c1", "c2"])
     demand = pd.Series({"v1": 70.0, "v2": 30.0})
     options = [
-        SupplyOption("clinic", 10.0, standard_minutes=40),
-        SupplyOption("robotic", 6.0, standard_minutes=10),
+        SupplyOption("clinic", 10.0, standard=40),
+        SupplyOption("robotic", 6.0, standard=10),
     ]
     plan = budgeted_siting(tt, demand, options, 11.0)
     assert plan.covered_population == pytest.approx(100.0)
@@ -243,17 +239,69 @@ def test_existing_facilities_stay_open_and_cost_nothing():
     plan = budgeted_siting(tt, demand, options, 4.0, existing=existing)
     assert "s2" in plan.sites.index and bool(plan.sites.at["s2", "existing"])
     assert plan.cost <= 4.0
-    baseline = budgeted_siting(tt, demand, options, 4.0, candidates=["s0", "s1", "s3"])
+    others = pd.DataFrame({"id": ["s0", "s1", "s3"]})
+    baseline = budgeted_siting(tt, demand, options, 4.0, candidates=others)
     assert plan.covered_population >= baseline.covered_population - 1e-9
     with pytest.raises(InputError, match="existing facilities"):
-        budgeted_siting(tt, demand, options, 4.0, existing=["s2"], candidates=["s2", "s1"])
+        budgeted_siting(
+            tt, demand, options, 4.0, existing=["s2"], candidates=pd.DataFrame({"id": ["s2", "s1"]})
+        )
+    with pytest.raises(InputError, match="candidates must be a DataFrame"):
+        budgeted_siting(tt, demand, options, 4.0, candidates=["s0", "s1"])
+
+
+def test_candidates_take_the_contract_of_every_location_model():
+    """A candidate's type restricts the options it may host; existing facilities come as a
+    table or as ids alike."""
+    minutes = np.array([[1.0, 50.0], [50.0, 1.0]])
+    tt = TravelTimes.from_dense(minutes, ["a", "b"], ["c1", "c2"])
+    demand = pd.Series({"a": 10.0, "b": 30.0})
+    options = [
+        SupplyOption("clinic", 1.0, capacity=100.0, standard=10.0),
+        SupplyOption("robotic", 1.0, capacity=5.0, standard=10.0),
+    ]
+    robotic_only = pd.DataFrame({"id": ["c1", "c2"], "type": ["clinic", "robotic"]})
+    plan = budgeted_siting(tt, demand, options, 2.0, candidates=robotic_only)
+    assert plan.sites["type"].to_dict() == {"c1": "clinic", "c2": "robotic"}
+    assert plan.covered_population == pytest.approx(15.0)  # 10 by the clinic, 5 by the robot
+    free = budgeted_siting(tt, demand, options, 2.0)
+    assert free.covered_population == pytest.approx(40.0)
+    with pytest.raises(InputError, match="supply_options"):
+        budgeted_siting(tt, demand, options, 2.0, candidates=robotic_only.assign(cost=1.0))
+    as_ids = budgeted_siting(tt, demand, options, 1.0, existing=["c1"])
+    as_table = budgeted_siting(
+        tt, demand, options, 1.0, existing=pd.DataFrame({"id": ["c1"], "type": ["clinic"]})
+    )
+    assert as_ids.covered_population == as_table.covered_population == pytest.approx(40.0)
+
+
+def test_a_closable_facility_is_replaced_only_when_that_helps():
+    """A closable robotic unit too small for its 30 persons is replaced by a clinic on its own
+    site when the budget allows; a closable facility that does no harm stays open."""
+    minutes = np.array([[1.0, 50.0], [50.0, 1.0]])
+    tt = TravelTimes.from_dense(minutes, ["a", "b"], ["c1", "c2"])
+    demand = pd.Series({"a": 10.0, "b": 30.0})
+    options = [
+        SupplyOption("clinic", 1.0, capacity=100.0, standard=10.0),
+        SupplyOption("robotic", 1.0, capacity=5.0, standard=10.0),
+    ]
+    existing = pd.DataFrame({"id": ["c1", "c2"], "type": ["clinic", "robotic"], "capacity": 5.0})
+    only_c2 = pd.DataFrame({"id": ["c2"]})
+    replaced = budgeted_siting(
+        tt, demand, options, 1.0, existing=existing, candidates=only_c2, closable=["c1", "c2"]
+    )
+    assert replaced.covered_population == pytest.approx(35.0)
+    assert replaced.sites.loc["c2", "option"] == "clinic" and replaced.cost == 1.0
+    assert replaced.details["closed"].tolist() == ["c2"] and "c1" in replaced.sites.index
+    with pytest.raises(InputError, match="closable"):
+        budgeted_siting(tt, demand, options, 1.0, existing=existing, closable=["c9"])
 
 
 def test_site_cost_overrides_and_forbidden_options():
     minutes = np.array([[0.0, 5.0], [5.0, 0.0]])
     tt = TravelTimes.from_dense(minutes, ["a", "b"], ["c1", "c2"])
     demand = pd.Series({"a": 10.0, "b": 10.0})
-    options = [SupplyOption("clinic", 10.0, standard_minutes=10)]
+    options = [SupplyOption("clinic", 10.0, standard=10)]
     costs = pd.DataFrame({"clinic": [np.nan, 4.0]}, index=["c1", "c2"])
     plan = budgeted_siting(tt, demand, options, 10.0, site_costs=costs)
     assert plan.new_sites.index.tolist() == ["c2"] and plan.cost == 4.0
@@ -275,10 +323,10 @@ def test_cbc_finds_the_same_optimum_as_highs():
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: SupplyOption("drone", 1.0, standard_minutes=5), "unknown"),
-        (lambda: SupplyOption("clinic", -1.0, standard_minutes=5), "cost"),
-        (lambda: SupplyOption("robotic", 1.0, capacity=-3.0, standard_minutes=5), "capacity"),
-        (lambda: SupplyOption("clinic", 1.0), "standard_minutes"),
+        (lambda: SupplyOption("drone", 1.0, standard=5), "unknown"),
+        (lambda: SupplyOption("clinic", -1.0, standard=5), "cost"),
+        (lambda: SupplyOption("robotic", 1.0, capacity=-3.0, standard=5), "capacity"),
+        (lambda: SupplyOption("clinic", 1.0), "standard"),
         (lambda: SupplyOption("digital", 1.0, effectiveness=1.5), "effectiveness"),
     ],
 )
@@ -298,14 +346,15 @@ def test_budget_below_cheapest_option_is_rejected():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"candidates": ["nowhere"]}, "not destinations"),
+        ({"candidates": pd.DataFrame({"id": ["nowhere"]})}, "not destinations"),
+        ({"candidates": pd.DataFrame({"id": ["s0"], "type": ["drone"]})}, "drone"),
         ({"site_costs": pd.DataFrame({"drone": [1.0]}, index=["s0"])}, "not option names"),
         ({"site_costs": pd.DataFrame({"clinic": [-1.0]}, index=["s0"])}, "negative"),
         ({"objective": "fastest"}, "objective"),
         ({"objective": "maximin"}, "zones"),
         ({"existing": pd.DataFrame({"type": ["drone"]}, index=["s0"])}, "drone"),
         ({"existing": pd.DataFrame({"capacity": [-5.0]}, index=["s0"])}, "capacity"),
-        ({"max_minutes": -1.0}, "max_minutes"),
+        ({"travel_cap": -1.0}, "travel_cap"),
     ],
 )
 def test_bad_inputs_name_the_cause(kwargs, match):
@@ -316,7 +365,7 @@ def test_bad_inputs_name_the_cause(kwargs, match):
 
 def test_repeated_option_names_are_rejected():
     tt, demand, _ = _instance()
-    twice = [SupplyOption("clinic", 1.0, standard_minutes=5)] * 2
+    twice = [SupplyOption("clinic", 1.0, standard=5)] * 2
     with pytest.raises(InputError, match="repeat"):
         budgeted_siting(tt, demand, twice, 10.0)
 

@@ -32,8 +32,8 @@ SITES = ["s0", "s1", "s2", "s3"]
 DEMAND = pd.Series([100.0, 80.0, 90.0, 20.0, 15.0, 25.0], index=ORIGINS)
 ZONES = pd.Series(["A", "A", "A", "B", "B", "B"], index=ORIGINS)
 OPTIONS = [
-    SupplyOption("clinic", 10.0, standard_minutes=10),
-    SupplyOption("robotic", 6.0, standard_minutes=5),
+    SupplyOption("clinic", 10.0, standard=10),
+    SupplyOption("robotic", 6.0, standard=5),
 ]
 
 
@@ -45,7 +45,7 @@ def _zone_coverage(config: tuple[int, ...]) -> dict[str, float]:
     covered = np.zeros(len(ORIGINS), dtype=bool)
     for j, c in enumerate(config):
         if c:
-            covered |= MINUTES[:, j] <= OPTIONS[c - 1].standard_minutes
+            covered |= MINUTES[:, j] <= OPTIONS[c - 1].standard
     out = {}
     for zone in ("A", "B"):
         members = ZONES.eq(zone).to_numpy()
@@ -104,7 +104,7 @@ def test_unmet_spread_bound_holds_and_tightening_never_improves_coverage():
 
 def test_travel_time_cap_bounds_every_assignment():
     tt = _tt()
-    plan = budgeted_siting(tt, DEMAND, OPTIONS, 20.0, objective="median", max_minutes=12.0)
+    plan = budgeted_siting(tt, DEMAND, OPTIONS, 20.0, objective="median", travel_cap=12.0)
     assert plan.assignment["minutes"].max() <= 12.0
     loose = budgeted_siting(tt, DEMAND, OPTIONS, 20.0, objective="median")
     assert loose.assignment["minutes"].max() > 12.0
@@ -157,7 +157,7 @@ def test_cap_travel_time_forbids_long_pairs():
     w = [prob.add_variable(f"w{k}", lowBound=0, upBound=1) for k in range(3)]
     assert fairness.cap_travel_time(w, np.array([5.0, 15.0, 30.0]), 15.0) == 1
     assert w[2].upBound == 0.0 and w[1].upBound == 1
-    with pytest.raises(InputError, match="max_minutes"):
+    with pytest.raises(InputError, match="travel_cap"):
         fairness.cap_travel_time(w, np.array([1.0]), -2.0)
 
 

@@ -268,7 +268,7 @@ def test_budgeted_siting_is_honest_and_matches_enumeration(inst, budget, objecti
     if not has_pairs(tt):
         return
     standard = 30.0
-    options = [SupplyOption("clinic", cost=1.0, standard_minutes=standard)]
+    options = [SupplyOption("clinic", cost=1.0, standard=standard)]
     plan = budgeted_siting(tt, demand, options, budget, objective=objective)
     sense = "max" if objective == "coverage" else "min"
     assert_honest(plan, sense)

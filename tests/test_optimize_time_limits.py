@@ -132,8 +132,8 @@ def test_p_center_under_a_tiny_limit_plans_or_says_why() -> None:
 def test_budgeted_siting_under_a_tiny_limit(objective) -> None:
     tt, demand = _instance()
     options = [
-        SupplyOption("clinic", 1.0, capacity=2_000.0, standard_minutes=10.0),
-        SupplyOption("robotic", 0.4, capacity=700.0, standard_minutes=10.0),
+        SupplyOption("clinic", 1.0, capacity=2_000.0, standard=10.0),
+        SupplyOption("robotic", 0.4, capacity=700.0, standard=10.0),
         SupplyOption("digital", 0.25, capacity=1_000.0, digital_access=0.3),
     ]
     plan = budgeted_siting(tt, demand, options, 4.0, objective=objective, time_limit=TINY)
@@ -180,7 +180,7 @@ def test_a_model_run_in_this_process_prints_nothing(capfd) -> None:
     tt, demand = _instance(60, 8)
     p_median(tt, demand, 2, method="exact")
     budgeted_siting(
-        tt, demand, [SupplyOption("clinic", 1.0, standard_minutes=10.0)], 2.0, msg=False
+        tt, demand, [SupplyOption("clinic", 1.0, standard=10.0)], 2.0, msg=False
     )
     out, _ = capfd.readouterr()
     assert out == ""

@@ -236,8 +236,8 @@ RUN_CASES: list[tuple[str, str, Any, Any, Callable[[Any, Any], bool]]] = [
         {"clinic": {"standard": 5}},
         {"clinic": {"standard": 25}},
         lambda a, b: (
-            a.plan.sites.loc[a.plan.sites["type"] == "clinic", "standard_minutes"].eq(5).all()
-            and b.plan.sites.loc[b.plan.sites["type"] == "clinic", "standard_minutes"].eq(25).all()
+            a.plan.sites.loc[a.plan.sites["type"] == "clinic", "standard"].eq(5).all()
+            and b.plan.sites.loc[b.plan.sites["type"] == "clinic", "standard"].eq(25).all()
         ),
     ),
     (
@@ -289,7 +289,7 @@ def test_plan_standard_reaches_the_budget_model_and_every_physical_type():
     for standard in (5, 20):
         plan = run({"plan": {"standard": standard}}).plan
         physical = plan.sites[plan.sites["type"] != "digital"]
-        assert (physical["standard_minutes"] == standard).all()
+        assert (physical["standard"] == standard).all()
     assert differs(
         run({"plan": {"standard": 5}}).cells["served_after"],
         run({"plan": {"standard": 20}}).cells["served_after"],

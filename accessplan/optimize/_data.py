@@ -18,7 +18,12 @@ from accessplan.errors import InfeasibleError, InputError
 from accessplan.supply import check_supply_types
 from accessplan.traveltimes import TravelTimes, align_values
 
-__all__ = ["LocationData", "prepare_location_data"]
+__all__ = ["LocationData", "closable_ids", "existing_frame", "prepare_location_data", "site_frame"]
+
+#: What every location model takes for its sites (one contract):
+#: ``candidates`` a DataFrame with an ``id`` column (or index) and optional ``type``,
+#: ``capacity`` and ``cost``; ``existing`` the same form (``id``, ``type``, optional
+#: ``capacity``) or plain ids (clinics); ``closable`` the existing ids a model may close.
 
 
 @dataclass
@@ -67,12 +72,61 @@ class LocationData:
         return np.diff(self.minutes.indptr) > 0
 
 
+def site_frame(sites: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``sites`` (a DataFrame with an ``id`` column or index) indexed by id, geometry dropped.
+
+    Raises
+    ------
+    InputError
+        When ``sites`` is not a DataFrame or an id repeats; ``what`` names the argument.
+    """
+    if not isinstance(sites, pd.DataFrame):
+        raise InputError(
+            f"{what} must be a DataFrame with an 'id' column of destination ids; "
+            f"got {type(sites).__name__}."
+        )
+    table = pd.DataFrame(sites).copy()
+    if "id" in table.columns:
+        table = table.set_index("id")
+    if "geometry" in table.columns:
+        table = table.drop(columns="geometry")
+    table = pd.DataFrame(table)
+    if not table.index.is_unique:
+        dup = [str(x) for x in table.index[table.index.duplicated()][:5]]
+        raise InputError(f"{what}: ids {dup} repeat; give each site once.")
+    return table
+
+
+def existing_frame(existing: pd.DataFrame | Iterable[Hashable] | None) -> pd.DataFrame:
+    """``existing`` as a table indexed by id: a DataFrame as :func:`site_frame` takes it, or
+    ids (then clinics without a capacity); an empty table for None."""
+    if existing is None:
+        return pd.DataFrame(index=pd.Index([]))
+    if isinstance(existing, pd.DataFrame):
+        return site_frame(existing, "existing")
+    return site_frame(pd.DataFrame(index=pd.Index(list(existing))), "existing")
+
+
+def closable_ids(closable: Iterable[Hashable], existing_ids: pd.Index) -> pd.Index:
+    """``closable`` as an Index, checked: unique ids of existing facilities."""
+    ids = pd.Index(list(closable))
+    if not ids.is_unique:
+        raise InputError(f"closable ids repeat: {[str(x) for x in ids[ids.duplicated()][:5]]}.")
+    not_existing = ids.difference(existing_ids)
+    if len(not_existing):
+        raise InputError(
+            f"closable ids {[str(x) for x in not_existing[:5]]} are not existing facilities; "
+            "list them in existing= as well (only an existing facility can close)."
+        )
+    return ids
+
+
 def prepare_location_data(
     tt: TravelTimes,
     demand: pd.Series | float,
     *,
     candidates: pd.DataFrame | None = None,
-    existing: Iterable[Hashable] = (),
+    existing: pd.DataFrame | Iterable[Hashable] | None = (),
     closable: Iterable[Hashable] = (),
     p: int | None = None,
     need_capacity: bool = False,
@@ -90,8 +144,10 @@ def prepare_location_data(
         optional ``type`` (default ``"clinic"``), ``cost`` (default 1) and ``capacity``
         (persons; default NaN = uncapacitated). Default: every destination.
     existing
-        Destination ids of facilities already open; they stay open unless listed in
-        ``closable``. They are added to the candidates if absent.
+        Facilities already open: a DataFrame like ``candidates`` (``id``, optional ``type``,
+        ``capacity``) or destination ids; they stay open unless listed in ``closable``. They
+        are added to the candidates if absent; a ``type`` or ``capacity`` given here replaces
+        the candidate row's.
     closable
         Existing ids that the model may close.
     p
@@ -120,56 +176,43 @@ def prepare_location_data(
 def _candidate_table(
     tt: TravelTimes,
     candidates: pd.DataFrame | None,
-    existing: Iterable[Hashable],
+    existing: pd.DataFrame | Iterable[Hashable] | None,
     closable: Iterable[Hashable],
     need_capacity: bool,
 ) -> pd.DataFrame:
-    existing_ids = pd.Index(list(existing))
-    closable_ids = pd.Index(list(closable))
+    old = existing_frame(existing)
+    existing_ids = old.index
+    closable_index = closable_ids(closable, existing_ids)
     if candidates is None:
         table = pd.DataFrame(index=tt.destination_ids.copy())
     else:
-        if not isinstance(candidates, pd.DataFrame):
-            raise InputError(
-                "candidates must be a DataFrame with an 'id' column of destination ids; "
-                f"got {type(candidates).__name__}."
-            )
-        table = pd.DataFrame(candidates).copy()
-        if "id" in table.columns:
-            table = table.set_index("id")
-        if "geometry" in table.columns:
-            table = table.drop(columns="geometry")
-        table = pd.DataFrame(table)
-        if not table.index.is_unique:
-            dup = table.index[table.index.duplicated()][:5].tolist()
-            raise InputError(f"candidates: ids {dup} repeat; give each candidate site once.")
-    for ids, what in ((existing_ids, "existing"), (closable_ids, "closable")):
-        if not ids.is_unique:
-            raise InputError(f"{what} ids repeat: {ids[ids.duplicated()][:5].tolist()}.")
-    not_existing = closable_ids.difference(existing_ids)
-    if len(not_existing):
-        raise InputError(
-            f"closable ids {not_existing[:5].tolist()} are not existing facilities; list them in "
-            "existing= as well (only an existing facility can close)."
-        )
+        table = site_frame(candidates, "candidates")
     extra = existing_ids.difference(table.index)
     if len(extra):
         table = pd.concat([table, pd.DataFrame(index=extra)])
+    for col in ("type", "capacity", "cost"):
+        if col in old.columns:
+            given = old[col][old[col].notna()]
+            if col not in table.columns:
+                table[col] = np.nan if col != "type" else None
+            table[col] = table[col].astype(object) if col == "type" else table[col]
+            table.loc[given.index, col] = given.to_numpy()
     unknown = table.index.difference(tt.destination_ids)
     if len(unknown):
         what = "existing" if unknown.isin(existing_ids).all() and len(extra) else "candidate"
         raise InputError(
-            f"{what} ids {unknown[:5].tolist()} (of {len(unknown)}) are not destination ids of "
-            "the travel times; compute travel times to those sites or drop them."
+            f"{what} ids {[str(x) for x in unknown[:5]]} (of {len(unknown)}) are not "
+            "destination ids of the travel times; compute travel times to those sites or drop "
+            "them."
         )
     table["type"] = table["type"].fillna("clinic") if "type" in table else "clinic"
     check_supply_types(table["type"], "candidates")
     digital = table.index[table["type"].to_numpy() == "digital"]
     if len(digital):
         raise InputError(
-            f"candidates {digital[:5].tolist()} are digital: digital supply is reached without "
-            "travel, so travel-time models cannot place it; use accessplan.optimize.budget "
-            "for mixed physical and digital supply."
+            f"candidates {[str(x) for x in digital[:5]]} are digital: digital supply is reached "
+            "without travel, so travel-time models cannot place it; use "
+            "accessplan.optimize.budgeted_siting for mixed physical and digital supply."
         )
     table["cost"] = _non_negative(table, "cost", 1.0)
     table["capacity"] = _non_negative(table, "capacity", np.nan)
@@ -179,7 +222,7 @@ def _candidate_table(
             "serve); add one (NaN = unlimited for a site)."
         )
     table["existing"] = table.index.isin(existing_ids)
-    table["closable"] = table.index.isin(closable_ids)
+    table["closable"] = table.index.isin(closable_index)
     return table[["type", "cost", "capacity", "existing", "closable"]]
 
 

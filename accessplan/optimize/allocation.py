@@ -97,7 +97,7 @@ def facility_demand(
     demand: pd.Series | float,
     facilities: Iterable[Hashable],
     *,
-    max_minutes: float | None = None,
+    travel_cap: float | None = None,
 ) -> pd.Series:
     """Persons assigned to each facility by nearest travel time.
 
@@ -109,7 +109,7 @@ def facility_demand(
         Persons per origin id.
     facilities
         Facility ids (destination ids).
-    max_minutes
+    travel_cap
         Origins farther than this from every facility are not assigned.
 
     Returns
@@ -123,7 +123,7 @@ def facility_demand(
     ids = pd.Index(list(facilities))
     sub = tt.subset(destinations=ids)
     m = sub.matrix
-    limit = np.inf if max_minutes is None else float(max_minutes)
+    limit = np.inf if travel_cap is None else float(travel_cap)
     rows = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
     keep = m.data <= limit
     rows, cols, minutes = rows[keep], m.indices[keep], m.data[keep]

@@ -32,7 +32,7 @@ def p_center(
     *,
     weighted: bool = False,
     candidates: pd.DataFrame | None = None,
-    existing: Iterable[Hashable] = (),
+    existing: pd.DataFrame | Iterable[Hashable] = (),
     closable: Iterable[Hashable] = (),
     solver: str | pulp.LpSolver = "highs",
     time_limit: float | None = None,

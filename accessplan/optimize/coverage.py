@@ -48,7 +48,7 @@ def _cover_pairs(data: LocationData, standard: float, model: str) -> tuple[sp.cs
     unreachable = (np.diff(data.minutes.indptr) == 0) & (w > 0)
     uncoverable = (np.diff(within.indptr) == 0) & (w > 0)
     facts = {
-        "standard_minutes": float(standard),
+        "standard": float(standard),
         "unreachable_population": float(w[unreachable].sum()),
         "uncoverable_population": float(w[uncoverable].sum()),
         "uncoverable": data.tt.origin_ids[np.flatnonzero(uncoverable)],
@@ -114,7 +114,7 @@ def mclp(
     standard: float,
     *,
     candidates: pd.DataFrame | None = None,
-    existing: Iterable[Hashable] = (),
+    existing: pd.DataFrame | Iterable[Hashable] = (),
     closable: Iterable[Hashable] = (),
     solver: str | pulp.LpSolver = "highs",
     time_limit: float | None = None,
@@ -245,7 +245,7 @@ def lscp(
     standard: float,
     *,
     candidates: pd.DataFrame | None = None,
-    existing: Iterable[Hashable] = (),
+    existing: pd.DataFrame | Iterable[Hashable] = (),
     closable: Iterable[Hashable] = (),
     minimize: str = "count",
     solver: str | pulp.LpSolver = "highs",
@@ -337,7 +337,7 @@ def capacitated_mclp(
     standard: float,
     *,
     candidates: pd.DataFrame,
-    existing: Iterable[Hashable] = (),
+    existing: pd.DataFrame | Iterable[Hashable] = (),
     closable: Iterable[Hashable] = (),
     solver: str | pulp.LpSolver = "highs",
     time_limit: float | None = None,

@@ -8,7 +8,7 @@ of the share of demand that is met, so any model that has such expressions can r
   (the worst-off zone first);
 * :func:`add_unmet_spread_bound` — ``max_z u_z - min_z u_z <= gamma``, with ``u_z`` the unmet
   share of zone ``z`` (the spread of unmet-demand ratios between zones);
-* :func:`cap_travel_time` — no one is assigned to a site more than ``max_minutes`` away.
+* :func:`cap_travel_time` — no one is assigned to a site more than ``travel_cap`` away.
 
 Zones are a Series of zone labels indexed by origin id (:func:`zone_labels` also accepts a
 polygon layer and the origin points, joined spatially). :func:`zone_table` reports the
@@ -314,23 +314,23 @@ def add_unmet_spread_bound(
 
 
 def cap_travel_time(
-    assignment: Sequence[pulp.LpVariable], minutes: np.ndarray, max_minutes: float
+    assignment: Sequence[pulp.LpVariable], minutes: np.ndarray, travel_cap: float
 ) -> int:
-    """Forbid assignments longer than ``max_minutes`` (their variables get upper bound 0).
+    """Forbid assignments longer than ``travel_cap`` (their variables get upper bound 0).
 
     Models that build only the pairs within the cap do not need this; it is for models whose
     assignment variables already exist. Returns the number of pairs forbidden.
     """
-    _check_max_minutes(max_minutes)
-    too_far = np.flatnonzero(np.asarray(minutes, dtype=np.float64) > max_minutes)
+    check_travel_cap(travel_cap)
+    too_far = np.flatnonzero(np.asarray(minutes, dtype=np.float64) > travel_cap)
     for k in too_far:
         assignment[k].upBound = 0.0
     return int(too_far.size)
 
 
-def _check_max_minutes(max_minutes: float) -> None:
-    if not (np.isfinite(max_minutes) and max_minutes >= 0):
-        raise InputError(f"max_minutes is {max_minutes}; give a number of minutes >= 0.")
+def check_travel_cap(travel_cap: float) -> None:
+    if not (np.isfinite(travel_cap) and travel_cap >= 0):
+        raise InputError(f"travel_cap is {travel_cap}; give a number of minutes >= 0.")
 
 
 def check_zone_minimum_reachable(

@@ -46,7 +46,7 @@ def p_median(
     p: int,
     *,
     candidates: pd.DataFrame | None = None,
-    existing: Iterable[Hashable] = (),
+    existing: pd.DataFrame | Iterable[Hashable] = (),
     closable: Iterable[Hashable] = (),
     solver: str | pulp.LpSolver = "highs",
     time_limit: float | None = None,
@@ -114,7 +114,8 @@ def p_median(
         Candidate sites (``id`` matching destination ids; optional ``type``, ``cost``,
         ``capacity``). Default: every destination.
     existing
-        Ids of facilities already open; they stay open unless in ``closable``.
+        Facilities already open: a DataFrame with ``id``, ``type`` and optional
+        ``capacity`` (persons), or their ids; they stay open unless in ``closable``.
     closable
         Existing ids that may close: the plan then opens ``len(existing) + p`` sites in all,
         and may move closable sites elsewhere.
@@ -552,7 +553,7 @@ def capacitated_p_median(
     p: int,
     *,
     candidates: pd.DataFrame,
-    existing: Iterable[Hashable] = (),
+    existing: pd.DataFrame | Iterable[Hashable] = (),
     closable: Iterable[Hashable] = (),
     solver: str | pulp.LpSolver = "highs",
     time_limit: float | None = None,

@@ -240,9 +240,7 @@ class Runner:
                 {
                     "id": facilities["id"].to_numpy(),
                     "type": facilities["type"].to_numpy(),
-                    "standard_minutes": [
-                        type_standard(self.cfg, kind) for kind in facilities["type"]
-                    ],
+                    "standard": [type_standard(self.cfg, kind) for kind in facilities["type"]],
                     "capacity": clinicians_to_persons(
                         facilities["capacity"].to_numpy(float), persons
                     ),
@@ -254,9 +252,9 @@ class Runner:
                 options,
                 plan_cfg["budget"],
                 objective=plan_cfg["objective"],
-                candidates=cand_ids,
+                candidates=pd.DataFrame({"id": cand_ids}),
                 existing=existing,
-                max_minutes=eq["travel_cap"],
+                travel_cap=eq["travel_cap"],
                 min_zone_coverage=eq["min_zone_coverage"],
                 unmet_spread=eq["unmet_spread"],
                 **self._zones_kwargs(),
@@ -372,7 +370,7 @@ def supply_options(cfg: dict[str, dict[str, Any]]) -> list[SupplyOption]:
                 capacity=clinicians_to_persons(
                     float(spec["capacity"]), plan["persons_per_clinician"]
                 ),
-                standard_minutes=None if kind == "digital" else type_standard(cfg, kind),
+                standard=None if kind == "digital" else type_standard(cfg, kind),
                 digital_access=float(own(spec, "digital_access", access["digital_access"])),
                 effectiveness=float(own(spec, "effectiveness", access["effectiveness"])),
             )

@@ -49,6 +49,7 @@ class _Model:
     coverage: sp.csr_array  # classes × model columns: covered share of each class
     stages: list[_Stage]
     start: np.ndarray | None = None
+    closable: np.ndarray | None = None  # per inst column: an existing facility that may close
 
 
 def _group(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +74,8 @@ def _build(
     pooled = np.zeros(len(cols), dtype=bool)
     for members in hubs:
         pooled[members] = True
-    binary = np.flatnonzero(is_new & ~pooled)
+    closable = cols["closable"].to_numpy(dtype=bool)
+    binary = np.flatnonzero((is_new | closable) & ~pooled)  # a closable facility may close
     x = np.full(len(cols), -1, dtype=np.int64)
     x[binary] = b.add_columns(len(binary), 0.0, 1.0, integer=True)
     hub_var = b.add_columns(len(hubs), 0.0, [len(m) for m in hubs], integer=True)
@@ -106,7 +108,9 @@ def _build(
         "min", dict(zip(unit_var.tolist(), unit_cost.tolist(), strict=True)), "cost"
     )
     stages = _stages(objective, red, b, w, u, coverage, cost_stage, unserved_minutes)
-    return _Model(b, red, x, hubs, hub_var, w, y, z, u, coverage, stages)
+    if closable.any():  # among the cheapest plans, close as few facilities as possible
+        stages.append(_Stage("max", {int(k): 1.0 for k in x[closable]}, "kept"))
+    return _Model(b, red, x, hubs, hub_var, w, y, z, u, coverage, stages, closable=closable)
 
 
 def _hub_classes(cols: pd.DataFrame, new_digital: np.ndarray) -> list[np.ndarray]:
@@ -206,7 +210,7 @@ def _flow_columns(
     capped = np.zeros(red.n_groups, dtype=bool)
     capped[groups[np.isfinite(cap)]] = True
     fixed_cap = np.zeros(red.n_groups)
-    existing = cols["existing"].to_numpy()[physical]
+    existing = (cols["existing"].to_numpy() & ~cols["closable"].to_numpy(dtype=bool))[physical]
     np.add.at(
         fixed_cap, groups[existing], np.where(np.isfinite(cap), cap, reachable[groups])[existing]
     )
@@ -279,8 +283,8 @@ def _digital_columns(
     z[reach] = b.add_columns(int(reach.sum()), 0.0, red.digital_share[reach])
     e = inst.effectiveness
     cap = np.where(np.isfinite(capacity), capacity, inst.connected_population)
-    existing = inst.columns["existing"].to_numpy()
-    fixed = float(e * cap[is_digital & existing].sum())
+    stays = inst.columns["existing"].to_numpy() & ~inst.columns["closable"].to_numpy(dtype=bool)
+    fixed = float(e * cap[is_digital & stays].sum())
     b.add_rows(
         np.zeros(int(reach.sum()) + len(hub_vars)),
         np.concatenate([z[reach], hub_vars]),

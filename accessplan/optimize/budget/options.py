@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from accessplan.errors import InputError
-from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES
+from accessplan.optimize._data import closable_ids, existing_frame, site_frame
+from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES, check_supply_types
 from accessplan.traveltimes import TravelTimes, align_values
 
 OBJECTIVES = ("coverage", "median", "maximin")
@@ -33,7 +34,7 @@ class SupplyOption:
         Persons one site of this option can serve (> 0); None = uncapacitated. For a digital
         hub, persons it can consult, of whom the share ``effectiveness`` have their need
         resolved.
-    standard_minutes
+    standard
         Service standard: a physical site covers the origins within this many minutes.
         Required for ``clinic`` and ``robotic``; ignored for ``digital``.
     digital_access
@@ -49,7 +50,7 @@ class SupplyOption:
     type: str
     cost: float
     capacity: float | None = None
-    standard_minutes: float | None = None
+    standard: float | None = None
     digital_access: float | pd.Series = 1.0
     effectiveness: float = 1.0
     name: str | None = field(default=None)
@@ -70,10 +71,10 @@ class SupplyOption:
                 "> 0, or None for an uncapacitated option."
             )
         if self.type in PHYSICAL_TYPES:
-            std = self.standard_minutes
+            std = self.standard
             if std is None or not (np.isfinite(std) and std >= 0):
                 raise InputError(
-                    f"SupplyOption {label!r}: a physical option needs standard_minutes (the "
+                    f"SupplyOption {label!r}: a physical option needs standard (the "
                     f"service standard in minutes, >= 0); got {std}."
                 )
         if not 0.0 <= self.effectiveness <= 1.0:
@@ -112,16 +113,16 @@ class _Instance:
 def _check_options(options: Sequence[SupplyOption]) -> list[SupplyOption]:
     options = list(options)
     if not options:
-        raise InputError("options is empty; give at least one SupplyOption.")
+        raise InputError("supply_options is empty; give at least one SupplyOption.")
     for opt in options:
         if not isinstance(opt, SupplyOption):
             raise InputError(
-                f"options must be SupplyOption objects; got {type(opt).__name__} ({opt!r})."
+                f"supply_options must be SupplyOption objects; got {type(opt).__name__} ({opt!r})."
             )
     labels = [o.label for o in options]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
-        raise InputError(f"options {dup} repeat; give each SupplyOption a distinct name.")
+        raise InputError(f"supply_options {dup} repeat; give each SupplyOption a distinct name.")
     return options
 
 
@@ -155,21 +156,16 @@ def _digital_parameters(
 
 def _existing_table(
     existing: pd.DataFrame | Iterable[Hashable] | None,
+    closable: Iterable[Hashable],
     tt: TravelTimes,
     options: list[SupplyOption],
 ) -> pd.DataFrame:
-    cols = ["site", "option", "type", "cost", "capacity", "standard", "existing", "dest"]
-    if existing is None:
+    cols = ["site", "option", "type", "cost", "capacity", "standard", "existing", "closable"]
+    cols.append("dest")
+    table = existing_frame(existing)
+    may_close = table.index.isin(closable_ids(closable, table.index))
+    if len(table) == 0:
         return pd.DataFrame(columns=cols)
-    if isinstance(existing, pd.DataFrame):
-        table = existing.copy()
-        if "id" in table.columns:
-            table = table.set_index("id")
-    else:
-        table = pd.DataFrame(index=pd.Index(list(existing)))
-    if not table.index.is_unique:
-        dup = table.index[table.index.duplicated()][:5].tolist()
-        raise InputError(f"existing: ids {dup} repeat; list each existing facility once.")
     types = table["type"] if "type" in table.columns else pd.Series("clinic", index=table.index)
     unknown = ~types.isin(SUPPLY_TYPES)
     if unknown.any():
@@ -178,8 +174,8 @@ def _existing_table(
             f"existing: facility {at!r} has type {types[at]!r}; use one of {list(SUPPLY_TYPES)}."
         )
     capacity = _optional_column(table, "capacity", "existing")
-    standard = _optional_column(table, "standard_minutes", "existing")
-    default_std = {o.type: o.standard_minutes for o in reversed(options) if not o.is_digital}
+    standard = _optional_column(table, "standard", "existing")
+    default_std = {o.type: o.standard for o in reversed(options) if not o.is_digital}
     rows = []
     for pos, site in enumerate(table.index):
         kind = str(types.iloc[pos])
@@ -187,8 +183,8 @@ def _existing_table(
         if kind != "digital" and np.isnan(std):
             if kind not in default_std:
                 raise InputError(
-                    f"existing: facility {site!r} is a {kind} but no standard_minutes is given "
-                    f"and no {kind} option defines one; add a 'standard_minutes' column."
+                    f"existing: facility {site!r} is a {kind} but no standard is given "
+                    f"and no {kind} option defines one; add a 'standard' column."
                 )
             std = float(default_std[kind])  # type: ignore[arg-type]
         dest = tt.destination_ids.get_indexer([site])[0]
@@ -202,7 +198,8 @@ def _existing_table(
                 f"existing: facility {site!r} is digital but no digital SupplyOption describes "
                 "digital_access and effectiveness; add one (its cost does not matter here)."
             )
-        rows.append((site, f"existing {kind}", kind, 0.0, capacity[pos], std, True, dest))
+        row = (site, f"existing {kind}", kind, 0.0, capacity[pos], std, True, may_close[pos], dest)
+        rows.append(row)
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -222,31 +219,45 @@ def _optional_column(table: pd.DataFrame, col: str, where: str) -> np.ndarray:
     return values
 
 
-def _candidate_ids(
-    candidates: Iterable[Hashable] | None, tt: TravelTimes, existing_ids: pd.Index
-) -> pd.Index:
+def _candidate_sites(
+    candidates: pd.DataFrame | None, tt: TravelTimes, existing: pd.DataFrame
+) -> tuple[pd.Index, np.ndarray]:
+    """Candidate ids and the one type each may host (None = any option's type)."""
+    existing_ids = pd.Index(existing["site"])
     if candidates is None:
-        return tt.destination_ids.difference(existing_ids, sort=False)
-    ids = pd.Index(list(candidates))
-    if not ids.is_unique:
-        raise InputError(f"candidates repeat: {ids[ids.duplicated()][:5].tolist()}.")
+        ids = tt.destination_ids.difference(existing_ids, sort=False)
+        return ids, np.full(len(ids), None, dtype=object)
+    table = site_frame(candidates, "candidates")
+    given = [c for c in ("cost", "capacity") if c in table.columns]
+    if given:
+        raise InputError(
+            f"candidates: budgeted_siting takes costs and capacities from supply_options (and "
+            f"site_costs for costs per site); drop the column(s) {given}."
+        )
+    ids = table.index
     missing = ids.difference(tt.destination_ids)
     if len(missing):
         raise InputError(
-            f"candidates {missing[:5].tolist()} are not destinations of the travel times; "
-            "compute travel times to them."
+            f"candidates {[str(x) for x in missing[:5]]} are not destinations of the travel "
+            "times; compute travel times to them."
         )
-    clash = ids.intersection(existing_ids)
+    fixed = pd.Index(existing.loc[~existing["closable"].astype(bool), "site"])
+    clash = ids.intersection(fixed)
     if len(clash):
         raise InputError(
-            f"candidates {clash[:5].tolist()} are existing facilities; existing sites stay "
-            "open, so leave them out of the candidates."
+            f"candidates {[str(x) for x in clash[:5]]} are existing facilities that stay open; "
+            "leave them out of the candidates, or list them in closable= so that a new option "
+            "may replace them."
         )
-    return ids
+    types = table["type"] if "type" in table.columns else pd.Series(None, index=ids)
+    types = types.astype(object).where(types.notna(), None)
+    check_supply_types(types.dropna(), "candidates")
+    return ids, types.to_numpy(dtype=object)
 
 
 def _new_columns(
     cand: pd.Index,
+    site_types: np.ndarray,
     tt: TravelTimes,
     options: list[SupplyOption],
     site_costs: pd.DataFrame | None,
@@ -255,6 +266,10 @@ def _new_columns(
     costs = np.tile(np.array([o.cost for o in options], dtype=np.float64), (len(cand), 1))
     if site_costs is not None:
         costs = _apply_site_costs(costs, cand, labels, site_costs)
+    option_types = np.array([o.type for o in options], dtype=object)
+    restricted = site_types != None  # noqa: E711 (elementwise on an object array)
+    other_type = restricted[:, None] & (site_types[:, None] != option_types[None, :])
+    costs[other_type] = np.inf
     allowed = np.isfinite(costs)
     site_pos, opt_pos = np.nonzero(allowed)
     return pd.DataFrame(
@@ -267,9 +282,10 @@ def _new_columns(
                 opt_pos
             ],
             "standard": np.array(
-                [np.nan if o.is_digital else o.standard_minutes for o in options], dtype=float
+                [np.nan if o.is_digital else o.standard for o in options], dtype=float
             )[opt_pos],
             "existing": False,
+            "closable": False,
             "dest": tt.destination_ids.get_indexer(cand)[site_pos],
         }
     )
@@ -313,19 +329,21 @@ def _prepare(
     demand: pd.Series | float,
     options: Sequence[SupplyOption],
     budget: float,
-    candidates: Iterable[Hashable] | None,
+    candidates: pd.DataFrame | None,
     existing: pd.DataFrame | Iterable[Hashable] | None,
+    closable: Iterable[Hashable],
     site_costs: pd.DataFrame | None,
 ) -> _Instance:
     opts = _check_options(options)
     population = align_values(demand, tt.origin_ids, "demand")
     access, effectiveness = _digital_parameters(opts, tt.origin_ids)
-    old = _existing_table(existing, tt, opts)
-    cand = _candidate_ids(candidates, tt, pd.Index(old["site"]))
-    new = _new_columns(cand, tt, opts, site_costs)
+    old = _existing_table(existing, closable, tt, opts)
+    cand, site_types = _candidate_sites(candidates, tt, old)
+    new = _new_columns(cand, site_types, tt, opts, site_costs)
     _check_budget(budget, new)
     columns = pd.concat([old, new], ignore_index=True) if len(old) else new
     columns["existing"] = columns["existing"].astype(bool)
+    columns["closable"] = columns["closable"].astype(bool)
     return _Instance(
         tt=tt,
         population=population,

@@ -220,8 +220,8 @@ def _classes_are_exact(
     return distinct == int(per_class.sum())
 
 
-def _reach(inst: _Instance, objective: str, max_minutes: float | None) -> np.ndarray:
-    cap = np.inf if max_minutes is None else float(max_minutes)
+def _reach(inst: _Instance, objective: str, travel_cap: float | None) -> np.ndarray:
+    cap = np.inf if travel_cap is None else float(travel_cap)
     if objective == "median":
         return np.full(len(inst.columns), cap)
     standard = inst.columns["standard"].to_numpy(dtype=np.float64)

@@ -117,7 +117,8 @@ def _open_columns(cols: pd.DataFrame, model: _Model, solution: np.ndarray) -> np
     var = model.x >= 0
     is_open[var] = solution[model.x[var]] > 0.5
     site = cols["site"].to_numpy()
-    taken = set(site[is_open & ~cols["existing"].to_numpy()].tolist())
+    decided = ~cols["existing"].to_numpy() | cols["closable"].to_numpy(dtype=bool)
+    taken = set(site[is_open & decided].tolist())
     free = (
         [j for j, s in enumerate(site[model.hubs[0]].tolist()) if s not in taken]
         if model.hubs
@@ -172,7 +173,7 @@ def _site_table(
         load = load + digital_persons * weight / weight.sum()
     table = cols[is_open].copy()
     table["assigned_population"] = load[is_open]
-    table = table.rename(columns={"standard": "standard_minutes"}).set_index("site")
+    table = table.set_index("site")
     table.index.name = "id"
     return table[
         [
@@ -181,7 +182,7 @@ def _site_table(
             "existing",
             "cost",
             "capacity",
-            "standard_minutes",
+            "standard",
             "assigned_population",
         ]
     ]
@@ -226,6 +227,8 @@ def _details(
             ),
         },
     }
+    closed = cols["closable"].to_numpy(dtype=bool) & ~is_open
+    details["closed"] = pd.Index(cols.loc[closed, "site"], name="id")
     if labels is not None:
         details["zones"] = fairness.zone_table(covered_share, P, labels)
     return details

@@ -29,18 +29,19 @@ from accessplan.traveltimes import TravelTimes
 def budgeted_siting(
     tt: TravelTimes,
     demand: pd.Series | float,
-    options: Sequence[SupplyOption],
+    supply_options: Sequence[SupplyOption],
     budget: float,
     *,
     objective: str = "coverage",
-    candidates: Iterable[Hashable] | None = None,
+    candidates: pd.DataFrame | None = None,
     existing: pd.DataFrame | Iterable[Hashable] | None = None,
+    closable: Iterable[Hashable] = (),
     site_costs: pd.DataFrame | None = None,
     zones: pd.Series | Any = None,
     origins: Any = None,
     zone_col: str | None = None,
     min_zone_coverage: float | Mapping[Hashable, float] | None = None,
-    max_minutes: float | None = None,
+    travel_cap: float | None = None,
     unmet_spread: float | None = None,
     unserved_minutes: float | None = None,
     solver: str | pulp.LpSolver = "highs",
@@ -57,8 +58,8 @@ def budgeted_siting(
     :math:`k = (j, t)` with :math:`t` allowed at :math:`j`, plus existing facilities
     :math:`k \\in E` (fixed open); physical columns :math:`K^{ph}`, digital columns
     :math:`K^{dig}`; reachable pairs :math:`N = \\{(i,k): k \\in K^{ph}, d_{ik} \\le r_k\\}`
-    with reach :math:`r_k = \\min(s_t, \\text{max\\_minutes})` for the coverage objectives
-    and :math:`r_k = \\text{max\\_minutes}` (default: every stored pair) for the median one.
+    with reach :math:`r_k = \\min(s_t, \\text{travel\\_cap})` for the coverage objectives
+    and :math:`r_k = \\text{travel\\_cap}` (default: every stored pair) for the median one.
 
     *Parameters.* :math:`P_i` persons; :math:`d_{ik}` minutes; standard :math:`s_k`;
     cost :math:`c_k` (currency) and budget :math:`B`; capacity :math:`Q_k` (persons,
@@ -125,7 +126,7 @@ def budgeted_siting(
     *Equity* (see :mod:`accessplan.optimize.fairness`; zone coverage
     :math:`c_z = \\sum_{i \\in z} P_i y_i / P_z`): ``min_zone_coverage``
     :math:`c_z \\ge m_z`; ``unmet_spread`` :math:`\\max_z (1-c_z) - \\min_z (1-c_z) \\le
-    \\gamma`; ``max_minutes`` removes every pair longer than the cap.
+    \\gamma`; ``travel_cap`` removes every pair longer than the cap.
 
     Parameters
     ----------
@@ -134,20 +135,27 @@ def budgeted_siting(
         destinations.
     demand
         Persons per origin id (Series) or one number for every origin.
-    options
+    supply_options
         The supply options a candidate may host (at most one per site).
     budget
         Money available for new sites (currency units, same unit as the costs).
     objective
         ``"coverage"`` (default), ``"median"`` or ``"maximin"``.
     candidates
-        Destination ids that may host a new site; default: every destination that is not an
+        Sites that may host a new option: a DataFrame with an ``id`` column (or index) of
+        destination ids and an optional ``type`` (the one type the site may host; missing or
+        NaN = any option), as for every location model; costs and capacities come from
+        ``supply_options`` and ``site_costs``. Default: every destination that is not an
         existing facility.
     existing
-        Facilities that stay open: ids (clinics), or a DataFrame indexed by id (or with an
-        ``id`` column) with optional columns ``type``, ``capacity`` (persons) and
-        ``standard_minutes`` (default: the standard of the first option of the same type).
-        Digital existing facilities need not be destinations.
+        Facilities that stay open: a DataFrame with an ``id`` column (or index) and optional
+        ``type`` (default clinic), ``capacity`` (persons) and ``standard`` (minutes; default:
+        the standard of the first option of the same type), or ids (clinics). Digital
+        existing facilities need not be destinations.
+    closable
+        Existing ids the plan may close (at no cost): the site may then host a new option
+        when it is also a candidate. Among equally good and equally cheap plans, the one
+        closing the fewest is chosen; ``details["closed"]`` lists those closed.
     site_costs
         Per-site cost overrides: DataFrame indexed by candidate id, one column per option name;
         NaN keeps the option's cost, ``inf`` forbids the option at that site.
@@ -156,12 +164,12 @@ def budgeted_siting(
         :func:`accessplan.optimize.fairness.zone_labels`).
     min_zone_coverage
         Minimum coverage share (0–1) of every zone, or a mapping zone → share.
-    max_minutes
+    travel_cap
         Largest travel time (minutes) of any person served physically.
     unmet_spread
         Bound :math:`\\gamma` (0–1) on the spread of unmet shares between zones.
     unserved_minutes
-        Median objective: minutes charged per unserved person; default ``max_minutes`` if
+        Median objective: minutes charged per unserved person; default ``travel_cap`` if
         given, else the travel-time cutoff, else the largest stored travel time to a site.
     solver, time_limit, gap, msg
         Solver choice (``"highs"``: arrays passed to highspy; ``"cbc"`` or a PuLP solver: the
@@ -172,7 +180,7 @@ def budgeted_siting(
     -------
     Plan
         ``sites`` (open sites with ``type``, ``option``, ``existing``, ``cost``,
-        ``capacity``, ``standard_minutes``, ``assigned_population``), ``assignment``
+        ``capacity``, ``standard``, ``assigned_population``), ``assignment``
         (physical), ``objective`` and ``bound`` of the main objective, ``cost``,
         ``covered_population`` (physical within the standard plus digital), and ``details``:
         ``"coverage_by_origin"`` (population and physical, digital and covered shares),
@@ -194,13 +202,13 @@ def budgeted_siting(
     t0 = time.perf_counter()
     if objective not in OBJECTIVES:
         raise InputError(f"objective {objective!r} is unknown; use one of {list(OBJECTIVES)}.")
-    if max_minutes is not None:
-        fairness._check_max_minutes(max_minutes)
-    inst = _prepare(tt, demand, options, budget, candidates, existing, site_costs)
+    if travel_cap is not None:
+        fairness.check_travel_cap(travel_cap)
+    inst = _prepare(tt, demand, supply_options, budget, candidates, existing, closable, site_costs)
     labels = _zones_for(inst, zones, origins, zone_col, objective, min_zone_coverage, unmet_spread)
-    reach = _reach(inst, objective, max_minutes)
+    reach = _reach(inst, objective, travel_cap)
     pairs = _physical_pairs(inst, reach)
-    penalty = unserved_minutes_for(tt, unserved_minutes, max_minutes)
+    penalty = unserved_minutes_for(tt, unserved_minutes, travel_cap)
     if labels is not None and min_zone_coverage is not None:
         fairness.check_zone_minimum_reachable(
             _best_share(inst, pairs), inst.population, labels, min_zone_coverage
@@ -219,7 +227,7 @@ def budgeted_siting(
         raise InfeasibleError(
             f"no plan within budget {budget:g} meets the equity constraints "
             f"(min_zone_coverage={min_zone_coverage}, unmet_spread={unmet_spread}, "
-            f"max_minutes={max_minutes}); raise the budget or relax them."
+            f"travel_cap={travel_cap}); raise the budget or relax them."
         ) from exc
     solve_seconds = time.perf_counter() - t_solve
     info = with_bound(info, _simple_bound(model), model.stages[0].sense)
@@ -266,7 +274,7 @@ def budget_sweep(
     budgets: Iterable[float],
     tt: TravelTimes,
     demand: pd.Series | float,
-    options: Sequence[SupplyOption],
+    supply_options: Sequence[SupplyOption],
     **kwargs: Any,
 ) -> pd.DataFrame:
     """Solve :func:`budgeted_siting` for each budget: what each budget buys.
@@ -275,7 +283,7 @@ def budget_sweep(
     ----------
     budgets
         Budgets to try (currency units); solved in increasing order.
-    tt, demand, options, **kwargs
+    tt, demand, supply_options, **kwargs
         As for :func:`budgeted_siting`.
 
     Returns
@@ -288,7 +296,7 @@ def budget_sweep(
     """
     rows = []
     for budget in sorted(float(b) for b in budgets):
-        plan = budgeted_siting(tt, demand, options, budget, **kwargs)
+        plan = budgeted_siting(tt, demand, supply_options, budget, **kwargs)
         new = plan.new_sites
         row: dict[str, Any] = {
             "budget": budget,
@@ -297,7 +305,7 @@ def budget_sweep(
         }
         for kind in SUPPLY_TYPES:
             row[f"n_{kind}"] = int((new["type"] == kind).sum())
-        for opt in options:
+        for opt in supply_options:
             if opt.label not in SUPPLY_TYPES:
                 row[f"n_{opt.label}"] = int((new["option"] == opt.label).sum())
         row.update(

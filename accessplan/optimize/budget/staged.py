@@ -122,6 +122,8 @@ def _start_vector(
     start = np.zeros(model.builder.n_cols)
     is_var = model.x[new] >= 0
     start[model.x[new[is_var]]] = opened[is_var].astype(np.float64)
+    if model.closable is not None:
+        start[model.x[model.closable]] = 1.0  # the greedy start serves from every existing site
     opened_columns = new[opened]
     for members, var in zip(model.hubs, model.hub_var, strict=True):
         start[var] = float(np.isin(opened_columns, members).sum())
@@ -295,14 +297,14 @@ def _solve_stages(
             gap is not None
             and gap > 0
             and isinstance(solver, str)  # a solver object keeps its own gap setting
-            and s == len(stages) - 2
-            and stages[-1].name == "cost"
+            and s + 1 < len(stages)
+            and stages[s + 1].name == "cost"
             and floor is not None
             and floor > 0
             and budget > 0
         )
         eps = _FOLD_SHARE * rel_gap * floor / budget if folded else 0.0
-        cost = stages[-1].vector(n)
+        cost = stages[s + 1].vector(n) if folded else np.zeros(n)
         signed = c - eps * cost if stage.sense == "max" else c + eps * cost
         lp = _with_holds(base, holds, signed, stage.sense, current)
         stage_gap = _stage_gap_for(folded, rel_gap)
