@@ -222,8 +222,6 @@ def timed_model(instance: dict[str, Any], model: str, budget: float, limit: floa
     import math
     import time
 
-    import pandas as pd
-
     from accessplan import optimize
     from accessplan.errors import SolverError
 
