@@ -11,11 +11,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-_JIT = {"cache": True, "nogil": True}
-
 
 # --------------------------------------------------------------------------- Lagrangian
-@numba.njit(**_JIT)
+@numba.njit(cache=True, nogil=True)
 def lagrangian_rho(indptr, cols, data, w, mu, shut, rho):
     """``ρ_j = Σ_i w_i · min(0, c_ij − μ_i)`` over the entries of candidates not shut."""
     rho[:] = 0.0
@@ -31,7 +29,7 @@ def lagrangian_rho(indptr, cols, data, w, mu, shut, rho):
                 rho[j] += wi * (c - mui)
 
 
-@numba.njit(**_JIT)
+@numba.njit(cache=True, nogil=True)
 def _select_open(rho, forced_open, free_idx, k, is_open):
     """Forced-open candidates plus the ``k`` free ones of smallest ρ (ties: lower position)."""
     is_open[:] = forced_open
@@ -42,7 +40,7 @@ def _select_open(rho, forced_open, free_idx, k, is_open):
         is_open[free_idx[order[t]]] = True
 
 
-@numba.njit(**_JIT)
+@numba.njit(cache=True, nogil=True)
 def lagrangian_step(
     indptr,
     cols,
@@ -88,7 +86,7 @@ def lagrangian_step(
     return value
 
 
-@numba.njit(**_JIT)
+@numba.njit(cache=True, nogil=True)
 def subgradient_ascent(
     indptr,
     cols,
@@ -189,7 +187,7 @@ def subgradient_ascent(
 
 
 # --------------------------------------------------------------------------- interchange
-@numba.njit(**_JIT)
+@numba.njit(cache=True, nogil=True)
 def closest_two(indptr, cols, data, w, is_open, none_cost, d1, phi1, d2, end2):
     """Closest (``d1``, ``φ1``) and second-closest (``d2``) open option per row; the cost.
 
@@ -221,7 +219,7 @@ def closest_two(indptr, cols, data, w, is_open, none_cost, d1, phi1, d2, end2):
     return total
 
 
-@numba.njit(**_JIT)
+@numba.njit(cache=True, nogil=True)
 def swap_profits(indptr, cols, data, w, is_open, pos, d1, phi1, d2, end2, profit):
     """Profit of every (insert f, remove g) swap (Resende & Werneck 2007), in ``profit``.
 
@@ -258,7 +256,7 @@ def swap_profits(indptr, cols, data, w, is_open, pos, d1, phi1, d2, end2, profit
                 profit[f, pos[j]] -= loss[j]
 
 
-@numba.njit(**_JIT)
+@numba.njit(cache=True, nogil=True)
 def interchange(
     indptr, cols, data, w, is_open, removable, none_cost, max_moves, d1, phi1, d2, end2
 ):
@@ -310,7 +308,7 @@ def interchange(
     return objective, moves, False
 
 
-@numba.njit(**_JIT)
+@numba.njit(cache=True, nogil=True)
 def greedy_add(indptr, cols, data, w, is_open, none_cost, p):
     """Open, one at a time, the candidate that lowers the weighted cost most, until p open."""
     n = indptr.size - 1

@@ -79,7 +79,9 @@ class ResourcePool:
                 f"ResourcePool {self.name!r}: max_per_facility is {self.max_per_facility}; "
                 "give a number of units >= 0 or None."
             )
-        if np.isscalar(self.max_share) and not 0 <= float(self.max_share) <= 1:  # type: ignore[arg-type]
+        share = self.max_share
+        # np.isscalar's type guard admits str and bytes, which float() is not typed to take
+        if np.isscalar(share) and not 0 <= float(share) <= 1:  # type: ignore[arg-type]
             raise InputError(
                 f"ResourcePool {self.name!r}: max_share is {self.max_share}; give a share 0–1."
             )

@@ -33,7 +33,7 @@ from accessplan.optimize._solve import (
     with_bound,
 )
 from accessplan.optimize.heuristics import mclp_heuristic
-from accessplan.optimize.median import _capacitated_model
+from accessplan.optimize.median import capacitated_assignment_model
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes
 
@@ -392,7 +392,7 @@ def capacitated_mclp(
     )
     deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     within, facts = _cover_pairs(data, standard, "capacitated_mclp")
-    model, rows, cols, d = _capacitated_model(data, within, None, objective="cover")
+    model, rows, cols, d = capacitated_assignment_model(data, within, None, objective="cover")
     try:
         info, x = solve_model(model, solver, time_limit=seconds_left(deadline), gap=gap, msg=msg)
     except InfeasibleError as exc:  # only the count row can fail

@@ -11,8 +11,8 @@ of the share of demand that is met, so any model that has such expressions can r
 * :func:`cap_travel_time` — no one is assigned to a site more than ``travel_cap`` away.
 
 Zones are a Series of zone labels indexed by origin id (:func:`zone_labels` also accepts a
-polygon layer and the origin points, joined spatially). :func:`zone_table` reports the
-coverage each zone got.
+polygon layer and the origin points, joined spatially by :func:`accessplan.equity.origin_zones`).
+:func:`zone_table` reports the coverage each zone got.
 
 Notation: origin ``i`` has population :math:`P_i` (persons) and met share :math:`y_i` (0–1,
 a PuLP expression); zone :math:`z` has population :math:`P_z = \\sum_{i \\in z} P_i` and
@@ -30,13 +30,14 @@ column vector ``v``).
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 import pulp
 import scipy.sparse as sp
 
+from accessplan.equity import origin_zones
 from accessplan.errors import InfeasibleError, InputError
 
 __all__ = [
@@ -54,7 +55,7 @@ __all__ = [
     "zone_table",
 ]
 
-Expression = pulp.LpAffineExpression | pulp.LpVariable
+Expression: TypeAlias = pulp.LpAffineExpression | pulp.LpVariable
 
 
 def zone_labels(
@@ -86,85 +87,8 @@ def zone_labels(
         When an origin has no zone (missing label, or a point outside every polygon), or the
         ids do not match.
     """
-    if isinstance(zones, pd.Series) and not hasattr(zones, "geometry"):
-        return _labels_from_series(zones, origin_ids)
-    if not hasattr(zones, "geometry"):
-        raise InputError(
-            f"zones must be a Series of zone labels per origin id or a GeoDataFrame of "
-            f"polygons; got {type(zones).__name__}."
-        )
-    if origins is None:
-        raise InputError(
-            "zones is a polygon layer: also pass origins= (the origin points, indexed by "
-            "origin id) so each origin can be placed in its zone."
-        )
-    return _labels_from_polygons(zones, origins, origin_ids, zone_col)
-
-
-def _labels_from_series(zones: pd.Series, origin_ids: pd.Index) -> pd.Series:
-    if not zones.index.is_unique:
-        dup = zones.index[zones.index.duplicated()][:5].tolist()
-        raise InputError(f"zones: origin ids {dup} repeat; give one zone label per origin.")
-    missing = origin_ids.difference(zones.index)
-    if len(missing):
-        raise InputError(
-            f"zones has no label for origins {missing[:5].tolist()} (of {len(missing)}); give "
-            "every origin of the travel times a zone."
-        )
-    labels = zones.reindex(origin_ids)
-    if labels.isna().any():
-        at = labels.index[labels.isna().to_numpy()][0]
-        raise InputError(f"zones: origin {at!r} has a missing zone label; give it a zone.")
+    labels = origin_zones(origin_ids, zones, origins=origins, zone_col=zone_col, outside=None)
     return labels.rename("zone")
-
-
-def _labels_from_polygons(
-    zones: Any, origins: Any, origin_ids: pd.Index, zone_col: str | None
-) -> pd.Series:
-    import geopandas as gpd
-
-    points = (
-        origins if isinstance(origins, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=origins)
-    )
-    missing = origin_ids.difference(points.index)
-    if len(missing):
-        raise InputError(
-            f"origins has no point for origin ids {missing[:5].tolist()} (of {len(missing)}); "
-            "index the origin points by the travel-time origin ids."
-        )
-    points = points.loc[origin_ids, [points.geometry.name]]
-    layer = zones
-    if zone_col is not None:
-        if zone_col not in layer.columns:
-            raise InputError(
-                f"zones has no column {zone_col!r} (columns: {list(layer.columns)}); pass the "
-                "column holding the zone names as zone_col."
-            )
-        labels_of_polygon = layer[zone_col].to_numpy()
-    else:
-        labels_of_polygon = layer.index.to_numpy()
-    if points.crs is not None and layer.crs is not None and points.crs != layer.crs:
-        points = points.to_crs(layer.crs)
-    geoms = layer.geometry.reset_index(drop=True)
-    hits = gpd.GeoDataFrame(geometry=geoms, crs=layer.crs)
-    joined = gpd.sjoin(
-        points.reset_index(drop=True).set_geometry(points.geometry.name),
-        hits,
-        how="left",
-        predicate="intersects",
-    )
-    # The first polygon (lowest position in the layer) wins for points on shared borders.
-    joined = joined.sort_values("index_right", kind="stable")
-    first = joined[~joined.index.duplicated(keep="first")].sort_index()
-    outside = first["index_right"].isna().to_numpy()
-    if outside.any():
-        bad = origin_ids[outside]
-        raise InputError(
-            f"origins {bad[:5].tolist()} (of {len(bad)}) lie outside every zone polygon; "
-            "extend the zone layer or give zones as a Series of labels per origin."
-        )
-    positions = first["index_right"].to_numpy().astype(np.int64)
-    return pd.Series(labels_of_polygon[positions], index=origin_ids, name="zone")
 
 
 def zone_coverage_expressions(
@@ -323,7 +247,7 @@ def cap_travel_time(
     """
     check_travel_cap(travel_cap)
     too_far = np.flatnonzero(np.asarray(minutes, dtype=np.float64) > travel_cap)
-    for k in too_far:
+    for k in too_far.tolist():
         assignment[k].upBound = 0.0
     return int(too_far.size)
 

@@ -615,7 +615,7 @@ def capacitated_p_median(
     deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     unserved = unserved_minutes_for(tt, unserved_minutes)
     minutes, unreachable = _served_pairs(data, unserved)
-    model, rows, cols, d = _capacitated_model(data, minutes, unserved, objective="time")
+    model, rows, cols, d = capacitated_assignment_model(data, minutes, unserved, objective="time")
     try:
         info, x = solve_model(model, solver, time_limit=_seconds_left(deadline), gap=gap, msg=msg)
     except InfeasibleError as exc:
@@ -665,7 +665,7 @@ def capacitated_p_median(
     )
 
 
-def _capacitated_model(
+def capacitated_assignment_model(
     data: LocationData,
     minutes: sp.csr_array,
     unserved: float | None,

@@ -82,7 +82,9 @@ class SupplyOption:
                 f"SupplyOption {label!r}: effectiveness is {self.effectiveness}; give a share "
                 "between 0 and 1."
             )
-        if np.isscalar(self.digital_access) and not 0.0 <= float(self.digital_access) <= 1.0:  # type: ignore[arg-type]
+        share = self.digital_access
+        # np.isscalar's type guard admits str and bytes, which float() is not typed to take
+        if np.isscalar(share) and not 0.0 <= float(share) <= 1.0:  # type: ignore[arg-type]
             raise InputError(
                 f"SupplyOption {label!r}: digital_access is {self.digital_access}; give a share "
                 "between 0 and 1 (or a Series of shares per origin)."

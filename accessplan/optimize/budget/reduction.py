@@ -167,7 +167,11 @@ def _origin_classes(
     for seed in (1, 2):
         h = _mix(token, seed)
         per_origin = np.zeros(n_orig, dtype=np.uint64)
-        starts = np.flatnonzero(np.r_[True, origin[1:] != origin[:-1]]) if origin.size else []
+        starts = (
+            np.flatnonzero(np.r_[True, origin[1:] != origin[:-1]])
+            if origin.size
+            else np.empty(0, dtype=np.intp)
+        )
         if len(starts):
             per_origin[origin[starts]] = np.add.reduceat(h, starts)
         share_bits = np.ascontiguousarray(inst.digital_share, dtype=np.float64).view(np.uint64)

@@ -303,7 +303,7 @@ def _solve_stages(
             and floor > 0
             and budget > 0
         )
-        eps = _FOLD_SHARE * rel_gap * floor / budget if folded else 0.0
+        eps = _FOLD_SHARE * rel_gap * floor / budget if folded and floor is not None else 0.0
         cost = stages[s + 1].vector(n) if folded else np.zeros(n)
         signed = c - eps * cost if stage.sense == "max" else c + eps * cost
         lp = _with_holds(base, holds, signed, stage.sense, current)
