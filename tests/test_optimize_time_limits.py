@@ -179,8 +179,6 @@ def test_a_model_run_prints_nothing_not_even_the_highs_banner() -> None:
 def test_a_model_run_in_this_process_prints_nothing(capfd) -> None:
     tt, demand = _instance(60, 8)
     p_median(tt, demand, 2, method="exact")
-    budgeted_siting(
-        tt, demand, [SupplyOption("clinic", 1.0, standard=10.0)], 2.0, msg=False
-    )
+    budgeted_siting(tt, demand, [SupplyOption("clinic", 1.0, standard=10.0)], 2.0, msg=False)
     out, _ = capfd.readouterr()
     assert out == ""
