@@ -11,8 +11,8 @@ import scipy.sparse as sp
 
 from accessplan.optimize import fairness
 from accessplan.optimize._mip import MipBuilder
-from accessplan.optimize.budget.options import _Instance
-from accessplan.optimize.budget.reduction import _Reduced
+from accessplan.optimize.budget.options import Instance
+from accessplan.optimize.budget.reduction import Reduced
 
 
 @dataclass
@@ -34,11 +34,11 @@ class _Stage:
 
 
 @dataclass
-class _Model:
+class BudgetModel:
     """The array-built model and where each kind of variable sits in its column vector."""
 
     builder: MipBuilder
-    red: _Reduced
+    red: Reduced
     x: np.ndarray  # model column of each inst column (-1 = existing or pooled hub)
     hubs: list[np.ndarray]  # pooled digital hub classes (inst columns, in site order)
     hub_var: np.ndarray  # model column counting the hubs of each class
@@ -52,18 +52,53 @@ class _Model:
     closable: np.ndarray | None = None  # per inst column: an existing facility that may close
 
 
-def _group(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def group_bounds(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``keys`` grouped by key value.
+
+    Parameters
+    ----------
+    keys
+        Integer key (0 .. n-1) of each item.
+    n
+        Number of keys.
+
+    Returns
+    -------
+    (order, bounds)
+        ``order[bounds[g]:bounds[g + 1]]`` are the positions with key ``g``, in their order.
+    """
     order = np.argsort(keys, kind="stable")
     return order, np.searchsorted(keys[order], np.arange(n + 1))
 
 
-def _build(
-    inst: _Instance,
-    red: _Reduced,
+def build_model(
+    inst: Instance,
+    red: Reduced,
     objective: str,
     budget: float,
     unserved_minutes: float,
-) -> _Model:
+) -> BudgetModel:
+    """Build the budget MILP as arrays (see :func:`~accessplan.optimize.budgeted_siting`).
+
+    Parameters
+    ----------
+    inst
+        The checked inputs.
+    red
+        The reduced index sets (site groups, origin classes, class–group pairs).
+    objective
+        ``"coverage"``, ``"median"`` or ``"maximin"`` (the zone rows are added later by
+        :func:`add_equity`).
+    budget
+        Money for new sites (currency units).
+    unserved_minutes
+        Minutes charged per unserved person (median objective).
+
+    Returns
+    -------
+    BudgetModel
+        The model and its lexicographic stages, without a start.
+    """
     cols = inst.columns
     b = MipBuilder()
     is_new = ~cols["existing"].to_numpy()
@@ -110,7 +145,7 @@ def _build(
     stages = _stages(objective, red, b, w, u, coverage, cost_stage, unserved_minutes)
     if closable.any():  # among the cheapest plans, close as few facilities as possible
         stages.append(_Stage("max", {int(k): 1.0 for k in x[closable]}, "kept"))
-    return _Model(b, red, x, hubs, hub_var, w, y, z, u, coverage, stages, closable=closable)
+    return BudgetModel(b, red, x, hubs, hub_var, w, y, z, u, coverage, stages, closable=closable)
 
 
 def _hub_classes(cols: pd.DataFrame, new_digital: np.ndarray) -> list[np.ndarray]:
@@ -169,8 +204,8 @@ def _one_option_per_site(
 
 def _flow_columns(
     b: MipBuilder,
-    inst: _Instance,
-    red: _Reduced,
+    inst: Instance,
+    red: Reduced,
     group_x: sp.csr_array,
     x: np.ndarray,
     capacity: np.ndarray,
@@ -233,7 +268,7 @@ def _flow_columns(
     return w
 
 
-def _aggregated_columns(b: MipBuilder, red: _Reduced, group_x: sp.csr_array) -> np.ndarray:
+def _aggregated_columns(b: MipBuilder, red: Reduced, group_x: sp.csr_array) -> np.ndarray:
     """Uncapacitated coverage: y_c <= sum of x over the new columns that reach class c."""
     reached = np.zeros(red.n_classes, dtype=bool)
     reached[red.pair_class] = True
@@ -263,8 +298,8 @@ def _aggregated_columns(b: MipBuilder, red: _Reduced, group_x: sp.csr_array) -> 
 
 def _digital_columns(
     b: MipBuilder,
-    inst: _Instance,
-    red: _Reduced,
+    inst: Instance,
+    red: Reduced,
     hub_units: np.ndarray,
     hub_vars: np.ndarray,
     is_digital: np.ndarray,
@@ -297,7 +332,7 @@ def _digital_columns(
 
 def _class_rows(
     b: MipBuilder,
-    red: _Reduced,
+    red: Reduced,
     w: np.ndarray | None,
     y: np.ndarray | None,
     z: np.ndarray,
@@ -331,7 +366,7 @@ def _class_rows(
 
 
 def _coverage_matrix(
-    b: MipBuilder, red: _Reduced, w: np.ndarray | None, y: np.ndarray | None, z: np.ndarray
+    b: MipBuilder, red: Reduced, w: np.ndarray | None, y: np.ndarray | None, z: np.ndarray
 ) -> sp.csr_array:
     rows, cols = [], []
     if w is not None:
@@ -350,7 +385,7 @@ def _coverage_matrix(
 
 def _stages(
     objective: str,
-    red: _Reduced,
+    red: Reduced,
     b: MipBuilder,
     w: np.ndarray | None,
     u: np.ndarray | None,
@@ -369,7 +404,7 @@ def _stages(
     return [_Stage("max", np.asarray(covered).ravel(), "covered_population"), cost_stage]
 
 
-def _person_minutes_floor(red: _Reduced, unserved_minutes: float) -> float:
+def _person_minutes_floor(red: Reduced, unserved_minutes: float) -> float:
     """Lower bound on person-minutes: the share a_c e may be met digitally (0 minutes), the
     rest travels at least to the nearest reachable site or is charged the unserved minutes."""
     nearest = np.full(red.n_classes, float(unserved_minutes))
@@ -377,14 +412,30 @@ def _person_minutes_floor(red: _Reduced, unserved_minutes: float) -> float:
     return float((red.population * (1.0 - red.digital_share) * nearest).sum())
 
 
-def _add_equity(
-    model: _Model,
+def add_equity(
+    model: BudgetModel,
     labels: pd.Series,
     objective: str,
     min_zone_coverage: Any,
     unmet_spread: float | None,
 ) -> None:
-    """Zone rows over the class coverage (classes never mix zones)."""
+    """Add the zone rows of the equity options to ``model`` (in place).
+
+    Parameters
+    ----------
+    model
+        The built model; its start, if any, is extended with the new columns.
+    labels
+        Zone label per origin.
+    objective
+        ``"maximin"`` adds the worst-zone column and puts its stage first.
+    min_zone_coverage, unmet_spread
+        As for :func:`~accessplan.optimize.budgeted_siting`; None = no such rows.
+
+    Notes
+    -----
+    The rows act on the class coverage: origin classes never mix zones.
+    """
     red, b = model.red, model.builder
     assert red.zone_code is not None
     _, uniques = pd.factorize(labels, sort=True)
@@ -408,7 +459,7 @@ def _add_equity(
 
 
 def _equity_start(
-    model: _Model, C: sp.csr_array, unmet_spread: float | None, objective: str
+    model: BudgetModel, C: sp.csr_array, unmet_spread: float | None, objective: str
 ) -> np.ndarray:
     """Extend the start with the spread and worst-zone columns it implies."""
     assert model.start is not None

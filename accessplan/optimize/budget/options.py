@@ -16,9 +16,6 @@ from accessplan.traveltimes import TravelTimes, align_values
 OBJECTIVES = ("coverage", "median", "maximin")
 
 
-_EPS = 1e-9
-
-
 @dataclass(frozen=True, eq=False)
 class SupplyOption:
     """One kind of supply that a candidate site can host.
@@ -101,8 +98,26 @@ class SupplyOption:
 
 
 @dataclass
-class _Instance:
-    """Checked inputs: one row per site–option column (new) or existing facility."""
+class Instance:
+    """Checked inputs of the budget model.
+
+    Attributes
+    ----------
+    tt
+        The travel times given (minutes).
+    population
+        Persons per origin, in the order of ``tt.origin_ids``.
+    columns
+        One row per site–option column (new) or existing facility: ``site``, ``option``,
+        ``type``, ``cost``, ``capacity`` (persons, NaN = none), ``standard`` (minutes),
+        ``existing``, ``closable`` and ``dest`` (destination position, -1 for none).
+    digital_share
+        Share :math:`a_i e` of each origin's need a digital hub can meet (0–1).
+    effectiveness
+        Share :math:`e` of the needs a digital consultation resolves (0–1).
+    connected_population
+        Persons connected to digital supply, :math:`\\sum_i a_i P_i`.
+    """
 
     tt: TravelTimes
     population: np.ndarray
@@ -326,7 +341,7 @@ def _apply_site_costs(
     return costs
 
 
-def _prepare(
+def prepare_instance(
     tt: TravelTimes,
     demand: pd.Series | float,
     options: Sequence[SupplyOption],
@@ -335,7 +350,25 @@ def _prepare(
     existing: pd.DataFrame | Iterable[Hashable] | None,
     closable: Iterable[Hashable],
     site_costs: pd.DataFrame | None,
-) -> _Instance:
+) -> Instance:
+    """Check the inputs of :func:`~accessplan.optimize.budgeted_siting` and tabulate them.
+
+    Parameters
+    ----------
+    tt, demand, options, budget, candidates, existing, closable, site_costs
+        As for :func:`~accessplan.optimize.budgeted_siting` (``options`` is its
+        ``supply_options``).
+
+    Returns
+    -------
+    Instance
+        One column per allowed site–option pair and per existing facility.
+
+    Raises
+    ------
+    InputError
+        Naming the argument, site or option that is wrong and how to fix it.
+    """
     opts = _check_options(options)
     population = align_values(demand, tt.origin_ids, "demand")
     access, effectiveness = _digital_parameters(opts, tt.origin_ids)
@@ -346,7 +379,7 @@ def _prepare(
     columns = pd.concat([old, new], ignore_index=True) if len(old) else new
     columns["existing"] = columns["existing"].astype(bool)
     columns["closable"] = columns["closable"].astype(bool)
-    return _Instance(
+    return Instance(
         tt=tt,
         population=population,
         columns=columns.reset_index(drop=True),

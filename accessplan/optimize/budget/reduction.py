@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from accessplan.optimize.budget.options import _Instance
+from accessplan.optimize.budget.options import Instance
 
 
 @dataclass
-class _Pairs:
+class Pairs:
     """Reachable (origin, physical column) pairs within each column's reach."""
 
     origin: np.ndarray
@@ -21,7 +21,7 @@ class _Pairs:
     within_standard: np.ndarray
 
 
-def _physical_pairs(inst: _Instance, reach: np.ndarray) -> _Pairs:
+def physical_pairs(inst: Instance, reach: np.ndarray) -> Pairs:
     """Vectorised: one sparse column slice for all physical columns, filtered by reach."""
     cols = inst.columns
     physical = np.flatnonzero(~cols["type"].eq("digital").to_numpy())
@@ -33,11 +33,11 @@ def _physical_pairs(inst: _Instance, reach: np.ndarray) -> _Pairs:
     origin, column, minutes = sub.row[keep], column[keep], sub.data[keep]
     order = np.lexsort((column, minutes, origin))
     origin, column, minutes = origin[order], column[order], minutes[order]
-    return _Pairs(origin, column, minutes, minutes <= standard[column])
+    return Pairs(origin, column, minutes, minutes <= standard[column])
 
 
 @dataclass
-class _Reduced:
+class Reduced:
     """The model's index sets after the exact reductions.
 
     *Site groups* ``g``: the physical columns of one site with the same reach and standard
@@ -72,7 +72,7 @@ class _Reduced:
         return np.where(found, pos, -1)
 
 
-def _site_groups(inst: _Instance, reach: np.ndarray) -> tuple[np.ndarray, int]:
+def _site_groups(inst: Instance, reach: np.ndarray) -> tuple[np.ndarray, int]:
     cols = inst.columns
     physical = ~cols["type"].eq("digital").to_numpy()
     keys = pd.DataFrame(
@@ -100,14 +100,14 @@ def _mix(values: np.ndarray, seed: int) -> np.ndarray:
     return v ^ (v >> np.uint64(31))
 
 
-def _reduce(
-    inst: _Instance,
-    pairs: _Pairs,
+def reduce_instance(
+    inst: Instance,
+    pairs: Pairs,
     reach: np.ndarray,
     zone_codes: np.ndarray | None,
     minutes_matter: bool,
-) -> _Reduced:
-    """Site groups and origin classes (exact: see :class:`_Reduced`)."""
+) -> Reduced:
+    """Site groups and origin classes (exact: see :class:`Reduced`)."""
     group_of_column, n_groups = _site_groups(inst, reach)
     # one pair per (origin, group): columns of one group share minutes
     group = group_of_column[pairs.column]
@@ -129,7 +129,7 @@ def _reduce(
     members = np.flatnonzero(populated)
     reps[classes[members[::-1]]] = members[::-1]  # first member of each class
     rep_pair = reps[classes[origin]] == origin
-    return _Reduced(
+    return Reduced(
         group_of_column=group_of_column,
         n_groups=n_groups,
         class_of_origin=classes,
@@ -150,7 +150,7 @@ def _origin_classes(
     group: np.ndarray,
     minutes: np.ndarray | None,
     within: np.ndarray,
-    inst: _Instance,
+    inst: Instance,
     zone_codes: np.ndarray | None,
 ) -> np.ndarray | None:
     """Class of every populated origin (-1 for the others), numbered in order of first member.
@@ -199,7 +199,7 @@ def _classes_are_exact(
     group: np.ndarray,
     minutes: np.ndarray | None,
     within: np.ndarray,
-    inst: _Instance,
+    inst: Instance,
     zone_codes: np.ndarray | None,
 ) -> bool:
     """Every member of a class has the same pairs and origin values as the class's others."""
@@ -224,7 +224,25 @@ def _classes_are_exact(
     return distinct == int(per_class.sum())
 
 
-def _reach(inst: _Instance, objective: str, travel_cap: float | None) -> np.ndarray:
+def column_reach(inst: Instance, objective: str, travel_cap: float | None) -> np.ndarray:
+    """Reach of each column in minutes: the pairs a physical column may serve.
+
+    Parameters
+    ----------
+    inst
+        The checked inputs.
+    objective
+        ``"median"``: every pair up to ``travel_cap``; otherwise the column's standard, at
+        most ``travel_cap``.
+    travel_cap
+        Largest travel time served (minutes); None = no cap.
+
+    Returns
+    -------
+    numpy.ndarray
+        Minutes per column of ``inst.columns``; -1 for digital columns (no pairs) under the
+        coverage objectives.
+    """
     cap = np.inf if travel_cap is None else float(travel_cap)
     if objective == "median":
         return np.full(len(inst.columns), cap)
@@ -232,7 +250,7 @@ def _reach(inst: _Instance, objective: str, travel_cap: float | None) -> np.ndar
     return np.minimum(np.where(np.isnan(standard), -1.0, standard), cap)
 
 
-def _best_share(inst: _Instance, pairs: _Pairs) -> np.ndarray:
+def best_share(inst: Instance, pairs: Pairs) -> np.ndarray:
     """Largest coverable share of each origin with every candidate open (capacity ignored)."""
     best = np.zeros(len(inst.population))
     best[pairs.origin[pairs.within_standard]] = 1.0

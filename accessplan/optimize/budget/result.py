@@ -9,20 +9,20 @@ import numpy as np
 import pandas as pd
 
 from accessplan.optimize import fairness
-from accessplan.optimize._solve import (
-    SolveInfo,
-    settle,
-)
-from accessplan.optimize.budget.model import _Model
-from accessplan.optimize.budget.options import _EPS, _Instance
-from accessplan.optimize.budget.reduction import _Pairs
+from accessplan.optimize._solve import SolveInfo, settle
+from accessplan.optimize.budget.model import BudgetModel
+from accessplan.optimize.budget.options import Instance
+from accessplan.optimize.budget.reduction import Pairs
 from accessplan.optimize.plan import Plan
 
+#: Shares (0–1) at or below this count as zero in the reported plan.
+_EPS = 1e-9
 
-def _plan(
-    inst: _Instance,
-    pairs: _Pairs,
-    model: _Model,
+
+def budget_plan(
+    inst: Instance,
+    pairs: Pairs,
+    model: BudgetModel,
     solution: np.ndarray,
     info: SolveInfo,
     gap: float | None,
@@ -32,6 +32,29 @@ def _plan(
     objective: str,
     t0: float,
 ) -> Plan:
+    """The :class:`~accessplan.optimize.plan.Plan` of a solved budget model.
+
+    Parameters
+    ----------
+    inst, pairs, model
+        The checked inputs, their reachable pairs and the model solved.
+    solution, info, stage_values
+        Column values, the first stage's solve report and the value of every stage.
+    gap
+        The gap tolerance asked for (decides whether the plan is reported optimal).
+    labels
+        Zone label per origin, or None (then no per-zone table).
+    budget, objective
+        As given to :func:`~accessplan.optimize.budgeted_siting`, for ``details``.
+    t0
+        ``time.perf_counter()`` at the start of the call (for ``seconds``).
+
+    Returns
+    -------
+    Plan
+        Open sites, physical assignment, coverage and the details listed in
+        :func:`~accessplan.optimize.budgeted_siting`.
+    """
     cols = inst.columns
     red = model.red
     P = inst.population
@@ -111,7 +134,7 @@ def _plan(
     )
 
 
-def _open_columns(cols: pd.DataFrame, model: _Model, solution: np.ndarray) -> np.ndarray:
+def _open_columns(cols: pd.DataFrame, model: BudgetModel, solution: np.ndarray) -> np.ndarray:
     """Open flag per column; pooled hubs go to the free sites of D in candidate order."""
     is_open = cols["existing"].to_numpy().copy()
     var = model.x >= 0
@@ -131,7 +154,7 @@ def _open_columns(cols: pd.DataFrame, model: _Model, solution: np.ndarray) -> np
     return is_open
 
 
-def _nearest_assignment(pairs: _Pairs, physical: np.ndarray, is_open: np.ndarray) -> pd.DataFrame:
+def _nearest_assignment(pairs: Pairs, physical: np.ndarray, is_open: np.ndarray) -> pd.DataFrame:
     """Covered share of each origin, assigned to its nearest open site within reach."""
     open_pair = is_open[pairs.column]
     origin, column, minutes = (
@@ -189,8 +212,8 @@ def _site_table(
 
 
 def _details(
-    inst: _Instance,
-    model: _Model,
+    inst: Instance,
+    model: BudgetModel,
     cols: pd.DataFrame,
     is_open: np.ndarray,
     physical_covered: np.ndarray,

@@ -11,16 +11,19 @@ import pulp
 
 from accessplan.errors import InfeasibleError, InputError
 from accessplan.optimize import fairness
-from accessplan.optimize._data import check_time_limit as _check_time_limit
+from accessplan.optimize._data import check_time_limit
 from accessplan.optimize._data import unserved_minutes as unserved_minutes_for
-from accessplan.optimize._solve import (
-    with_bound,
+from accessplan.optimize._solve import with_bound
+from accessplan.optimize.budget.model import add_equity, build_model
+from accessplan.optimize.budget.options import OBJECTIVES, Instance, SupplyOption, prepare_instance
+from accessplan.optimize.budget.reduction import (
+    best_share,
+    column_reach,
+    physical_pairs,
+    reduce_instance,
 )
-from accessplan.optimize.budget.model import _add_equity, _build
-from accessplan.optimize.budget.options import OBJECTIVES, SupplyOption, _Instance, _prepare
-from accessplan.optimize.budget.reduction import _best_share, _physical_pairs, _reach, _reduce
-from accessplan.optimize.budget.result import _plan
-from accessplan.optimize.budget.staged import _greedy_start, _simple_bound, _solve_stages
+from accessplan.optimize.budget.result import budget_plan
+from accessplan.optimize.budget.staged import greedy_start, simple_bound, solve_stages
 from accessplan.optimize.plan import Plan
 from accessplan.supply import SUPPLY_TYPES
 from accessplan.traveltimes import TravelTimes
@@ -204,25 +207,27 @@ def budgeted_siting(
         raise InputError(f"objective {objective!r} is unknown; use one of {list(OBJECTIVES)}.")
     if travel_cap is not None:
         fairness.check_travel_cap(travel_cap)
-    inst = _prepare(tt, demand, supply_options, budget, candidates, existing, closable, site_costs)
+    inst = prepare_instance(
+        tt, demand, supply_options, budget, candidates, existing, closable, site_costs
+    )
     labels = _zones_for(inst, zones, origins, zone_col, objective, min_zone_coverage, unmet_spread)
-    reach = _reach(inst, objective, travel_cap)
-    pairs = _physical_pairs(inst, reach)
+    reach = column_reach(inst, objective, travel_cap)
+    pairs = physical_pairs(inst, reach)
     penalty = unserved_minutes_for(tt, unserved_minutes, travel_cap)
     if labels is not None and min_zone_coverage is not None:
         fairness.check_zone_minimum_reachable(
-            _best_share(inst, pairs), inst.population, labels, min_zone_coverage
+            best_share(inst, pairs), inst.population, labels, min_zone_coverage
         )
     zone_codes = None if labels is None else pd.factorize(labels, sort=True)[0]
-    red = _reduce(inst, pairs, reach, zone_codes, minutes_matter=objective == "median")
-    model = _build(inst, red, objective, budget, penalty)
-    model.start = _greedy_start(inst, model, budget)
+    red = reduce_instance(inst, pairs, reach, zone_codes, minutes_matter=objective == "median")
+    model = build_model(inst, red, objective, budget, penalty)
+    model.start = greedy_start(inst, model, budget)
     if labels is not None:
-        _add_equity(model, labels, objective, min_zone_coverage, unmet_spread)
+        add_equity(model, labels, objective, min_zone_coverage, unmet_spread)
     t_solve = time.perf_counter()
     try:
-        deadline = None if time_limit is None else t0 + _check_time_limit(time_limit)
-        info, solution, stage_values = _solve_stages(model, budget, solver, deadline, gap, msg)
+        deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
+        info, solution, stage_values = solve_stages(model, budget, solver, deadline, gap, msg)
     except InfeasibleError as exc:
         raise InfeasibleError(
             f"no plan within budget {budget:g} meets the equity constraints "
@@ -230,8 +235,8 @@ def budgeted_siting(
             f"travel_cap={travel_cap}); raise the budget or relax them."
         ) from exc
     solve_seconds = time.perf_counter() - t_solve
-    info = with_bound(info, _simple_bound(model), model.stages[0].sense)
-    plan = _plan(
+    info = with_bound(info, simple_bound(model), model.stages[0].sense)
+    plan = budget_plan(
         inst, pairs, model, solution, info, gap, stage_values, labels, budget, objective, t0
     )
     plan.details["timing"] = {"build": t_solve - t0, "solve": solve_seconds}
@@ -246,7 +251,7 @@ def budgeted_siting(
 
 
 def _zones_for(
-    inst: _Instance,
+    inst: Instance,
     zones: Any,
     origins: Any,
     zone_col: str | None,

@@ -22,11 +22,11 @@ from accessplan.optimize._solve import (
     relative_gap,
     solve_model,
 )
-from accessplan.optimize.budget.model import _group, _Model
-from accessplan.optimize.budget.options import _Instance
+from accessplan.optimize.budget.model import BudgetModel, group_bounds
+from accessplan.optimize.budget.options import Instance
 
 
-def _greedy_start(inst: _Instance, model: _Model, budget: float) -> np.ndarray:
+def greedy_start(inst: Instance, model: BudgetModel, budget: float) -> np.ndarray:
     """A feasible plan to start the solver from: existing sites serve first, then new options
     are opened by best persons served per unit of cost while the budget allows.
 
@@ -39,7 +39,7 @@ def _greedy_start(inst: _Instance, model: _Model, budget: float) -> np.ndarray:
     digital_left = red.digital_share * P
     flow = np.zeros(len(red.pair_class))
     digital = np.zeros(red.n_classes)
-    order, bounds = _group(red.pair_group, red.n_groups)
+    order, bounds = group_bounds(red.pair_group, red.n_groups)
     e = inst.effectiveness
     capacity = cols["capacity"].to_numpy(dtype=np.float64)
     is_digital = cols["type"].eq("digital").to_numpy()
@@ -110,7 +110,7 @@ def _fill(want: np.ndarray, cap: float) -> np.ndarray:
 
 
 def _start_vector(
-    model: _Model,
+    model: BudgetModel,
     new: np.ndarray,
     opened: np.ndarray,
     flow: np.ndarray,
@@ -238,12 +238,12 @@ _WITH_START: dict[str, Any] = {
 
 
 #: With a gap tolerance g > 0 the cost tie-break is folded into the stage before it with a
-#: weight that moves that stage's objective by at most this share of g (see _solve_stages).
+#: weight that moves that stage's objective by at most this share of g (see solve_stages).
 _FOLD_SHARE = 0.1
 
 
-def _solve_stages(
-    model: _Model,
+def solve_stages(
+    model: BudgetModel,
     budget: float,
     solver: str | pulp.LpSolver,
     deadline: float | None,
@@ -366,7 +366,7 @@ def _solve_stages(
     return first, current, values
 
 
-def _simple_bound(model: _Model) -> float:
+def simple_bound(model: BudgetModel) -> float:
     """A bound on the first stage that needs no solver: every class with a way to be covered
     covered in full (persons), a worst zone fully covered (share 1), or the person-minutes
     floor of the median."""
