@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from accessplan.network import RoutingGraph
     from accessplan.snapping import Snapped
 
-__all__ = ["TravelTimes", "align_values", "travel_times"]
+__all__ = ["TravelTimes", "align_values", "keep_entries", "travel_times"]
 
 #: Network component per origin or destination: a Series by id, or one value per id in order
 #: (NA or -1: not on the network).
@@ -270,7 +270,7 @@ class TravelTimes:
             if not cutoff > 0:
                 raise InputError(f"cutoff must be a positive number of minutes, got {cutoff}.")
             if csr.data.size and csr.data.max() > cutoff:
-                csr = _keep_entries(csr, csr.data <= cutoff)
+                csr = keep_entries(csr, csr.data <= cutoff)
         self.matrix: sp.csr_array = _with_int32_index(csr)
         self.cutoff: float | None = cutoff
         self.diagnostics = diagnostics
@@ -501,7 +501,7 @@ class TravelTimes:
         if not minutes > 0:
             raise InputError(f"minutes must be positive, got {minutes}.")
         self.check_threshold(minutes, "minutes")
-        kept = _keep_entries(self.matrix, self.matrix.data <= minutes)
+        kept = keep_entries(self.matrix, self.matrix.data <= minutes)
         return TravelTimes(
             kept,
             self.origin_ids,
@@ -783,8 +783,24 @@ def _with_int32_index(csr: sp.csr_array) -> sp.csr_array:
     )
 
 
-def _keep_entries(csr: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
-    """Copy of ``csr`` with only the stored entries where ``keep`` is True (zeros kept)."""
+def keep_entries(csr: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
+    """Copy of ``csr`` with only the stored entries where ``keep`` is True.
+
+    Stored zeros stay stored (a zero-minute pair is reachable); the order of each row's
+    entries is kept, so a row sorted by minutes stays sorted.
+
+    Parameters
+    ----------
+    csr
+        A CSR matrix, e.g. of minutes (origins × destinations).
+    keep
+        Boolean per stored entry, in the order of ``csr.data``.
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        Same shape and index dtype as ``csr``.
+    """
     rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))[keep]
     counts = np.bincount(rows, minlength=csr.shape[0])
     indptr = np.concatenate([[0], np.cumsum(counts)]).astype(csr.indptr.dtype)

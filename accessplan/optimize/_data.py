@@ -282,14 +282,6 @@ def _select_columns(matrix: sp.csr_array, positions: np.ndarray) -> sp.csr_array
     return out
 
 
-def keep_pairs(minutes: sp.csr_array, keep: np.ndarray) -> sp.csr_array:
-    """Copy of a row-sorted ``minutes`` with only the stored pairs where ``keep`` is True."""
-    rows = np.repeat(np.arange(minutes.shape[0]), np.diff(minutes.indptr))[keep]
-    counts = np.bincount(rows, minlength=minutes.shape[0])
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    return sp.csr_array((minutes.data[keep], minutes.indices[keep], indptr), shape=minutes.shape)
-
-
 def unserved_minutes(
     tt: TravelTimes, unserved_minutes: float | None, travel_cap: float | None = None
 ) -> float:

@@ -14,13 +14,12 @@ from accessplan.errors import InfeasibleError
 from accessplan.optimize._data import (
     LocationData,
     check_time_limit,
-    keep_pairs,
     prepare_location_data,
 )
 from accessplan.optimize._mip import MipBuilder
 from accessplan.optimize._solve import LinearModel, seconds_left, solve_model, with_bound
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
-from accessplan.traveltimes import TravelTimes
+from accessplan.traveltimes import TravelTimes, keep_entries
 
 __all__ = ["p_center"]
 
@@ -151,7 +150,7 @@ def _useful_pairs(data: LocationData) -> sp.csr_array:
     certain = is_fixed[minutes.indices] | (rank + 1 >= m - data.p_total + 1)
     limit = np.full(n, np.inf)
     np.minimum.at(limit, rows[certain], minutes.data[certain])
-    return keep_pairs(minutes, (minutes.data <= limit[rows]) & (w[rows] > 0))
+    return keep_entries(minutes, (minutes.data <= limit[rows]) & (w[rows] > 0))
 
 
 def _p_center_model(

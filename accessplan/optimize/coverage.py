@@ -19,7 +19,6 @@ from accessplan.optimize._data import (
     LocationData,
     check_standard,
     check_time_limit,
-    keep_pairs,
     prepare_location_data,
     resolve_method,
 )
@@ -35,7 +34,7 @@ from accessplan.optimize._solve import (
 from accessplan.optimize.heuristics import mclp_heuristic
 from accessplan.optimize.median import capacitated_assignment_model
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
-from accessplan.traveltimes import TravelTimes
+from accessplan.traveltimes import TravelTimes, keep_entries
 
 __all__ = ["capacitated_mclp", "lscp", "mclp"]
 
@@ -43,7 +42,7 @@ __all__ = ["capacitated_mclp", "lscp", "mclp"]
 def _cover_pairs(data: LocationData, standard: float, model: str) -> tuple[sp.csr_array, dict]:
     """Pairs within the standard, and the populations that reach no candidate / none within it."""
     check_standard(data.minutes, standard, model)
-    within = keep_pairs(data.minutes, data.minutes.data <= standard)
+    within = keep_entries(data.minutes, data.minutes.data <= standard)
     w = data.weights
     unreachable = (np.diff(data.minutes.indptr) == 0) & (w > 0)
     uncoverable = (np.diff(within.indptr) == 0) & (w > 0)

@@ -19,7 +19,6 @@ from accessplan.errors import AccessplanError, InfeasibleError, SolverError
 from accessplan.optimize._data import (
     LocationData,
     check_time_limit,
-    keep_pairs,
     prepare_location_data,
     resolve_method,
 )
@@ -35,7 +34,7 @@ from accessplan.optimize._solve import (
 )
 from accessplan.optimize.heuristics import p_median_heuristic
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
-from accessplan.traveltimes import TravelTimes
+from accessplan.traveltimes import TravelTimes, keep_entries
 
 __all__ = ["capacitated_p_median", "p_median"]
 
@@ -260,7 +259,7 @@ def _exact_p_median(
     alive = np.flatnonzero(~red.closed)
     new_pos = np.full(m, -1)
     new_pos[alive] = np.arange(alive.size)
-    sub = keep_pairs(minutes, ~red.closed[minutes.indices])
+    sub = keep_entries(minutes, ~red.closed[minutes.indices])
     sub = sp.csr_array(
         (sub.data, new_pos[sub.indices], sub.indptr), shape=(sub.shape[0], alive.size)
     )
@@ -339,7 +338,7 @@ def _served_pairs(data: LocationData, unserved: float | None) -> tuple[sp.csr_ar
     minutes = data.minutes
     unreachable = np.flatnonzero((np.diff(minutes.indptr) == 0) & (data.weights > 0))
     if unserved is not None and minutes.nnz and minutes.data.max() > unserved:
-        minutes = keep_pairs(minutes, minutes.data <= unserved)
+        minutes = keep_entries(minutes, minutes.data <= unserved)
     return minutes, unreachable
 
 
