@@ -9,6 +9,13 @@ import numpy as np
 import pandas as pd
 import pulp
 import pytest
+from fairness_models import (
+    add_maximin_coverage,
+    add_min_zone_coverage,
+    cap_travel_time,
+    zone_coverage_expressions,
+)
+from scipy.optimize import linprog
 from shapely.geometry import Point, box
 
 from accessplan.errors import InfeasibleError, InputError
@@ -137,8 +144,8 @@ def test_constraint_functions_work_on_any_pulp_problem():
     labels = pd.Series(["A", "B", "B"])
     prob += 50 * y[0] + 30 * y[1] + 20 * y[2]
     prob += y[0] + y[1] + y[2] <= 1.0
-    zone_cov = fairness.zone_coverage_expressions(y, population, labels)
-    fairness.add_min_zone_coverage(prob, zone_cov, {"B": 0.3})
+    zone_cov = zone_coverage_expressions(y, population, labels)
+    add_min_zone_coverage(prob, zone_cov, {"B": 0.3})
     prob.solve(pulp.HiGHS(msg=False))
     assert pulp.value(zone_cov["B"]) == pytest.approx(0.3)
     assert y[1].varValue == pytest.approx(0.5)  # 0.3 of 50 persons, from the larger origin
@@ -148,17 +155,44 @@ def test_constraint_functions_work_on_any_pulp_problem():
     prob.solve(pulp.HiGHS(msg=False))
     assert pulp.value(zone_cov["A"]) == pytest.approx(pulp.value(zone_cov["B"]))
     assert hi.varValue == pytest.approx(lo.varValue)
-    worst = fairness.add_maximin_coverage(prob, zone_cov)
+    worst = add_maximin_coverage(prob, zone_cov)
     assert worst.upBound == 1.0
+
+
+def test_maximin_rows_match_the_pulp_form_and_the_known_optimum():
+    # One unit of service over three origins; zone A = origin 0 (50 persons), zone B = origins
+    # 1 and 2 (30 and 20). max min(y0, (30 y1 + 20 y2) / 50) s.t. y0 + y1 + y2 <= 1 puts B's
+    # share on the larger origin: y0 = 0.6 y1, y0 + y1 = 1, so the worst zone gets 0.375.
+    population = np.array([50.0, 30.0, 20.0])
+    labels = pd.Series(["A", "B", "B"])
+    prob = pulp.LpProblem("maximin", pulp.LpMaximize)
+    y = [prob.add_variable(f"y{i}", lowBound=0, upBound=1) for i in range(3)]
+    prob += y[0] + y[1] + y[2] <= 1.0
+    worst = add_maximin_coverage(prob, zone_coverage_expressions(y, population, labels))
+    prob += worst
+    prob.solve(pulp.HiGHS(msg=False))
+    assert worst.varValue == pytest.approx(0.375)
+
+    Z, zones = fairness.zone_share_matrix(population, labels)
+    A, lower, upper = fairness.maximin_rows(Z)
+    A = np.vstack([A.toarray(), [1.0, 1.0, 1.0, 0.0]])
+    lower, upper = np.append(lower, -np.inf), np.append(upper, 1.0)
+    rows = ~np.isinf(upper)
+    A_ub = np.vstack([A[rows], -A[~np.isinf(lower)]])
+    b_ub = np.concatenate([upper[rows], -lower[~np.isinf(lower)]])
+    res = linprog([0.0, 0.0, 0.0, -1.0], A_ub=A_ub, b_ub=b_ub, bounds=[(0, 1)] * 4)
+    assert list(zones) == ["A", "B"]
+    assert -res.fun == pytest.approx(0.375)
+    assert res.x[:3] == pytest.approx([0.375, 0.625, 0.0])
 
 
 def test_cap_travel_time_forbids_long_pairs():
     prob = pulp.LpProblem("cap", pulp.LpMinimize)
     w = [prob.add_variable(f"w{k}", lowBound=0, upBound=1) for k in range(3)]
-    assert fairness.cap_travel_time(w, np.array([5.0, 15.0, 30.0]), 15.0) == 1
+    assert cap_travel_time(w, np.array([5.0, 15.0, 30.0]), 15.0) == 1
     assert w[2].upBound == 0.0 and w[1].upBound == 1
     with pytest.raises(InputError, match="travel_cap"):
-        fairness.cap_travel_time(w, np.array([1.0]), -2.0)
+        cap_travel_time(w, np.array([1.0]), -2.0)
 
 
 def test_zone_table_reports_coverage_and_unmet():

@@ -63,14 +63,6 @@ class LocationData:
     def total_population(self) -> float:
         return float(self.weights.sum())
 
-    def pair_rows(self) -> np.ndarray:
-        """Origin position of every stored pair of ``minutes``."""
-        return np.repeat(np.arange(self.minutes.shape[0]), np.diff(self.minutes.indptr))
-
-    def reachable_origins(self) -> np.ndarray:
-        """Boolean per origin: at least one candidate is reachable."""
-        return np.diff(self.minutes.indptr) > 0
-
 
 def site_frame(sites: pd.DataFrame, what: str) -> pd.DataFrame:
     """``sites`` (a DataFrame with an ``id`` column or index) indexed by id, geometry dropped.

@@ -1,35 +1,28 @@
 """Equity constraints for the location and allocation models.
 
-Each function adds constraints to a PuLP problem, given per-origin (or per-facility) expressions
-of the share of demand that is met, so any model that has such expressions can reuse them:
-
-* :func:`add_min_zone_coverage` — every zone covers at least a given share of its population;
-* :func:`add_maximin_coverage` — a variable ``t <= coverage of every zone``, to maximise
-  (the worst-off zone first);
-* :func:`add_unmet_spread_bound` — ``max_z u_z - min_z u_z <= gamma``, with ``u_z`` the unmet
-  share of zone ``z`` (the spread of unmet-demand ratios between zones);
-* :func:`cap_travel_time` — no one is assigned to a site more than ``travel_cap`` away.
-
 Zones are a Series of zone labels indexed by origin id (:func:`zone_labels` also accepts a
 polygon layer and the origin points, joined spatially by :func:`accessplan.equity.origin_zones`).
 :func:`zone_table` reports the coverage each zone got.
 
-Notation: origin ``i`` has population :math:`P_i` (persons) and met share :math:`y_i` (0–1,
-a PuLP expression); zone :math:`z` has population :math:`P_z = \\sum_{i \\in z} P_i` and
-coverage :math:`c_z = \\sum_{i \\in z} P_i y_i / P_z`; its unmet share is :math:`u_z = 1 - c_z`.
+Notation: origin ``i`` has population :math:`P_i` (persons) and met share :math:`y_i` (0–1);
+zone :math:`z` has population :math:`P_z = \\sum_{i \\in z} P_i` and coverage
+:math:`c_z = \\sum_{i \\in z} P_i y_i / P_z`; its unmet share is :math:`u_z = 1 - c_z`.
 Zones without population have no coverage and take part in no constraint.
 
-Models held as arrays (:class:`accessplan.optimize._solve.LinearModel`) use the array forms of
-the same constraints: :func:`zone_share_matrix` gives the matrix :math:`Z` with
-:math:`c = Z y`, and :func:`min_zone_coverage_rows`, :func:`maximin_rows` and
-:func:`unmet_spread_rows` return the constraint rows (and the extra columns they need) for a
-matrix of zone coverage rows :math:`C` (``C @ v`` = coverage of each zone for the model's
-column vector ``v``).
+Models held as arrays (:class:`accessplan.optimize._solve.LinearModel`, the budget model) take
+the constraints as rows: :func:`zone_share_matrix` gives the matrix :math:`Z` with
+:math:`c = Z y`, and :func:`min_zone_coverage_rows` (:math:`c_z \\ge m_z`),
+:func:`maximin_rows` (a column :math:`t \\le c_z` for every zone, to maximise) and
+:func:`unmet_spread_rows` (:math:`\\max_z u_z - \\min_z u_z \\le \\gamma`) return the
+constraint rows (and the extra columns they need) for a matrix of zone coverage rows :math:`C`
+(``C @ v`` = coverage of each zone for the model's column vector ``v``). The PuLP model of
+:func:`accessplan.optimize.allocate_resources` adds the spread bound with
+:func:`add_unmet_spread_bound`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -41,15 +34,13 @@ from accessplan.equity import origin_zones
 from accessplan.errors import InfeasibleError, InputError
 
 __all__ = [
-    "add_maximin_coverage",
-    "add_min_zone_coverage",
     "add_unmet_spread_bound",
-    "cap_travel_time",
+    "check_travel_cap",
     "check_zone_minimum_reachable",
     "maximin_rows",
     "min_zone_coverage_rows",
+    "minimum_per_zone",
     "unmet_spread_rows",
-    "zone_coverage_expressions",
     "zone_labels",
     "zone_share_matrix",
     "zone_table",
@@ -91,78 +82,29 @@ def zone_labels(
     return labels.rename("zone")
 
 
-def zone_coverage_expressions(
-    coverage: Sequence[Expression | float],
-    population: np.ndarray,
-    labels: pd.Series,
-) -> dict[Hashable, pulp.LpAffineExpression]:
-    """Coverage share :math:`c_z` (0–1) of every populated zone, as PuLP expressions.
-
-    Parameters
-    ----------
-    coverage
-        Met share :math:`y_i` (0–1) of each origin, in the order of ``labels``.
-    population
-        Persons per origin, same order.
-    labels
-        Zone label per origin, same order (from :func:`zone_labels`).
-    """
-    codes, uniques = pd.factorize(labels, sort=True)
-    totals = np.bincount(codes, weights=population, minlength=len(uniques))
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    out: dict[Hashable, pulp.LpAffineExpression] = {}
-    for z, label in enumerate(uniques):
-        if totals[z] <= 0:
-            continue
-        members = order[bounds[z] : bounds[z + 1]]
-        terms = [(coverage[i], population[i] / totals[z]) for i in members if population[i] > 0]
-        out[label] = _weighted_sum(terms)
-    return out
-
-
-def _weighted_sum(terms: list[tuple[Expression | float, float]]) -> pulp.LpAffineExpression:
-    expr = pulp.LpAffineExpression()
-    for item, weight in terms:
-        if isinstance(item, int | float | np.floating):
-            expr.constant += float(item) * weight
-        else:
-            expr.addInPlace(item * weight)
-    return expr
-
-
-def add_min_zone_coverage(
-    prob: pulp.LpProblem,
-    zone_coverage: Mapping[Hashable, pulp.LpAffineExpression],
-    minimum: float | Mapping[Hashable, float],
-    *,
-    name: str = "zone_min",
-) -> list[pulp.LpConstraint]:
-    """Require :math:`c_z \\ge m_z` for every zone.
+def minimum_per_zone(
+    minimum: float | Mapping[Hashable, float], zones: Any
+) -> dict[Hashable, float]:
+    """The checked ``min_zone_coverage`` as a share per zone.
 
     Parameters
     ----------
     minimum
         One share (0–1) for every zone, or a mapping zone label → share (zones not listed have
         no minimum).
+    zones
+        The populated zone labels.
+
+    Returns
+    -------
+    dict
+        Zone label → minimum coverage share (0–1), for the zones with a minimum.
 
     Raises
     ------
     InputError
-        On a share outside 0–1 or a label that is not a populated zone.
+        On a share outside 0–1 or a label that is not among ``zones``.
     """
-    wanted = _minimum_per_zone(minimum, zone_coverage.keys())
-    added = []
-    for k, (label, share) in enumerate(wanted.items()):
-        constraint = zone_coverage[label] >= share
-        prob += constraint, f"{name}_{k}"
-        added.append(constraint)
-    return added
-
-
-def _minimum_per_zone(
-    minimum: float | Mapping[Hashable, float], zones: Any
-) -> dict[Hashable, float]:
     zones = list(zones)
     if isinstance(minimum, Mapping):
         unknown = [z for z in minimum if z not in set(zones)]
@@ -180,25 +122,6 @@ def _minimum_per_zone(
                 f"min_zone_coverage for zone {label!r} is {share}; give a share between 0 and 1."
             )
     return wanted
-
-
-def add_maximin_coverage(
-    prob: pulp.LpProblem,
-    zone_coverage: Mapping[Hashable, pulp.LpAffineExpression],
-    *,
-    name: str = "maximin",
-) -> pulp.LpVariable:
-    """A variable ``t`` (0–1) with ``t <= c_z`` for every zone; maximise it for maximin.
-
-    Returns
-    -------
-    pulp.LpVariable
-        The worst zone coverage; set the problem's objective to it (sense maximise).
-    """
-    worst = prob.add_variable(f"{name}_worst", lowBound=0.0, upBound=1.0)
-    for k, expr in enumerate(zone_coverage.values()):
-        prob += worst <= expr, f"{name}_{k}"
-    return worst
 
 
 def add_unmet_spread_bound(
@@ -237,22 +160,8 @@ def add_unmet_spread_bound(
     return hi, lo
 
 
-def cap_travel_time(
-    assignment: Sequence[pulp.LpVariable], minutes: np.ndarray, travel_cap: float
-) -> int:
-    """Forbid assignments longer than ``travel_cap`` (their variables get upper bound 0).
-
-    Models that build only the pairs within the cap do not need this; it is for models whose
-    assignment variables already exist. Returns the number of pairs forbidden.
-    """
-    check_travel_cap(travel_cap)
-    too_far = np.flatnonzero(np.asarray(minutes, dtype=np.float64) > travel_cap)
-    for k in too_far.tolist():
-        assignment[k].upBound = 0.0
-    return int(too_far.size)
-
-
 def check_travel_cap(travel_cap: float) -> None:
+    """Raise :class:`InputError` unless ``travel_cap`` is a finite number of minutes >= 0."""
     if not (np.isfinite(travel_cap) and travel_cap >= 0):
         raise InputError(f"travel_cap is {travel_cap}; give a number of minutes >= 0.")
 
@@ -276,7 +185,7 @@ def check_zone_minimum_reachable(
         Naming the first zone whose best possible coverage is below its minimum.
     """
     best = zone_table(best_share, population, labels)
-    wanted = _minimum_per_zone(minimum, best.index[best["population"] > 0])
+    wanted = minimum_per_zone(minimum, best.index[best["population"] > 0])
     for label, share in wanted.items():
         reachable = float(best.at[label, "coverage"])
         if reachable < share - 1e-9:
@@ -345,7 +254,7 @@ def zone_share_matrix(population: np.ndarray, labels: pd.Series) -> tuple[sp.csr
 def min_zone_coverage_rows(
     zone_coverage: sp.csr_array, zones: pd.Index, minimum: float | Mapping[Hashable, float]
 ) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
-    """Rows :math:`c_z \\ge m_z` (array form of :func:`add_min_zone_coverage`).
+    """Rows :math:`c_z \\ge m_z`.
 
     Parameters
     ----------
@@ -361,7 +270,7 @@ def min_zone_coverage_rows(
     (A, lower, upper)
         Constraint rows over the model's columns with their bounds.
     """
-    wanted = _minimum_per_zone(minimum, zones)
+    wanted = minimum_per_zone(minimum, zones)
     rows = zones.get_indexer(list(wanted))
     A = sp.csr_array(zone_coverage)[rows]
     return A, np.array(list(wanted.values()), dtype=np.float64), np.full(len(rows), np.inf)
@@ -370,7 +279,7 @@ def min_zone_coverage_rows(
 def maximin_rows(zone_coverage: sp.csr_array) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
     """Rows :math:`c_z - t \\ge 0` with one new column :math:`t` (0–1) appended last.
 
-    Array form of :func:`add_maximin_coverage`: maximise the new column for maximin.
+    Maximise the new column for maximin.
 
     Returns
     -------
