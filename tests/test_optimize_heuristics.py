@@ -406,13 +406,13 @@ def test_lagrangian_bounds_bracket_the_optimum(seed, n, m, density, unserved) ->
 # --------------------------------------------------------------------------- compiled kernels
 def random_core(seed: int, unserved: float | None, p: int = 4):
     """A heuristics core on a random sparse instance with ties and stored zeros."""
-    from accessplan.optimize.heuristics import _as_csr, _Core
+    from accessplan.optimize.heuristics.core import Core, as_csr
 
     rng = np.random.default_rng(seed)
     cost = random_cost(rng, 60, 15, density=0.5)
     weights = rng.integers(0, 9, size=60).astype(float)
-    csr = _as_csr(to_sparse(cost), "cost")
-    return _Core(csr, weights, p, np.zeros(0, dtype=np.int64), unserved), rng
+    csr = as_csr(to_sparse(cost), "cost")
+    return Core(csr, weights, p, np.zeros(0, dtype=np.int64), unserved), rng
 
 
 @pytest.mark.parametrize(("seed", "unserved"), [(0, None), (1, 20.0), (2, 0.0), (3, None)])
@@ -485,7 +485,7 @@ def test_compiled_greedy_adds_the_best_candidate_each_step() -> None:
 @pytest.mark.parametrize(("seed", "unserved"), [(30, None), (31, 15.0), (32, None)])
 def test_compiled_lagrangian_step_matches_vectorised_reference(seed: int, unserved) -> None:
     from accessplan.optimize import _kernels
-    from accessplan.optimize.heuristics import _Relaxation
+    from accessplan.optimize.heuristics.lagrangian import Relaxation
 
     core, rng = random_core(seed, unserved)
     shut = np.zeros(core.m, dtype=bool)
@@ -493,7 +493,7 @@ def test_compiled_lagrangian_step_matches_vectorised_reference(seed: int, unserv
     forced_open = np.zeros(core.m, dtype=bool)
     forced_open[np.flatnonzero(~shut)[0]] = True
     free = ~(shut | forced_open)
-    relax = _Relaxation(core, np.full(core.n, np.inf), shut)
+    relax = Relaxation(core, np.full(core.n, np.inf), shut)
     for _ in range(4):
         mu = rng.random(core.n) * 40
         value, is_open, g, rho = relax.value(mu, forced_open, free)
@@ -514,11 +514,11 @@ def test_compiled_ascent_returns_the_exact_lagrangian_value_at_its_multipliers(
     seed: int, unserved
 ) -> None:
     from accessplan.optimize import _kernels
-    from accessplan.optimize.heuristics import _initial_multipliers, _Relaxation
+    from accessplan.optimize.heuristics.lagrangian import Relaxation, initial_multipliers
 
     core, _ = random_core(seed, unserved)
     _, st = core.local_search(core.greedy(), np.inf)
-    mu, cap, first = _initial_multipliers(core, st)
+    mu, cap, first = initial_multipliers(core, st)
     shut, forced = np.zeros(core.m, dtype=bool), np.zeros(core.m, dtype=bool)
     best_mu, best_rho = mu.copy(), np.zeros(core.m)
     best_open, last_open = np.zeros(core.m, dtype=bool), np.zeros(core.m, dtype=bool)
@@ -528,7 +528,7 @@ def test_compiled_ascent_returns_the_exact_lagrangian_value_at_its_multipliers(
         np.inf, 200, 2.0, 0, 20, -np.inf, best_mu, best_open, best_rho, last_open,
     )  # fmt: skip
     assert done > 1
-    value, relaxed_open, _, rho = _Relaxation(core, cap).value(best_mu, forced, ~forced)
+    value, relaxed_open, _, rho = Relaxation(core, cap).value(best_mu, forced, ~forced)
     assert bound == pytest.approx(value, rel=1e-12)
     np.testing.assert_allclose(best_rho, rho, rtol=1e-12, atol=1e-9)
     np.testing.assert_array_equal(best_open, relaxed_open)
