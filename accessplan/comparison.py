@@ -219,7 +219,10 @@ def compare(
             float(pop[bx < threshold].sum()),
             float(pop[ax < threshold].sum()),
         )
-    rows = {m: {"before": v[0], "after": v[1], "change": v[1] - v[0]} for m, v in metrics.items()}
+    with np.errstate(invalid="ignore"):  # an index that is inf before and after has no change
+        rows = {
+            m: {"before": v[0], "after": v[1], "change": v[1] - v[0]} for m, v in metrics.items()
+        }
 
     T = None
     if standard is not None or minutes_before is not None or minutes_after is not None:

@@ -41,9 +41,13 @@ def format_table(frame: pd.DataFrame) -> str:
         for i, c in enumerate(cols)
     ]
     header = "  ".join(str(c).ljust(w) for c, w in zip(cols, widths, strict=True))
+    # Numbers align right, text (the first column, names, reasons) aligns left.
+    numeric = [
+        i > 0 and pd.api.types.is_numeric_dtype(frame.dtypes.iloc[i]) for i in range(len(cols))
+    ]
     body = [
         "  ".join(
-            (v.ljust(w) if i == 0 else v.rjust(w))
+            (v.rjust(w) if numeric[i] else v.ljust(w))
             for i, (v, w) in enumerate(zip(r, widths, strict=True))
         )
         for r in rows

@@ -214,7 +214,7 @@ def _warnings(report: ScenarioCheck, cfg: dict[str, dict[str, Any]]) -> list[str
     if off["persons"] > 0:
         out.append(
             f"{off['persons']:,.0f} persons ({off['persons'] / total:.1%}) live more than "
-            f"{cfg['network']['max_snap_m']:g} m from any road: they will not be routed; raise "
+            f"{cfg['network']['max_snap_m']:,.0f} m from any road: they will not be routed; raise "
             "[network] max_snap_m or check the road data covers them."
         )
     lonely = comp.iloc[:-1]
@@ -228,7 +228,7 @@ def _warnings(report: ScenarioCheck, cfg: dict[str, dict[str, Any]]) -> list[str
     far = report.snapping.loc["facilities", "too_far"] if len(report.snapping) else 0
     if far:
         out.append(
-            f"{int(far)} facilities are more than {cfg['network']['max_snap_m']:g} m from any "
+            f"{int(far)} facilities are more than {cfg['network']['max_snap_m']:,.0f} m from any "
             "road: nobody reaches them by road."
         )
     return out
