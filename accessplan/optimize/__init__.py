@@ -8,10 +8,11 @@ from accessplan.optimize.allocation import (
     lp_objective_with_pools,
 )
 from accessplan.optimize.budget import SupplyOption, budget_sweep, budgeted_siting
+from accessplan.optimize.capacitated import capacitated_p_median
 from accessplan.optimize.center import p_center
 from accessplan.optimize.coverage import capacitated_mclp, lscp, mclp
 from accessplan.optimize.heuristics import HeuristicResult, mclp_heuristic, p_median_heuristic
-from accessplan.optimize.median import capacitated_p_median, p_median
+from accessplan.optimize.median import p_median
 from accessplan.optimize.plan import Plan, evaluate_plan
 
 __all__ = [

@@ -199,12 +199,12 @@ def settle(info: SolveInfo, objective: float, sense: str, gap: float | None) -> 
     return replace(info, status=status, objective=float(objective), bound=bound, gap=result_gap)
 
 
-def seconds_left(deadline: float | None) -> float | None:
-    """Seconds left before ``deadline`` (a ``time.perf_counter()`` value), at least 1 ms so
-    that a solver still returns its start; None without a deadline."""
+def seconds_left(deadline: float | None, share: float = 1.0) -> float | None:
+    """``share`` of the seconds left before ``deadline`` (a ``time.perf_counter()`` value), at
+    least 1 ms so that a solver still returns its start; None without a deadline."""
     if deadline is None:
         return None
-    return max(deadline - time.perf_counter(), 1e-3)
+    return max(share * (deadline - time.perf_counter()), 1e-3)
 
 
 def with_bound(info: SolveInfo, bound: float, sense: str) -> SolveInfo:

@@ -31,8 +31,8 @@ from accessplan.optimize._solve import (
     solve_model,
     with_bound,
 )
+from accessplan.optimize.capacitated import capacitated_assignment_model
 from accessplan.optimize.heuristics import mclp_heuristic
-from accessplan.optimize.median import capacitated_assignment_model
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes, keep_entries
 

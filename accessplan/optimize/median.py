@@ -1,14 +1,18 @@
-"""p-median models: minimise population-weighted travel time (uncapacitated and capacitated).
+"""The p-median: open ``p`` sites that minimise population-weighted travel time.
 
-Both take a :class:`~accessplan.traveltimes.TravelTimes` of demand origins × candidate sites,
-persons per origin and the candidates, and return a :class:`~accessplan.optimize.plan.Plan`.
+:func:`p_median` takes a :class:`~accessplan.traveltimes.TravelTimes` of demand origins ×
+candidate sites, persons per origin and the candidates, and returns a
+:class:`~accessplan.optimize.plan.Plan`; the exact route is a Lagrangian reduction followed by
+the compact model on the sites left. The accounting of unserved and unreachable persons here
+(:func:`served_pairs`, :func:`fixed_charge`, :func:`with_charge`, :func:`nearest_pair_bound`)
+is shared with the capacitated p-median (:mod:`accessplan.optimize.capacitated`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -29,14 +33,15 @@ from accessplan.optimize._solve import (
     SolveInfo,
     heuristic_outcome,
     relative_gap,
+    seconds_left,
     solve_model,
-    with_bound,
 )
 from accessplan.optimize.heuristics import p_median_heuristic
+from accessplan.optimize.median_reduction import lagrangian_reduction
 from accessplan.optimize.plan import Plan, build_plan, nearest_open
 from accessplan.traveltimes import TravelTimes, keep_entries
 
-__all__ = ["capacitated_p_median", "p_median"]
+__all__ = ["p_median"]
 
 
 def p_median(
@@ -164,7 +169,7 @@ def p_median(
         tt, demand, candidates=candidates, existing=existing, closable=closable, p=p
     )
     unserved = unserved_minutes_for(tt, unserved_minutes)
-    minutes, unreachable = _served_pairs(data, unserved)
+    minutes, unreachable = served_pairs(data, unserved)
     chosen = resolve_method(method, minutes.nnz, "p_median")
     details: dict = {
         "p": p,
@@ -175,7 +180,7 @@ def p_median(
     deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
     if chosen == "heuristic":
         return _p_median_by_heuristic(
-            data, minutes, unreachable, unserved, _seconds_left(deadline), gap, seed, details, t0
+            data, minutes, unreachable, unserved, seconds_left(deadline), gap, seed, details, t0
         )
     try:
         open_mask, info = _exact_p_median(
@@ -191,7 +196,7 @@ def p_median(
             raise
         details["fallback"] = "the exact solver found no plan within the time limit"
         return _p_median_by_heuristic(
-            data, minutes, unreachable, unserved, _seconds_left(deadline), gap, seed, details, t0
+            data, minutes, unreachable, unserved, seconds_left(deadline), gap, seed, details, t0
         )
     return _median_plan(data, minutes, open_mask, unreachable, unserved, info, gap, details, t0)
 
@@ -217,9 +222,9 @@ def _exact_p_median(
     t0 = time.perf_counter()
     m = data.n_candidates
     upper_open, heuristic_bound = _heuristic_upper_plan(
-        data, minutes, unreachable, unserved, _seconds_left(deadline, 0.25), seed
+        data, minutes, unreachable, unserved, seconds_left(deadline, 0.25), seed
     )
-    red = _lagrangian_reduction(
+    red = lagrangian_reduction(
         minutes, data.weights, data.p_total, data.fixed, unserved, upper_open, deadline=deadline
     )
     details["lagrangian"] = {
@@ -245,7 +250,7 @@ def _exact_p_median(
             "lagrangian",
         )
         return red.upper_open, info
-    remaining = _seconds_left(deadline)
+    remaining = seconds_left(deadline)
     reduction_plan = SolveInfo(
         "time_limit",
         red.upper,
@@ -269,7 +274,7 @@ def _exact_p_median(
     )
     details["model_size"] = {"columns": model.num_col, "rows": model.num_row, "nnz": model.A.nnz}
     try:
-        info, x = solve_model(model, solver, time_limit=_seconds_left(deadline), gap=gap, msg=msg)
+        info, x = solve_model(model, solver, time_limit=seconds_left(deadline), gap=gap, msg=msg)
     except SolverError:
         if remaining is None:
             raise
@@ -292,13 +297,6 @@ def _exact_p_median(
 
 #: Below this many seconds left, the exact stage is not started (its set-up alone takes longer).
 _MIN_SOLVE_SECONDS = 0.05
-
-
-def _seconds_left(deadline: float | None, share: float = 1.0) -> float | None:
-    """``share`` of the seconds left before ``deadline`` (at least 1 ms); None without one."""
-    if deadline is None:
-        return None
-    return max(share * (deadline - time.perf_counter()), 1e-3)
 
 
 def _heuristic_upper_plan(
@@ -333,7 +331,7 @@ def _heuristic_upper_plan(
     return open_mask, float(result.bound)
 
 
-def _served_pairs(data: LocationData, unserved: float | None) -> tuple[sp.csr_array, np.ndarray]:
+def served_pairs(data: LocationData, unserved: float | None) -> tuple[sp.csr_array, np.ndarray]:
     """Pairs that can serve (within ``unserved`` minutes) and origins that reach no candidate."""
     minutes = data.minutes
     unreachable = np.flatnonzero((np.diff(minutes.indptr) == 0) & (data.weights > 0))
@@ -347,7 +345,7 @@ def model_weights(weights: np.ndarray, minutes: sp.csr_array) -> np.ndarray:
 
     Every solver stage (heuristic, Lagrangian reduction, MILP) sees only the origins that a
     plan can serve, so the objectives and bounds it reports leave out the others; see
-    :func:`_fixed_charge` for what the plan's objective adds back.
+    :func:`fixed_charge` for what the plan's objective adds back.
     """
     return np.where(np.diff(minutes.indptr) > 0, weights, 0.0)
 
@@ -360,7 +358,7 @@ def nearest_pair_bound(minutes: sp.csr_array, weights: np.ndarray) -> float:
     return float(weights[has] @ first)
 
 
-def _fixed_charge(
+def fixed_charge(
     data: LocationData, minutes: sp.csr_array, unreachable: np.ndarray, unserved: float | None
 ) -> float:
     """Person-minutes every plan pays for origins whose stored pairs all exceed ``unserved``
@@ -372,7 +370,7 @@ def _fixed_charge(
     return float(data.weights[idle].sum() * unserved)
 
 
-def _with_charge(info: SolveInfo, charge: float) -> SolveInfo:
+def with_charge(info: SolveInfo, charge: float) -> SolveInfo:
     """``info`` of the served origins, with the fixed charge added to objective and bound."""
     return replace(info, objective=info.objective + charge, bound=info.bound + charge)
 
@@ -488,7 +486,6 @@ def _median_plan(
     gap: float | None,
     details: dict,
     t0: float,
-    model: str = "p_median",
 ) -> Plan:
     """Plan with every origin at its nearest open site; objective recomputed from the sites."""
     rows, cols, mins = nearest_open(minutes, open_mask)
@@ -502,7 +499,7 @@ def _median_plan(
         objective += float(w[left_reachable].sum() * unserved)
     details["unserved_population"] = float(w[left_reachable].sum())
     return build_plan(
-        model,
+        "p_median",
         data,
         open_mask,
         rows,
@@ -510,7 +507,7 @@ def _median_plan(
         np.ones(rows.size),
         mins,
         objective=objective,
-        info=_with_charge(info, _fixed_charge(data, minutes, unreachable, unserved)),
+        info=with_charge(info, fixed_charge(data, minutes, unreachable, unserved)),
         sense="min",
         gap=gap,
         covered_population=float(w[rows].sum()),
@@ -542,343 +539,8 @@ def _p_median_by_heuristic(
     )
     open_mask, info = heuristic_outcome(result, data.n_candidates)
     details["method"] = "heuristic"
-    details["iterations"] = getattr(result, "iterations", None)
+    details["iterations"] = result.iterations
     return _median_plan(data, minutes, open_mask, unreachable, unserved, info, gap, details, t0)
-
-
-def capacitated_p_median(
-    tt: TravelTimes,
-    demand: pd.Series | float,
-    p: int,
-    *,
-    candidates: pd.DataFrame,
-    existing: pd.DataFrame | Iterable[Hashable] = (),
-    closable: Iterable[Hashable] = (),
-    solver: str | pulp.LpSolver = "highs",
-    time_limit: float | None = None,
-    gap: float | None = None,
-    unserved_minutes: float | None = None,
-    msg: bool = False,
-) -> Plan:
-    r"""Capacitated p-median: minimise weighted time when each site serves at most its capacity.
-
-    The capacitated p-median (Mulvey & Beck 1984; Osman & Christofides 1994), with demand that
-    may be split between sites, built on the stored pairs only.
-
-    **Sets** — :math:`I` origins with persons that reach a candidate; :math:`J` candidates;
-    :math:`E` existing sites (kept open unless closable); :math:`N_i` stored pairs of
-    :math:`i` (within :math:`U` when given).
-
-    **Parameters** — :math:`w_i` persons, :math:`d_{ij}` minutes, :math:`Q_j` capacity
-    (persons; NaN = unlimited), :math:`p` sites to add, :math:`U` minutes per unserved person.
-
-    **Decision variables** — :math:`y_j \in \{0,1\}`; :math:`x_{ij} \in [0,1]` share of
-    :math:`i` served by :math:`j`; :math:`u_i \in [0,1]` share of :math:`i` unserved (only
-    when :math:`U` is given).
-
-    **Objective** — :math:`\min \sum_i \sum_{j\in N_i} w_i d_{ij} x_{ij} + \sum_i w_i U u_i`.
-
-    **Constraints**
-
-    .. math::
-        \sum_{j\in N_i} x_{ij} + u_i = 1 \ \forall i, \qquad x_{ij} \le y_j, \qquad
-        \sum_i w_i x_{ij} \le Q_j y_j \ \forall j, \\
-        \sum_j y_j = |E| + p, \qquad y_j = 1 \ (j \in E \setminus \text{closable}).
-
-    Parameters are those of :func:`p_median`; ``candidates`` must carry ``capacity``
-    (persons).
-
-    Returns
-    -------
-    Plan
-        Shares in ``assignment`` may be below 1 (split demand); ``sites.assigned_population``
-        never exceeds ``capacity``.
-
-    References
-    ----------
-    Mulvey, J.M. & Beck, M.P. (1984). Solving capacitated clustering problems. European Journal
-    of Operational Research 18(3), 339–348.
-    Osman, I.H. & Christofides, N. (1994). Capacitated clustering problems by hybrid simulated
-    annealing and tabu search. International Transactions in Operational Research 1(3), 317–336.
-    """
-    t0 = time.perf_counter()
-    data = prepare_location_data(
-        tt,
-        demand,
-        candidates=candidates,
-        existing=existing,
-        closable=closable,
-        p=p,
-        need_capacity=True,
-    )
-    deadline = None if time_limit is None else t0 + check_time_limit(time_limit)
-    unserved = unserved_minutes_for(tt, unserved_minutes)
-    minutes, unreachable = _served_pairs(data, unserved)
-    model, rows, cols, d = capacitated_assignment_model(data, minutes, unserved, objective="time")
-    try:
-        info, x = solve_model(model, solver, time_limit=_seconds_left(deadline), gap=gap, msg=msg)
-    except InfeasibleError as exc:
-        raise InfeasibleError(
-            f"capacitated_p_median: the capacities of {data.p_total} sites cannot serve every "
-            f"reachable origin ({exc}); raise p or capacities, or pass unserved_minutes=."
-        ) from exc
-    m = data.n_candidates
-    open_mask = x[:m] > 0.5
-    share = x[m : m + rows.size]
-    used = share > 1e-9
-    w = data.weights
-    served_share = np.bincount(rows[used], weights=share[used], minlength=len(w))
-    left = np.flatnonzero((w > 0) & (served_share < 1 - 1e-6))
-    objective = float((w[rows[used]] * d[used] * share[used]).sum())
-    unserved_persons = float((w * np.clip(1 - served_share, 0, 1))[w > 0].sum()) - float(
-        w[unreachable].sum()
-    )
-    if unserved is not None:
-        objective += unserved_persons * unserved
-    details = {
-        "p": p,
-        "unserved_minutes": unserved,
-        "unreachable_population": float(w[unreachable].sum()),
-        "unserved_population": max(unserved_persons, 0.0),
-        "method": "exact",
-    }
-    return build_plan(
-        "capacitated_p_median",
-        data,
-        open_mask,
-        rows[used],
-        cols[used],
-        share[used],
-        d[used],
-        objective=objective,
-        info=_with_charge(
-            with_bound(info, nearest_pair_bound(minutes, w), "min"),
-            _fixed_charge(data, minutes, unreachable, unserved),
-        ),
-        sense="min",
-        gap=gap,
-        covered_population=float((w[rows[used]] * share[used]).sum()),
-        uncovered_rows=left,
-        details=details,
-        seconds=time.perf_counter() - t0,
-    )
-
-
-def capacitated_assignment_model(
-    data: LocationData,
-    minutes: sp.csr_array,
-    unserved: float | None,
-    *,
-    objective: str,
-) -> tuple[LinearModel, np.ndarray, np.ndarray, np.ndarray]:
-    """Arrays of a capacitated assignment model; columns ``y``, ``x`` (pairs), then ``u``.
-
-    ``objective="time"``: minimise person-minutes (capacitated p-median; with ``unserved``
-    the rows are equalities with an unserved share). ``objective="cover"``: maximise persons
-    assigned (capacitated MCLP; rows ``<= 1``, no unserved share).
-    """
-    w = data.weights
-    m = data.n_candidates
-    all_rows = np.repeat(np.arange(minutes.shape[0]), np.diff(minutes.indptr))
-    keep = w[all_rows] > 0
-    rows, cols, d = all_rows[keep], minutes.indices[keep], minutes.data[keep]
-    model_rows, row_of_pair = np.unique(rows, return_inverse=True)
-    n_i, n_x = model_rows.size, rows.size
-    with_u = objective == "time" and unserved is not None
-    n_u = n_i if with_u else 0
-    cap = data.candidates["capacity"].to_numpy()
-    capped = np.flatnonzero(~np.isnan(cap))
-    col_lower = np.zeros(m)
-    col_lower[data.fixed] = 1.0
-    if objective == "time":
-        sense, name = "min", "capacitated_p_median"
-        x_cost, u_cost = w[rows] * d, w[model_rows] * (unserved or 0.0)
-    else:
-        sense, name = "max", "capacitated_mclp"
-        x_cost, u_cost = w[rows], np.zeros(n_i)
-    b = MipBuilder()
-    y = b.add_columns(m, col_lower, 1.0, integer=True)
-    x = b.add_columns(n_x, 0.0, 1.0, cost=x_cost)
-    u = b.add_columns(n_u, 0.0, 1.0, cost=u_cost[:n_u])
-    # assignment: sum_j x_ij (+ u_i) = 1 (p-median) or <= 1 (MCLP)
-    assign_lower = 1.0 if objective == "time" else 0.0
-    b.add_rows(
-        np.concatenate([row_of_pair, np.arange(n_u)]),
-        np.concatenate([x, u]),
-        1.0,
-        np.full(n_i, assign_lower),
-        np.ones(n_i),
-    )
-    # linking: x_ij - y_j <= 0
-    b.add_rows(
-        np.concatenate([np.arange(n_x), np.arange(n_x)]),
-        np.concatenate([x, y[cols]]),
-        np.concatenate([np.ones(n_x), -np.ones(n_x)]),
-        -np.inf,
-        np.zeros(n_x),
-    )
-    # capacity: sum_i w_i x_ij - Q_j y_j <= 0 for capacitated sites
-    cap_pos = np.full(m, -1)
-    cap_pos[capped] = np.arange(capped.size)
-    on_capped = cap_pos[cols] >= 0
-    b.add_rows(
-        np.concatenate([cap_pos[cols[on_capped]], np.arange(capped.size)]),
-        np.concatenate([x[on_capped], y[capped]]),
-        np.concatenate([w[rows[on_capped]], -cap[capped]]),
-        -np.inf,
-        np.zeros(capped.size),
-    )
-    b.add_rows(np.zeros(m), y, 1.0, data.p_total, data.p_total)  # count row
-    model = b.linear_model(
-        name,
-        sense,
-        start=_count_start(data, b.n_cols, int(u[0]) if with_u else None),
-    )
-    return model, rows, cols, d
-
-
-def _count_start(data: LocationData, n_cols: int, u_first: int | None) -> np.ndarray:
-    """A plan that satisfies the count row and serves nobody: the sites that must stay open,
-    then the first others; every unserved share 1 (when the model has them). The solver
-    ignores it when it breaks a row (a model without unserved shares must serve everyone)."""
-    start = np.zeros(n_cols)
-    is_open = np.zeros(data.n_candidates, dtype=bool)
-    is_open[data.fixed] = True
-    free = np.flatnonzero(~is_open)[: data.p_total - int(is_open.sum())]
-    is_open[free] = True
-    start[: data.n_candidates] = is_open
-    if u_first is not None:
-        start[u_first:] = 1.0
-    return start
-
-
-# ---------------------------------------------------------------------------------------------
-# Lagrangian reduction for the exact p-median
-#
-# Relaxing the assignment constraints sum_j x_ij = 1 of the classic model with multipliers
-# lambda_i gives L(lambda) = sum_i lambda_i + (sum of the |E|+p smallest rho_j, forced sites
-# included), rho_j = sum_i min(0, w_i d_ij - lambda_i): a lower bound equal to the LP bound at
-# the best multipliers (Beasley 1993). With an upper bound UB from a plan, the classic
-# reduced-cost tests fix sites: a closed site whose opening would raise the bound above UB
-# stays closed, an open one whose closing would stays open. The exact model is then solved on
-# the surviving sites only, which on OR-Library instances removes most candidates. Any plan
-# outside the reduced space costs more than UB, so the reduced optimum is the global optimum.
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Reduction:
-    bound: float
-    upper: float
-    upper_open: np.ndarray
-    closed: np.ndarray
-    forced: np.ndarray
-    iterations: int
-
-
-def _plan_cost(
-    rows: np.ndarray,
-    cols: np.ndarray,
-    cost: np.ndarray,
-    active: np.ndarray,
-    open_mask: np.ndarray,
-    unserved_cost: np.ndarray | None,
-    n: int,
-) -> float:
-    """Person-minutes of a set of open sites (pairs sorted by minutes within each row)."""
-    ok = open_mask[cols]
-    first_rows, first = np.unique(rows[ok], return_index=True)
-    per_row = np.full(n, np.inf)
-    per_row[first_rows] = cost[ok][first]
-    if unserved_cost is not None:
-        per_row = np.minimum(per_row, unserved_cost)
-    return float(per_row[active].sum())
-
-
-def _lagrangian_reduction(
-    minutes: sp.csr_array,
-    weights: np.ndarray,
-    p_total: int,
-    fixed: np.ndarray,
-    unserved: float | None,
-    upper_open: np.ndarray | None,
-    max_iter: int = 600,
-    integral: bool = False,
-    deadline: float | None = None,
-) -> _Reduction:
-    n, m = minutes.shape
-    all_rows = np.repeat(np.arange(n), np.diff(minutes.indptr))
-    keep = weights[all_rows] > 0
-    rows, cols = all_rows[keep], minutes.indices[keep]
-    cost = weights[rows] * minutes.data[keep]
-    active = np.unique(rows)
-    u_cost = None if unserved is None else weights * unserved
-    is_fixed = np.zeros(m, dtype=bool)
-    is_fixed[fixed] = True
-    first = np.ones(rows.size, dtype=bool)
-    first[1:] = rows[1:] != rows[:-1]
-    lam = np.zeros(n)
-    lam[rows[first]] = cost[first]
-
-    def relaxed(rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(np.where(is_fixed, -np.inf, rho), kind="stable")
-        chosen = np.zeros(m, dtype=bool)
-        chosen[order[:p_total]] = True
-        return chosen, order
-
-    best_upper, best_open = np.inf, None
-    if upper_open is not None:
-        best_upper = _plan_cost(rows, cols, cost, active, upper_open, u_cost, n)
-        best_open = upper_open
-    best_bound, best_rho = -np.inf, np.zeros(m)
-    step, stall, it = 2.0, 0, 0
-    g_base = np.zeros(n)
-    g_base[active] = 1.0
-    for it in range(1, max_iter + 1):
-        slack = cost - lam[rows]
-        neg = slack < 0
-        rho = np.bincount(cols[neg], slack[neg], minlength=m)
-        chosen, _ = relaxed(rho)
-        bound = float(lam[active].sum() + rho[chosen].sum())
-        if u_cost is not None:
-            bound += float(np.minimum(0.0, u_cost - lam)[active].sum())
-        if it % 10 == 1 or best_open is None:
-            value = _plan_cost(rows, cols, cost, active, chosen, u_cost, n)
-            if value < best_upper:
-                best_upper, best_open = value, chosen
-        if bound > best_bound + 1e-12 * abs(bound):
-            best_bound, best_rho, stall = bound, rho, 0
-        else:
-            stall += 1
-            if stall >= 20:
-                step, stall = step / 2, 0
-        if best_upper - best_bound <= 1e-9 * max(abs(best_upper), 1.0) or step < 1e-3:
-            break
-        if deadline is not None and it % 10 == 0 and time.perf_counter() > deadline:
-            break
-        served = neg & chosen[cols]
-        g = g_base - np.bincount(rows[served], minlength=n)
-        if u_cost is not None:
-            g -= u_cost < lam
-        norm = float((g[active] ** 2).sum())
-        if norm == 0:
-            break
-        lam = lam + step * (best_upper - bound) / norm * g
-    chosen, order = relaxed(best_rho)
-    free_in = order[:p_total][~is_fixed[order[:p_total]]]
-    worst_in = best_rho[free_in].max() if free_in.size else np.inf
-    best_out = best_rho[order[p_total]] if p_total < m else np.inf
-    tol = 1e-9 * max(abs(best_upper), 1.0)
-    if integral:
-        # Integer person-minutes: only plans cheaper by at least 1 are worth keeping.
-        tol = -1.0 + 1e-6
-        if np.ceil(best_bound - 1e-6) >= best_upper:
-            best_bound = best_upper
-    closed = ~chosen & ~is_fixed & (best_bound + best_rho - worst_in > best_upper + tol)
-    forced = chosen & ~is_fixed & (best_bound - best_rho + best_out > best_upper + tol)
-    if best_open is None:
-        best_open = chosen
-    return _Reduction(best_bound, best_upper, best_open, closed, forced, it)
 
 
 _NO_HEURISTICS = {
