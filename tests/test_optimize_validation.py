@@ -10,10 +10,22 @@ import numpy as np
 import pandas as pd
 import pulp
 import pytest
+import scipy.sparse as sp
 from spopt.locate import LSCP, MCLP, PCenter, PMedian
 
-from accessplan.optimize import lscp, mclp, p_center, p_median
+from accessplan.errors import InputError
+from accessplan.optimize import (
+    SupplyOption,
+    budgeted_siting,
+    capacitated_mclp,
+    capacitated_p_median,
+    lscp,
+    mclp,
+    p_center,
+    p_median,
+)
 from accessplan.optimize._orlib import read_optima, read_pmed
+from accessplan.optimize.allocation import facility_demand
 from accessplan.traveltimes import TravelTimes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,3 +128,81 @@ def test_benchmark_quick_run_reaches_optima():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "floor all 3 at published optimum: 3/3" in result.stdout
+
+
+# --------------------------------------------------------------------------- cutoff thresholds
+def _cutoff_30_instance():
+    """Three origins, two sites, every pair within a travel-time cutoff of 30 minutes."""
+    minutes = np.array([[5.0, 20.0], [12.0, 8.0], [28.0, 14.0]])
+    tt = TravelTimes(sp.csr_array(minutes), ["o1", "o2", "o3"], ["s1", "s2"], cutoff=30.0)
+    demand = pd.Series([10.0, 20.0, 30.0], index=tt.origin_ids)
+    return tt, demand
+
+
+_SITES_WITH_CAPACITY = pd.DataFrame({"id": ["s1", "s2"], "capacity": [100.0, 100.0]})
+
+
+def _budget(tt, demand, **kwargs):
+    """One clinic at s2 (14 minutes from the farthest origin) for a budget of one clinic."""
+    clinic = SupplyOption("clinic", cost=1.0, standard=kwargs.pop("standard", 20.0))
+    sites = pd.DataFrame({"id": ["s2"]})
+    return budgeted_siting(tt, demand, [clinic], 1.0, candidates=sites, **kwargs)
+
+
+_THRESHOLD_CALLS = {
+    "mclp": ("standard", lambda tt, d, s: mclp(tt, d, 1, s)),
+    "lscp": ("standard", lambda tt, d, s: lscp(tt, d, s)),
+    "capacitated_mclp": (
+        "standard",
+        lambda tt, d, s: capacitated_mclp(tt, d, 1, s, candidates=_SITES_WITH_CAPACITY),
+    ),
+    "p_median": ("unserved_minutes", lambda tt, d, s: p_median(tt, d, 1, unserved_minutes=s)),
+    "capacitated_p_median": (
+        "unserved_minutes",
+        lambda tt, d, s: capacitated_p_median(
+            tt, d, 1, candidates=_SITES_WITH_CAPACITY, unserved_minutes=s
+        ),
+    ),
+    "SupplyOption.standard": (
+        "the standard of SupplyOption 'clinic'",
+        lambda tt, d, s: _budget(tt, d, standard=s),
+    ),
+    "existing standard column": (
+        "the standard of existing facility 's1'",
+        lambda tt, d, s: _budget(
+            tt, d, existing=pd.DataFrame({"id": ["s1"], "type": ["clinic"], "standard": [s]})
+        ),
+    ),
+    "budgeted_siting travel_cap": ("travel_cap", lambda tt, d, s: _budget(tt, d, travel_cap=s)),
+    "budgeted_siting unserved_minutes": (
+        "unserved_minutes",
+        lambda tt, d, s: _budget(tt, d, objective="median", unserved_minutes=s),
+    ),
+    "facility_demand travel_cap": (
+        "travel_cap",
+        lambda tt, d, s: facility_demand(tt, d, ["s1"], travel_cap=s),
+    ),
+}
+
+
+@pytest.mark.parametrize("call", list(_THRESHOLD_CALLS))
+def test_threshold_beyond_the_cutoff_is_an_error_naming_the_argument(call):
+    tt, demand = _cutoff_30_instance()
+    name, run = _THRESHOLD_CALLS[call]
+    with pytest.raises(InputError) as err:
+        run(tt, demand, 45.0)
+    message = str(err.value)
+    assert message.startswith(f"{name} = 45 minutes")
+    assert "cutoff of 30 minutes" in message
+    assert "cutoff >= 45" in message and f"or lower {name}" in message
+
+
+@pytest.mark.parametrize("call", list(_THRESHOLD_CALLS))
+def test_threshold_equal_to_the_cutoff_is_accepted(call):
+    tt, demand = _cutoff_30_instance()
+    _, run = _THRESHOLD_CALLS[call]
+    result = run(tt, demand, 30.0)
+    if call == "facility_demand travel_cap":
+        assert result.sum() == pytest.approx(60.0)  # every origin within 30 minutes of s1
+    else:
+        assert result.covered_population == pytest.approx(60.0)  # one site reaches everyone

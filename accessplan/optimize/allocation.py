@@ -121,6 +121,7 @@ def facility_demand(
         dropped silently: their ids and persons are in ``attrs["unassigned_origins"]`` and
         ``attrs["unassigned_population"]``.
     """
+    tt.check_threshold(travel_cap, "travel_cap")
     population = align_values(demand, tt.origin_ids, "demand")
     ids = pd.Index(list(facilities))
     sub = tt.subset(destinations=ids)

@@ -83,6 +83,7 @@ def capacitated_p_median(
     annealing and tabu search. International Transactions in Operational Research 1(3), 317–336.
     """
     t0 = time.perf_counter()
+    tt.check_threshold(unserved_minutes, "unserved_minutes")
     data = prepare_location_data(
         tt,
         demand,

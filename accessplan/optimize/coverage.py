@@ -172,6 +172,7 @@ def mclp(
     Regional Science Association 32, 101–118.
     """
     t0 = time.perf_counter()
+    tt.check_threshold(standard, "standard")
     data = prepare_location_data(
         tt, demand, candidates=candidates, existing=existing, closable=closable, p=p
     )
@@ -299,6 +300,7 @@ def lscp(
     facilities. Operations Research 19(6), 1363–1373.
     """
     t0 = time.perf_counter()
+    tt.check_threshold(standard, "standard")
     if minimize not in ("count", "cost"):
         raise InputError(f"lscp: minimize must be 'count' or 'cost', got {minimize!r}.")
     data = prepare_location_data(
@@ -380,6 +382,7 @@ def capacitated_mclp(
     total workload. Management Science 37(2), 233–248.
     """
     t0 = time.perf_counter()
+    tt.check_threshold(standard, "standard")
     data = prepare_location_data(
         tt,
         demand,

@@ -165,6 +165,7 @@ def p_median(
     Discrete Optimization 7, 161–180.
     """
     t0 = time.perf_counter()
+    tt.check_threshold(unserved_minutes, "unserved_minutes")
     data = prepare_location_data(
         tt, demand, candidates=candidates, existing=existing, closable=closable, p=p
     )

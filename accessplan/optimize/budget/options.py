@@ -192,6 +192,9 @@ def _existing_table(
         )
     capacity = _optional_column(table, "capacity", "existing")
     standard = _optional_column(table, "standard", "existing")
+    for site, given in zip(table.index, standard, strict=True):
+        if not np.isnan(given):
+            tt.check_threshold(given, f"the standard of existing facility {str(site)!r}")
     default_std = {o.type: o.standard for o in reversed(options) if not o.is_digital}
     rows = []
     for pos, site in enumerate(table.index):

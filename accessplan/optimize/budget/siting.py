@@ -207,6 +207,7 @@ def budgeted_siting(
         raise InputError(f"objective {objective!r} is unknown; use one of {list(OBJECTIVES)}.")
     if travel_cap is not None:
         fairness.check_travel_cap(travel_cap)
+    _check_thresholds(tt, supply_options, travel_cap, unserved_minutes)
     inst = prepare_instance(
         tt, demand, supply_options, budget, candidates, existing, closable, site_costs
     )
@@ -248,6 +249,20 @@ def budgeted_siting(
         "pairs": len(model.red.pair_class),
     }
     return plan
+
+
+def _check_thresholds(
+    tt: TravelTimes,
+    supply_options: Sequence[SupplyOption],
+    travel_cap: float | None,
+    unserved_minutes: float | None,
+) -> None:
+    """No standard, ``travel_cap`` or ``unserved_minutes`` beyond the travel-time cutoff."""
+    for option in supply_options:
+        if isinstance(option, SupplyOption) and not option.is_digital:
+            tt.check_threshold(option.standard, f"the standard of SupplyOption {option.label!r}")
+    tt.check_threshold(travel_cap, "travel_cap")
+    tt.check_threshold(unserved_minutes, "unserved_minutes")
 
 
 def _zones_for(
