@@ -15,7 +15,7 @@ import sys
 import traceback
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from accessplan._sanitize import terminal_text
 from accessplan.errors import AccessplanError
@@ -109,7 +109,20 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("scenario", type=Path, help="scenario TOML file")
     check.add_argument("--out", type=Path, default=None, help="output folder to check as well")
     check.add_argument("--replace", action="store_true", help="as for run")
+    for module in _command_modules():
+        _COMMANDS.update(module.add_commands(sub, common))
     return parser
+
+
+#: Packages that add their own subcommands: each has ``add_commands(sub, common)``, which adds
+#: its parsers to ``sub`` and returns ``{command name: handler(args) -> exit status}``.
+_COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _command_modules() -> list[Any]:
+    import importlib
+
+    return [importlib.import_module(name) for name in _COMMAND_MODULES]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,7 +219,7 @@ def _check(args: argparse.Namespace) -> int:
     return status
 
 
-_COMMANDS = {"demo": _demo, "run": _run, "batch": _batch, "check": _check}
+_COMMANDS: dict[str, Any] = {"demo": _demo, "run": _run, "batch": _batch, "check": _check}
 
 
 # ------------------------------------------------------------------------------ helpers
