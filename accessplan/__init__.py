@@ -79,6 +79,7 @@ from accessplan.optimize import (
     p_center,
     p_median,
 )
+from accessplan.points import Points
 from accessplan.regions import Region, load_region, synthetic_islands, synthetic_region
 from accessplan.report import write_report
 from accessplan.scenario import Result, Scenario, ScenarioCheck, run_batch
@@ -101,6 +102,7 @@ __all__ = [
     "Measure",
     "NetworkError",
     "Plan",
+    "Points",
     "Region",
     "ResourcePool",
     "Result",

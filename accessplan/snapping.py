@@ -23,6 +23,8 @@ from accessplan.network import RoutingGraph
 if TYPE_CHECKING:
     from scipy.spatial import cKDTree
 
+    from accessplan.points import Points
+
 __all__ = ["DEFAULT_LEG_SPEED_KPH", "DEFAULT_MAX_SNAP_M", "Snapped", "snap_points"]
 
 #: Walking speed (km/h) on the straight-line leg between a point and its nearest node.
@@ -84,6 +86,11 @@ def point_ids(points: gpd.GeoDataFrame, id_col: str | None, what: str) -> pd.Ind
         )
     else:
         ids = pd.Index(points.index)
+    return _checked_ids(ids, what)
+
+
+def _checked_ids(ids: pd.Index, what: str) -> pd.Index:
+    """``ids`` if none is missing or repeated, else an InputError naming one."""
     if ids.hasnans:
         raise InputError(f"{what} have a missing id; give every row an id.")
     if not ids.is_unique:
@@ -144,7 +151,7 @@ def _nearest_nodes(
 
 
 def snap_points(
-    points: gpd.GeoDataFrame,
+    points: gpd.GeoDataFrame | Points,
     routing: RoutingGraph,
     *,
     id_col: str | None = "id",
@@ -158,7 +165,8 @@ def snap_points(
     Parameters
     ----------
     points
-        Point GeoDataFrame with a CRS; ids from column ``id_col`` (or the index).
+        Point GeoDataFrame with a CRS (ids from column ``id_col``, or the index), or
+        :class:`~accessplan.points.Points` (its ids).
     routing
         The network, from :func:`accessplan.network.routing_graph`; after
         :func:`accessplan.prepare_network` it holds only the kept components, so every point
@@ -174,8 +182,12 @@ def snap_points(
         raise InputError(f"max_snap_m must be a positive distance in metres, got {max_snap_m}.")
     if not leg_speed_kph > 0:
         raise InputError(f"leg_speed_kph must be positive, got {leg_speed_kph}.")
-    ids = point_ids(points, id_col, what)
-    xy = projected_xy(points, routing.crs, what)
+    from accessplan.points import Points
+
+    if isinstance(points, Points):
+        ids, xy = _checked_ids(points.ids, what), points.xy_in(routing.crs, what)
+    else:
+        ids, xy = point_ids(points, id_col, what), projected_xy(points, routing.crs, what)
     tree = getattr(routing, "tree", None)
     if tree is None:  # any object with node coordinates ``xy`` and a ``crs`` will do
         from scipy.spatial import cKDTree
@@ -186,7 +198,8 @@ def snap_points(
     distance, node = _nearest_nodes(tree, xy, node_ids)
     persons = None
     if population_col is not None and population_col in points.columns:
-        persons = pd.to_numeric(points[population_col], errors="coerce").to_numpy(float)
+        column = points[population_col]
+        persons = pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(float)
     return Snapped(
         ids=ids,
         node=np.asarray(node, dtype=np.int64),

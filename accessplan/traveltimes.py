@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from accessplan._point_pairs import PointNodes
     from accessplan.network import RoutingGraph
+    from accessplan.points import Points
     from accessplan.snapping import Snapped
 
 __all__ = ["TravelTimes", "align_values", "keep_entries", "travel_times"]
@@ -944,8 +945,8 @@ _ENGINE_VERSION = "2"
 
 def travel_times(
     network: nx.MultiDiGraph | RoutingGraph,
-    origins: gpd.GeoDataFrame,
-    destinations: gpd.GeoDataFrame,
+    origins: gpd.GeoDataFrame | Points,
+    destinations: gpd.GeoDataFrame | Points,
     *,
     cutoff: float | None = None,
     origin_id_col: str | None = "id",
@@ -956,6 +957,7 @@ def travel_times(
     cache: bool = False,
     cache_dir: str | Path | None = None,
     chunk_mib: float = 256.0,
+    memory_mib: float | None = None,
     progress: bool = False,
     workers: int | None = None,
 ) -> TravelTimes:
@@ -973,7 +975,8 @@ def travel_times(
         A graph prepared by :func:`accessplan.prepare_network` (edges carry ``minutes``), or
         its :class:`~accessplan.network.RoutingGraph`.
     origins, destinations
-        Point GeoDataFrames with a CRS; ids from ``*_id_col`` (or the index).
+        Point GeoDataFrames with a CRS (ids from ``*_id_col``, or the index), or
+        :class:`~accessplan.points.Points` (their ids; for millions of cells).
     cutoff
         Largest travel time kept, minutes (total, legs included). None: no limit.
     population_col
@@ -989,6 +992,12 @@ def travel_times(
         the points, their ids and every parameter; identical inputs reuse the stored result.
     chunk_mib
         Memory (MiB) of one block of shortest-path rows.
+    memory_mib
+        Memory budget (MiB, default :data:`DEFAULT_MEMORY_MIB`) for the point pairs held
+        between the searches and the result, beyond the result itself (12 bytes per pair) and
+        one block of searches. Large problems search in blocks and write each block's pairs
+        into the result; when the pairs outgrow the budget, the searches run a second time to
+        fill the result instead of holding the pairs twice. Results do not depend on it.
     progress
         Show a progress bar over the blocks.
     workers
@@ -1012,6 +1021,8 @@ def travel_times(
     leg_speed_kph = DEFAULT_LEG_SPEED_KPH if leg_speed_kph is None else float(leg_speed_kph)
     if cutoff is not None and not float(cutoff) > 0:
         raise InputError(f"cutoff must be a positive number of minutes, got {cutoff}.")
+    if memory_mib is not None and not float(memory_mib) > 0:
+        raise InputError(f"memory_mib must be a positive number of MiB, got {memory_mib}.")
     routing = routing_graph(network)
     snap_kw = {"max_snap_m": max_snap_m, "leg_speed_kph": leg_speed_kph}
     started = time.perf_counter()
@@ -1046,6 +1057,7 @@ def travel_times(
         sd,
         cutoff,
         chunk_mib=chunk_mib,
+        memory_mib=DEFAULT_MEMORY_MIB if memory_mib is None else float(memory_mib),
         progress=progress,
         workers=workers,
         timings=timings,
@@ -1076,13 +1088,6 @@ def _with_components(
     return tt
 
 
-def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + n)`` for each (s, n), vectorised."""
-    total = int(lengths.sum())
-    ends = np.cumsum(lengths)
-    return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
-
-
 #: Below this many sources × nodes the searches take about a millisecond: one thread is faster.
 _THREADED_SEARCH_MIN = 100_000
 
@@ -1111,29 +1116,23 @@ def _node_times(
     *,
     chunk_mib: float,
     progress: bool,
-    workers: int | None,
-) -> np.ndarray | sp.csr_array:
-    """Shortest-path minutes between nodes (sources × targets); inf beyond ``limit``.
-
-    Dense when it fits in :data:`_DENSE_NODE_PAIRS` entries, else a sparse matrix of the
-    reachable pairs (explicit zeros kept).
+    threads: int,
+) -> np.ndarray:
+    """Dense shortest-path minutes between nodes (sources × targets); inf beyond ``limit``.
 
     The searches run in compiled code (:mod:`accessplan._shortest_paths`: a bucket queue that
     stops at the limit or once every target is final, and touches only the nodes it reaches), on
-    ``workers`` threads, in blocks of source rows of at most ``chunk_mib`` MiB of results.
+    ``threads`` threads, in blocks of source rows of at most ``chunk_mib`` MiB of results.
     Results do not depend on the number of threads.
     """
     from accessplan._shortest_paths import shortest_minutes
 
     graph = routing.reverse_csr if reverse else routing.csr
-    threads = _thread_count(workers, sources.size, routing.n_nodes)
     per_chunk = max(1, int(chunk_mib * 2**20 // (8 * max(targets.size, 1))))
     if progress:  # about 20 updates, each still worth splitting among the threads
         per_chunk = min(per_chunk, max(16 * threads, -(-sources.size // 20)))
     blocks = [sources[i : i + per_chunk] for i in range(0, sources.size, per_chunk)]
-    dense = sources.size * targets.size <= _DENSE_NODE_PAIRS
-    out = np.empty((sources.size, targets.size) if dense else (0, 0), dtype=np.float64)
-    triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    out = np.empty((sources.size, targets.size), dtype=np.float64)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -1142,23 +1141,20 @@ def _node_times(
     try:
         row = 0
         for block in blocks:
-            dist = shortest_minutes(graph, block, targets, limit, threads=threads)
-            if dense:
-                out[row : row + block.size] = dist
-            else:
-                r, c = np.nonzero(np.isfinite(dist))
-                triplets.append((r + row, c, dist[r, c]))
+            out[row : row + block.size] = shortest_minutes(
+                graph, block, targets, limit, threads=threads
+            )
             row += block.size
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    if dense:
-        return out
-    rows, cols, minutes = (np.concatenate(parts) for parts in zip(*triplets, strict=True))
-    return sp.csr_array((minutes, (rows, cols)), shape=(sources.size, targets.size))
+    return out
 
+
+#: Default memory budget (MiB) of :func:`travel_times` for pairs held before the result.
+DEFAULT_MEMORY_MIB = 2048.0
 
 #: Largest number of origin × destination points expanded densely (else a sparse expansion).
 _DENSE_PAIRS = 40_000_000
@@ -1173,6 +1169,7 @@ def _route(
     cutoff: float | None,
     *,
     chunk_mib: float,
+    memory_mib: float,
     progress: bool,
     workers: int | None = None,
     timings: dict[str, float] | None = None,
@@ -1199,102 +1196,80 @@ def _route(
     # Finding the distinct nodes of the points belongs to snapping; the search starts here.
     timings["snap"] = timings.get("snap", 0.0) + time.perf_counter() - started
     started = time.perf_counter()
-    if d_nodes.size <= o_nodes.size:  # search from the destinations on the reversed graph
-        node_minutes = _node_times(
-            routing,
-            d_nodes,
-            o_nodes,
-            True,
-            limit,
-            chunk_mib=chunk_mib,
-            progress=progress,
-            workers=workers,
-        ).T
-    else:
-        node_minutes = _node_times(
-            routing,
-            o_nodes,
-            d_nodes,
-            False,
-            limit,
-            chunk_mib=chunk_mib,
-            progress=progress,
-            workers=workers,
-        )
+    from accessplan._point_pairs import PointNodes
+
+    origins = PointNodes(o_ok, o_inv, so.leg_minutes)
+    destinations = PointNodes(d_ok, d_inv, sd.leg_minutes)
+    reverse = bool(d_nodes.size <= o_nodes.size)  # search from the destinations, reversed graph
+    search_nodes, target_nodes = (d_nodes, o_nodes) if reverse else (o_nodes, d_nodes)
+    threads = _thread_count(workers, search_nodes.size, routing.n_nodes)
+    if search_nodes.size * target_nodes.size > _DENSE_NODE_PAIRS:
+        from accessplan._bounded_routing import route_in_blocks
+
+        try:
+            return route_in_blocks(
+                routing.reverse_csr if reverse else routing.csr,
+                search_nodes,
+                target_nodes,
+                reverse,
+                limit,
+                origins,
+                destinations,
+                cutoff,
+                (n_o, n_d),
+                chunk_mib=chunk_mib,
+                memory_mib=memory_mib,
+                threads=threads,
+                progress=progress,
+            )
+        finally:  # searches and expansion interleave: one stage
+            timings["search"] = time.perf_counter() - started
+            timings["assemble"] = 0.0
+    node_minutes = _node_times(
+        routing,
+        search_nodes,
+        target_nodes,
+        reverse,
+        limit,
+        chunk_mib=chunk_mib,
+        progress=progress,
+        threads=threads,
+    )
+    if reverse:
+        node_minutes = node_minutes.T
     timings["search"] = time.perf_counter() - started
     started = time.perf_counter()
     try:
-        from accessplan._point_pairs import PointNodes
-
-        origins = PointNodes(o_ok, o_inv, so.leg_minutes)
-        destinations = PointNodes(d_ok, d_inv, sd.leg_minutes)
         return _assemble(node_minutes, origins, destinations, cutoff, (n_o, n_d))
     finally:
         timings["assemble"] = time.perf_counter() - started
 
 
 def _assemble(
-    node_minutes: np.ndarray | sp.csr_array,
+    node_minutes: np.ndarray,
     origins: PointNodes,
     destinations: PointNodes,
     cutoff: float | None,
     shape: tuple[int, int],
 ) -> sp.csr_array:
-    """Point-level minutes from node-level minutes.
+    """Point-level minutes from dense node-level minutes.
 
     One compiled pass when the points × points block fits in memory, else a sparse expansion.
     """
-    if not sp.issparse(node_minutes) and origins.ok.size * destinations.ok.size <= _DENSE_PAIRS:
+    if origins.ok.size * destinations.ok.size <= _DENSE_PAIRS:
         from accessplan._point_pairs import expand_dense
 
         return expand_dense(node_minutes, origins, destinations, cutoff, shape)
-    return _expand_sparse(node_minutes, origins, destinations, cutoff, shape)
+    from accessplan._bounded_routing import expand_sparse
 
-
-def _expand_sparse(
-    node_minutes: np.ndarray | sp.csr_array,
-    origins: PointNodes,
-    destinations: PointNodes,
-    cutoff: float | None,
-    shape: tuple[int, int],
-) -> sp.csr_array:
-    """Point-level minutes without a dense point matrix (for very many points)."""
-    if sp.issparse(node_minutes):
-        coo = sp.csr_array(node_minutes).tocoo()  # CSR order: by origin node, then target
-        o_idx, d_idx, minutes = coo.row, coo.col, coo.data
-    else:
-        o_idx, d_idx = np.nonzero(np.isfinite(node_minutes))
-        minutes = node_minutes[o_idx, d_idx]
-    o_ok, o_inv = origins.ok, origins.inverse
-    d_ok, d_inv = destinations.ok, destinations.inverse
-    n_o_nodes = node_minutes.shape[0]
-    node_ptr = np.searchsorted(o_idx, np.arange(n_o_nodes + 1))
-    row_len = node_ptr[o_inv + 1] - node_ptr[o_inv]
-    entry = _ragged_arange(node_ptr[o_inv], row_len)
-    rows = np.repeat(o_ok, row_len)
-    dnode = d_idx[entry]
-    node_total = minutes[entry]
-    del entry
-    d_order = np.argsort(d_inv, kind="stable")
-    d_ptr = np.searchsorted(d_inv[d_order], np.arange(node_minutes.shape[1] + 1))
-    col_len = d_ptr[dnode + 1] - d_ptr[dnode]
-    pick = _ragged_arange(d_ptr[dnode], col_len)
-    cols = d_ok[d_order[pick]]
-    rows = np.repeat(rows, col_len)
-    total = (
-        origins.leg_minutes[rows] + np.repeat(node_total, col_len) + destinations.leg_minutes[cols]
-    )
-    if cutoff is not None:
-        keep = total <= cutoff
-        rows, cols, total = rows[keep], cols[keep], total[keep]
-    return sp.coo_array((total, (rows, cols)), shape=shape).tocsr()
+    return expand_sparse(node_minutes, origins, destinations, cutoff, shape)
 
 
 def _diagnostics(tt: TravelTimes, so: Snapped, sd: Snapped, max_snap_m: float) -> pd.DataFrame:
     """Per input: points and persons snapped, too far from the network, or reaching nothing."""
     m = tt.matrix
     row_reach = np.diff(m.indptr) > 0
-    col_reach = np.bincount(m.indices, minlength=m.shape[1]) > 0
+    col_reach = _column_counts(m) > 0
     records = {}
     for name, snapped, reach in (("origins", so, row_reach), ("destinations", sd, col_reach)):
         persons = (
@@ -1316,6 +1291,14 @@ def _diagnostics(tt: TravelTimes, so: Snapped, sd: Snapped, max_snap_m: float) -
             "max_snap_m": max_snap_m,
         }
     return pd.DataFrame.from_dict(records, orient="index")
+
+
+def _column_counts(csr: sp.csr_array, step: int = 1 << 24) -> np.ndarray:
+    """Stored entries per column, counted in slices (no 64-bit copy of all the indices)."""
+    counts = np.zeros(csr.shape[1], dtype=np.int64)
+    for start in range(0, csr.nnz, step):
+        counts += np.bincount(csr.indices[start : start + step], minlength=csr.shape[1])
+    return counts
 
 
 def _cache_key(

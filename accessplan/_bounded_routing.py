@@ -1,0 +1,270 @@
+"""Many-to-many travel times whose memory follows the pairs returned, not nodes × points.
+
+The searches of :func:`accessplan.travel_times` run from the side with fewer distinct nodes
+(the *search nodes*) to every node of the other side (the *target nodes*). For a region with a
+million populated cells and thousands of facilities, holding the node × node minutes before
+turning them into point pairs needs many times the memory of the result. Here the searches run
+in blocks of search nodes; each block is expanded to its point pairs at once (legs added,
+cutoff applied) and written into the final CSR matrix of origins × destinations:
+
+1. **One pass** while the pairs found so far fit in ``memory_mib``: each block's pairs are kept
+   (16 bytes per pair), then scattered into the result, block by block.
+2. **Two passes** once they do not: the kept pairs are dropped, the first pass only counts the
+   pairs of each origin, the result is allocated at its exact size, and a second pass repeats
+   the (deterministic) searches and writes each block into place.
+
+Peak memory is then the graph, one block of searches (``chunk_mib``), at most ``memory_mib`` of
+kept pairs and the result itself (12 bytes per pair: 32-bit destination, 64-bit minutes). The
+minutes are those of the dense path to the last bit: the same searches, and each total is
+``(node minutes + origin leg) + destination leg``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from accessplan._point_pairs import PointNodes
+
+__all__ = ["expand_pairs", "expand_sparse", "ragged_arange", "route_in_blocks"]
+
+#: Bytes per pair kept between the passes: origin row and destination column (int32 each) and
+#: the minutes (float64).
+_KEPT_PAIR_BYTES = 16
+
+
+def ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + n)`` for each (s, n), vectorised."""
+    total = int(lengths.sum())
+    ends = np.cumsum(lengths)
+    return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
+
+
+def expand_pairs(
+    o_idx: np.ndarray,
+    d_idx: np.ndarray,
+    minutes: np.ndarray,
+    node_shape: tuple[int, int],
+    origins: PointNodes,
+    destinations: PointNodes,
+    cutoff: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Point pairs (rows, columns, minutes) from node pairs, legs added, cutoff applied.
+
+    Parameters
+    ----------
+    o_idx, d_idx, minutes
+        Reachable node pairs (origin node, destination node, minutes), sorted by ``o_idx``;
+        positions as in ``origins.inverse`` and ``destinations.inverse``.
+    node_shape
+        (origin nodes, destination nodes) of the node-level positions.
+    origins, destinations
+        The points of those nodes and every point's leg (minutes).
+    cutoff
+        Largest total kept (minutes), or None.
+    """
+    o_ok, o_inv = origins.ok, origins.inverse
+    d_ok, d_inv = destinations.ok, destinations.inverse
+    node_ptr = np.searchsorted(o_idx, np.arange(node_shape[0] + 1))
+    row_len = node_ptr[o_inv + 1] - node_ptr[o_inv]
+    entry = ragged_arange(node_ptr[o_inv], row_len)
+    rows = np.repeat(o_ok, row_len)
+    dnode = d_idx[entry]
+    node_total = minutes[entry]
+    del entry
+    d_order = np.argsort(d_inv, kind="stable")
+    d_ptr = np.searchsorted(d_inv[d_order], np.arange(node_shape[1] + 1))
+    col_len = d_ptr[dnode + 1] - d_ptr[dnode]
+    pick = ragged_arange(d_ptr[dnode], col_len)
+    cols = d_ok[d_order[pick]]
+    del pick
+    rows = np.repeat(rows, col_len)
+    total = (
+        origins.leg_minutes[rows] + np.repeat(node_total, col_len) + destinations.leg_minutes[cols]
+    )
+    if cutoff is not None:
+        keep = total <= cutoff
+        rows, cols, total = rows[keep], cols[keep], total[keep]
+    return rows, cols, total
+
+
+def expand_sparse(
+    node_minutes: np.ndarray | sp.csr_array,
+    origins: PointNodes,
+    destinations: PointNodes,
+    cutoff: float | None,
+    shape: tuple[int, int],
+) -> sp.csr_array:
+    """Point-level minutes (CSR) from node-level minutes, without a dense point matrix."""
+    if sp.issparse(node_minutes):
+        coo = sp.csr_array(node_minutes).tocoo()  # CSR order: by origin node, then target
+        o_idx, d_idx, minutes = coo.row, coo.col, coo.data
+    else:
+        o_idx, d_idx = np.nonzero(np.isfinite(node_minutes))
+        minutes = node_minutes[o_idx, d_idx]
+    rows, cols, total = expand_pairs(
+        o_idx, d_idx, minutes, node_minutes.shape, origins, destinations, cutoff
+    )
+    return sp.coo_array((total, (rows, cols)), shape=shape).tocsr()
+
+
+@dataclass(frozen=True)
+class _NodeSide:
+    """The points of one side, grouped by their node, to take those of a block of nodes."""
+
+    points: PointNodes
+    order: np.ndarray
+    ptr: np.ndarray
+
+    @classmethod
+    def of(cls, points: PointNodes, n_nodes: int) -> _NodeSide:
+        order = np.argsort(points.inverse, kind="stable")
+        ptr = np.searchsorted(points.inverse[order], np.arange(n_nodes + 1))
+        return cls(points, order, ptr)
+
+    def block(self, lo: int, hi: int) -> PointNodes:
+        """The points whose node is in ``lo:hi``, with node positions relative to ``lo``."""
+        pick = self.order[self.ptr[lo] : self.ptr[hi]]
+        return PointNodes(
+            self.points.ok[pick], self.points.inverse[pick] - lo, self.points.leg_minutes
+        )
+
+
+def route_in_blocks(
+    graph: sp.csr_array,
+    search_nodes: np.ndarray,
+    target_nodes: np.ndarray,
+    reverse: bool,
+    limit: float,
+    origins: PointNodes,
+    destinations: PointNodes,
+    cutoff: float | None,
+    shape: tuple[int, int],
+    *,
+    chunk_mib: float,
+    memory_mib: float,
+    threads: int,
+    progress: bool,
+) -> sp.csr_array:
+    """Origins × destinations minutes (CSR), searched and expanded block by block.
+
+    Parameters
+    ----------
+    graph
+        The routing CSR (reversed when ``reverse``: searches from the destinations).
+    search_nodes, target_nodes
+        Distinct nodes searched from and to: the destination nodes and the origin nodes when
+        ``reverse``, else the other way round. ``origins.inverse`` indexes the origin nodes and
+        ``destinations.inverse`` the destination nodes.
+    limit
+        Longest network time searched (minutes).
+    cutoff
+        Largest total kept (minutes), or None.
+    shape
+        (origin points, destination points).
+    chunk_mib
+        Memory of one block of searches (MiB of dense minutes to the target nodes).
+    memory_mib
+        Most memory for pairs kept between the passes (MiB); beyond it, two passes.
+    threads, progress
+        Search threads; a progress bar over the blocks.
+    """
+    per_block = max(1, int(chunk_mib * 2**20 // (8 * max(target_nodes.size, 1))))
+    if progress:
+        per_block = min(per_block, max(16 * threads, -(-search_nodes.size // 20)))
+    starts = list(range(0, search_nodes.size, per_block))
+    n_o_nodes = search_nodes.size if not reverse else target_nodes.size
+    n_d_nodes = target_nodes.size if not reverse else search_nodes.size
+    side = _NodeSide.of(origins if not reverse else destinations, search_nodes.size)
+
+    def blocks(desc: str) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        from accessplan._shortest_paths import shortest_minutes
+
+        bar = _bar(progress, len(starts), desc)
+        try:
+            for lo in starts:
+                hi = min(lo + per_block, search_nodes.size)
+                dist = shortest_minutes(
+                    graph, search_nodes[lo:hi], target_nodes, limit, threads=threads
+                )
+                if reverse:  # rows: destination nodes of the block; columns: origin nodes
+                    node_minutes = dist.T
+                    o_idx, d_idx = np.nonzero(np.isfinite(node_minutes))
+                    node_shape = (n_o_nodes, hi - lo)
+                    pair_points = (origins, side.block(lo, hi))
+                else:
+                    node_minutes = dist
+                    o_idx, d_idx = np.nonzero(np.isfinite(node_minutes))
+                    node_shape = (hi - lo, n_d_nodes)
+                    pair_points = (side.block(lo, hi), destinations)
+                minutes = node_minutes[o_idx, d_idx]
+                del dist, node_minutes
+                yield expand_pairs(o_idx, d_idx, minutes, node_shape, *pair_points, cutoff)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    counts = np.zeros(shape[0], dtype=np.int64)
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = []
+    kept_bytes = 0
+    budget = memory_mib * 2**20
+    for rows, cols, total in blocks("shortest paths"):
+        counts += np.bincount(rows, minlength=shape[0])
+        if kept is not None:
+            kept_bytes += rows.size * _KEPT_PAIR_BYTES
+            if kept_bytes > budget:
+                kept = None  # too many to keep: count now, search again to fill
+            else:
+                kept.append((rows.astype(np.int32), cols.astype(np.int32), total))
+    result = _Filler(counts, shape)
+    if kept is not None:
+        while kept:
+            result.add(*kept.pop(0))
+    else:
+        for rows, cols, total in blocks("shortest paths (filling)"):
+            result.add(rows, cols, total)
+    return result.matrix()
+
+
+class _Filler:
+    """A CSR matrix of known row lengths, filled by blocks of (row, column, minutes)."""
+
+    def __init__(self, counts: np.ndarray, shape: tuple[int, int]) -> None:
+        nnz = int(counts.sum())
+        index = np.int32 if max(nnz, *shape) < np.iinfo(np.int32).max else np.int64
+        self.indptr = np.zeros(shape[0] + 1, dtype=index)
+        np.cumsum(counts, out=self.indptr[1:])
+        self.cursor = self.indptr[:-1].astype(np.int64)
+        self.indices = np.empty(nnz, dtype=index)
+        self.data = np.empty(nnz, dtype=np.float64)
+        self.shape = shape
+
+    def add(self, rows: np.ndarray, cols: np.ndarray, minutes: np.ndarray) -> None:
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        lengths = np.diff(np.r_[first, rows.size])
+        starts = self.cursor[rows[first]]
+        where = ragged_arange(starts, lengths)
+        self.indices[where] = cols[order]
+        self.data[where] = minutes[order]
+        self.cursor[rows[first]] += lengths
+
+    def matrix(self) -> sp.csr_array:
+        csr = sp.csr_array((self.data, self.indices, self.indptr), shape=self.shape)
+        csr.sort_indices()  # in place, row by row
+        return csr
+
+
+def _bar(progress: bool, total: int, desc: str) -> Any:
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="block")
