@@ -1,0 +1,366 @@
+"""Solve one horizon with HiGHS: honest status and gap, time limit, warm start, the plan's tables.
+
+A MIP (any indivisible type) is solved as such; its shadow prices come from the LP with every
+integer column fixed at its value in the solution (see :mod:`accessplan.operations.duals`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from accessplan.errors import InfeasibleError, SolverError
+from accessplan.operations.model import Arrays, OperationsProblem, build_arrays
+from accessplan.optimize._solve import new_highs, relative_gap
+
+__all__ = ["OperationsPlan", "WarmStart", "highs_arrays", "solve_operations"]
+
+#: Rows whose slack is below this (relative to the row's scale) are reported binding.
+BINDING_TOL = 1e-6
+
+
+@dataclass
+class WarmStart:
+    """A previous solution and basis, shifted onto the next horizon's layout."""
+
+    col_value: np.ndarray
+    col_status: np.ndarray | None = None
+    row_status: np.ndarray | None = None
+
+
+@dataclass
+class OperationsPlan:
+    """A solved horizon.
+
+    Attributes
+    ----------
+    problem
+        The problem solved.
+    mobile, fixed_used, unmet
+        :math:`x`, :math:`y`, :math:`u` (units), shape ``(h, n, m)``; ``fixed_used`` and
+        ``unmet`` are the probability-weighted means over the scenarios.
+    transfers
+        One row per transfer started: ``period``, ``type``, ``from``, ``to``, ``units``,
+        ``minutes``, ``arrives`` (period).
+    objective, bound, gap, status, seconds
+        As for every plan in accessplan (status ``"optimal"``, ``"time_limit"``,
+        ``"feasible"``).
+    pool_duals
+        :math:`\\partial z / \\partial S_j(t)` (currency per unit, <= 0), periods × types.
+    equity_duals
+        :math:`\\partial z / \\partial \\gamma` per period (<= 0; its negative is the cost of
+        fairness per unit of band), NaN without a band.
+    dual_source
+        ``"lp"`` or ``"mip_fixed"`` (the LP with the integers fixed).
+    """
+
+    problem: OperationsProblem
+    arrays: Arrays
+    values: np.ndarray
+    mobile: np.ndarray
+    fixed_used: np.ndarray
+    unmet: np.ndarray
+    joined: np.ndarray
+    left: np.ndarray
+    transfer_units: np.ndarray
+    transfers: pd.DataFrame
+    objective: float
+    bound: float
+    gap: float
+    status: str
+    seconds: float
+    pool_duals: pd.DataFrame
+    equity_duals: pd.Series
+    dual_source: str
+    row_dual: np.ndarray
+    warm: WarmStart
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def allocation(self) -> pd.DataFrame:
+        """Long table: period, facility, type, demand, mobile, fixed_used, unmet."""
+        p = self.problem
+        s, h, n, m = p.shape
+        mean_demand = np.tensordot(p.probabilities, p.demand, axes=1)  # type: ignore[arg-type]
+        idx = pd.MultiIndex.from_product(
+            [range(h), p.facilities, [t.name for t in p.types]],
+            names=["period", "facility", "type"],
+        )
+        return pd.DataFrame(
+            {
+                "demand": mean_demand.ravel(),
+                "mobile": self.mobile.ravel(),
+                "fixed_used": self.fixed_used.ravel(),
+                "unmet": self.unmet.ravel(),
+            },
+            index=idx,
+        ).reset_index()
+
+    def binding(self, period: int = 0) -> pd.DataFrame:
+        """Binding pool and equity rows of ``period`` with their duals (what limits the plan)."""
+        rows = []
+        names = [t.name for t in self.problem.types]
+        L = self.arrays.layout
+        activity = self.arrays.A @ self.values
+        for j, name in enumerate(names):
+            r = int(L.row("pool", period, j))
+            slack = self.arrays.row_upper[r] - activity[r]
+            if slack <= BINDING_TOL * max(1.0, abs(self.arrays.row_upper[r])):
+                rows.append(
+                    {"constraint": f"pool {name}", "period": period,
+                     "dual": float(self.row_dual[r]), "slack": float(slack)}
+                )
+        if L.equity:
+            for sc in range(L.s):
+                r = int(L.row("spread", period, sc))
+                slack = self.arrays.row_upper[r] - activity[r]
+                if slack <= BINDING_TOL:
+                    rows.append(
+                        {"constraint": "equity band", "period": period,
+                         "dual": float(self.row_dual[r]), "slack": float(slack)}
+                    )
+        return pd.DataFrame(rows, columns=["constraint", "period", "dual", "slack"])
+
+
+def highs_arrays(arrays: Arrays, msg: bool = False) -> Any:
+    """A ``highspy.Highs`` holding the arrays (one ``passModel`` call)."""
+    import highspy
+
+    h = new_highs(msg)
+    lp = highspy.HighsLp()
+    A = arrays.A
+    lp.num_col_ = A.shape[1]
+    lp.num_row_ = A.shape[0]
+    lp.col_cost_ = arrays.c
+    lp.col_lower_ = arrays.col_lower
+    lp.col_upper_ = arrays.col_upper
+    lp.row_lower_ = arrays.row_lower
+    lp.row_upper_ = arrays.row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = A.shape[1]
+    lp.a_matrix_.num_row_ = A.shape[0]
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    if arrays.integer.any():
+        kind = np.where(arrays.integer, 1, 0).astype(np.uint8)
+        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in kind]
+    h.passModel(lp)
+    return h
+
+
+def solve_operations(
+    problem: OperationsProblem,
+    *,
+    time_limit: float | None = None,
+    gap: float | None = None,
+    warm: WarmStart | None = None,
+    duals: bool = True,
+    msg: bool = False,
+    relax: bool = False,
+    arrays: Arrays | None = None,
+) -> OperationsPlan:
+    """Solve one horizon of the allocation model.
+
+    Parameters
+    ----------
+    problem
+        The horizon.
+    time_limit
+        Seconds for the solver (the duals' LP re-solve gets no more than a tenth of it).
+    gap
+        Relative MIP gap accepted (default: proven optimal to 1e-6).
+    warm
+        A start: a feasible MIP solution is handed to HiGHS as incumbent; an LP basis as the
+        simplex start (see :func:`accessplan.operations.rolling.shift_warm_start`).
+    duals
+        Compute the shadow prices (for a MIP: one more LP with the integers fixed).
+    relax
+        Solve the LP relaxation (every column continuous).
+
+    Raises
+    ------
+    InfeasibleError
+        No plan meets the unmet-demand caps, the equity band and the flow rows.
+    SolverError
+        The solver stopped without a feasible plan (e.g. the time limit).
+    """
+    import highspy
+
+    t0 = time.perf_counter()
+    arrays = build_arrays(problem) if arrays is None else arrays
+    if relax:
+        arrays = Arrays(**{**arrays.__dict__, "integer": np.zeros_like(arrays.integer)})
+    is_mip = bool(arrays.integer.any())
+    h = highs_arrays(arrays, msg)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", max(float(time_limit) * (0.9 if is_mip else 1.0), 1e-3))
+    h.setOptionValue("mip_rel_gap", float(gap) if gap is not None else 1e-6)
+    if warm is not None:
+        _apply_warm(h, arrays, warm, is_mip)
+    h.run()
+    MS = highspy.HighsModelStatus
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if status in (MS.kInfeasible, MS.kUnboundedOrInfeasible):
+        raise InfeasibleError(
+            "the operations model is infeasible: the unmet-demand caps (unmet_cap), the equity "
+            "band (gamma) and the units available cannot all hold; raise unmet_cap or gamma, or "
+            "add units to the pools."
+        )
+    feasible = int(info.primal_solution_status) == int(highspy.kSolutionStatusFeasible)
+    if not feasible:
+        raise SolverError(
+            f"highs stopped with status {h.modelStatusToString(status)!r} and no feasible "
+            "operations plan; raise the time limit (time_limit) or shorten the horizon."
+        )
+    values = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    objective = float(info.objective_function_value)
+    if is_mip:
+        bound = float(info.mip_dual_bound)
+        bound = bound if math.isfinite(bound) else math.nan
+    else:
+        bound = objective if status == MS.kOptimal else math.nan
+    result_gap = relative_gap(objective, bound)
+    if status == MS.kOptimal:
+        label = "optimal"
+        if math.isfinite(result_gap) and result_gap < 1e-9:
+            result_gap = 0.0
+    elif status == MS.kTimeLimit:
+        label = "time_limit"
+    else:
+        label = "feasible"
+    basis = h.getBasis()
+    col_status = row_status = None
+    if not is_mip and basis.valid:
+        col_status = np.array([int(v) for v in basis.col_status], dtype=np.int8)
+        row_status = np.array([int(v) for v in basis.row_status], dtype=np.int8)
+    row_dual = np.full(arrays.A.shape[0], np.nan)
+    source = "lp"
+    if duals:
+        if is_mip:
+            from accessplan.operations.duals import fixed_integer_duals
+
+            remaining = None if time_limit is None else max(0.1 * float(time_limit), 0.05)
+            row_dual = fixed_integer_duals(arrays, values, time_limit=remaining)
+            source = "mip_fixed"
+        else:
+            row_dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+    return _plan(
+        problem, arrays, values, objective, bound, result_gap, label,
+        time.perf_counter() - t0, row_dual, source, WarmStart(values, col_status, row_status),
+    )
+
+
+def _apply_warm(h: Any, arrays: Arrays, warm: WarmStart, is_mip: bool) -> None:
+    import highspy
+
+    if warm.col_value.shape != (arrays.A.shape[1],):
+        return
+    if is_mip:
+        v = warm.col_value.copy()
+        v[arrays.integer] = np.round(v[arrays.integer])
+        sol = highspy.HighsSolution()
+        sol.col_value = v
+        sol.value_valid = True
+        h.setSolution(sol)
+        return
+    if warm.col_status is None or warm.row_status is None:
+        return
+    if warm.row_status.shape != (arrays.A.shape[0],):
+        return
+    basis = highspy.HighsBasis()
+    basis.col_status = [highspy.HighsBasisStatus(int(v)) for v in warm.col_status]
+    basis.row_status = [highspy.HighsBasisStatus(int(v)) for v in warm.row_status]
+    basis.alien = True  # shifted: HiGHS repairs a basis with the wrong count of basics
+    basis.valid = True
+    h.setBasis(basis)
+
+
+def _plan(
+    problem: OperationsProblem,
+    arrays: Arrays,
+    values: np.ndarray,
+    objective: float,
+    bound: float,
+    gap: float,
+    status: str,
+    seconds: float,
+    row_dual: np.ndarray,
+    source: str,
+    warm: WarmStart,
+) -> OperationsPlan:
+    L = arrays.layout
+    s, h, n, m = problem.shape
+    N = L.N
+    T = np.arange(h)[:, None]
+    cells = np.arange(N)[None, :]
+    integer = np.tile(problem.integer_types, n)
+
+    def take(block: str, sc: int = 0) -> np.ndarray:
+        v = values[L.col(block, T, cells, sc)]
+        v = np.where(integer[None, :], np.round(v), v) if block != "u" else v
+        return np.maximum(v, 0.0).reshape(h, n, m)
+
+    p = problem.probabilities
+    mobile = take("x")
+    fixed_used = sum(p[sc] * take("y", sc) for sc in range(s))  # type: ignore[index]
+    unmet = sum(p[sc] * take("u", sc) for sc in range(s))  # type: ignore[index]
+    qtypes = problem.transfer_types
+    e, q = L.e, L.q
+    zunits = np.zeros((h, e, q))
+    frame = pd.DataFrame(columns=["period", "type", "from", "to", "units", "minutes", "arrives"])
+    if e * q:
+        z = values[L.col("z", T, np.arange(e * q)[None, :])]
+        z = np.where(problem.integer_types[qtypes][np.arange(e * q) % q][None, :], np.round(z), z)
+        zunits = np.maximum(z, 0).reshape(h, e, q)
+        tt, ee, qq = np.nonzero(zunits > 1e-7)
+        arcs = problem.arcs
+        frame = pd.DataFrame(
+            {
+                "period": tt,
+                "type": [problem.types[qtypes[k]].name for k in qq],
+                "from": problem.facilities[arcs.src[ee]],
+                "to": problem.facilities[arcs.dst[ee]],
+                "units": zunits[tt, ee, qq],
+                "minutes": arcs.minutes[ee],
+                "arrives": tt + arcs.periods[ee],
+            }
+        )
+    names = [t.name for t in problem.types]
+    pool_duals = pd.DataFrame(
+        row_dual[L.row("pool", T, np.arange(m)[None, :])],
+        index=pd.RangeIndex(h, name="period"),
+        columns=pd.Index(names, name="type"),
+    )
+    if L.equity:
+        eq = row_dual[L.row("spread", np.arange(h)[:, None], np.arange(s)[None, :])].sum(axis=1)
+    else:
+        eq = np.full(h, np.nan)
+    equity_duals = pd.Series(eq, index=pd.RangeIndex(h, name="period"), name="equity_dual")
+    return OperationsPlan(
+        problem=problem,
+        arrays=arrays,
+        values=values,
+        mobile=mobile,
+        fixed_used=fixed_used,
+        unmet=unmet,
+        joined=take("a"),
+        left=take("r"),
+        transfer_units=zunits,
+        transfers=frame,
+        objective=objective,
+        bound=bound,
+        gap=gap,
+        status=status,
+        seconds=seconds,
+        pool_duals=pool_duals,
+        equity_duals=equity_duals,
+        dual_source=source,
+        row_dual=row_dual,
+        warm=warm,
+    )
