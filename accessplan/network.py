@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
     from scipy.spatial import cKDTree
 
+    from accessplan.roads import RoadArrays
+
 __all__ = [
     "DEFAULT_DRIVE_SPEEDS_KPH",
     "DEFAULT_MIN_COMPONENT_NODES",
@@ -34,6 +36,7 @@ __all__ = [
     "check_mode",
     "first_tag",
     "prepare_network",
+    "routing_from_edges",
     "routing_graph",
 ]
 
@@ -82,7 +85,7 @@ DEFAULT_MIN_COMPONENT_NODES = 20
 
 
 def prepare_network(
-    G: nx.MultiDiGraph,
+    G: nx.MultiDiGraph | RoadArrays,
     mode: Mode = "drive",
     *,
     speeds: float | Mapping[str, float] | None = None,
@@ -90,7 +93,7 @@ def prepare_network(
     min_component_nodes: int = DEFAULT_MIN_COMPONENT_NODES,
     largest_component: bool = False,
     max_edge_m: float | None = 250.0,
-) -> nx.MultiDiGraph:
+) -> nx.MultiDiGraph | RoutingGraph:
     """Make a road graph routable for one travel mode.
 
     Parameters
@@ -98,7 +101,10 @@ def prepare_network(
     G
         Graph with ``G.graph["crs"]``, node ``x``/``y`` and edge ``length`` (metres) and
         ``highway`` (OSM class), as returned by :func:`accessplan.io.read_roads` or
-        :func:`accessplan.regions.synthetic_region`. Not modified.
+        :func:`accessplan.regions.synthetic_region`. Not modified. Or, for a large region,
+        :class:`~accessplan.roads.RoadArrays` (:func:`accessplan.roads.read_road_arrays`):
+        prepared on arrays by :func:`accessplan.roads.prepare_road_arrays`, which returns the
+        :class:`RoutingGraph` directly.
     mode
         ``"walk"``, ``"bike"`` or ``"drive"``.
     speeds
@@ -128,10 +134,11 @@ def prepare_network(
 
     Returns
     -------
-    networkx.MultiDiGraph
-        A new graph in a metric CRS whose edges carry ``speed_kph`` and ``minutes`` and whose
-        nodes carry ``component``. ``G.graph["accessplan"]`` records ``components`` (how many
-        were kept), ``component_nodes`` (nodes of each, largest first),
+    networkx.MultiDiGraph or RoutingGraph
+        For road arrays, their :class:`RoutingGraph` (its ``info`` holds the counts below).
+        For a graph, a new graph in a metric CRS whose edges carry ``speed_kph`` and
+        ``minutes`` and whose nodes carry ``component``. ``G.graph["accessplan"]`` records
+        ``components`` (how many were kept), ``component_nodes`` (nodes of each, largest first),
         ``fragments_removed`` (components dropped) and ``nodes_removed`` (their nodes).
 
     Raises
@@ -141,6 +148,18 @@ def prepare_network(
     InputError
         If the mode, a speed or ``min_component_nodes`` is invalid.
     """
+    from accessplan.roads import RoadArrays, prepare_road_arrays
+
+    if isinstance(G, RoadArrays):
+        return prepare_road_arrays(
+            G,
+            mode,
+            speeds=speeds,
+            crs=crs,
+            min_component_nodes=min_component_nodes,
+            largest_component=largest_component,
+            max_edge_m=max_edge_m,
+        )
     check_mode(mode)
     _check_graph(G)
     H = _project(G, crs)
@@ -423,6 +442,7 @@ class RoutingGraph:
         "_tree",
         "crs",
         "csr",
+        "info",
         "node_ids",
         "xy",
     )
@@ -437,6 +457,8 @@ class RoutingGraph:
         self._tree: cKDTree | None = None
         self._reverse: sp.csr_array | None = None
         self._component: np.ndarray | None = None
+        #: What preparation did (as ``G.graph["accessplan"]``), for a graph prepared as arrays.
+        self.info: dict[str, Any] = {}
 
     @property
     def component(self) -> np.ndarray:
@@ -521,7 +543,6 @@ def _build_routing(
     weight: str,
 ) -> RoutingGraph:
     """The :class:`RoutingGraph` of nodes, coordinates and ``(u, v, weight)`` edges."""
-    import scipy.sparse as sp
 
     position = {n: i for i, n in enumerate(nodes.tolist())}
     m = len(edges)
@@ -535,7 +556,25 @@ def _build_routing(
                 "first."
             )
         rows[i], cols[i], minutes[i] = position[u], position[v], w
-    # Keep the fastest of parallel edges; self-loops never shorten a path.
+    return routing_from_edges(nodes, xy, rows, cols, minutes, crs)
+
+
+def routing_from_edges(
+    nodes: np.ndarray,
+    xy: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    minutes: np.ndarray,
+    crs: pyproj.CRS,
+) -> RoutingGraph:
+    """The :class:`RoutingGraph` of nodes (ids, coordinates) and directed edges as arrays.
+
+    ``rows``/``cols`` are node positions, ``minutes`` the edge times. Parallel edges keep the
+    fastest; self-loops are dropped (they never shorten a path).
+    """
+    import scipy.sparse as sp
+
+    m = rows.size
     order = np.lexsort((minutes, cols, rows))
     rows, cols, minutes = rows[order], cols[order], minutes[order]
     first = np.ones(m, dtype=bool)
