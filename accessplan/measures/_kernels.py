@@ -30,6 +30,54 @@ _U = numba.uint64
 
 
 @numba.njit(cache=True, nogil=True)
+def _row_kth(indptr, indices, data, allowed, k, out):  # pragma: no cover
+    """``out[i]`` = the k-th smallest ``data`` of row ``i`` over allowed columns, else NaN."""
+    buffer = np.empty(max(k, 1), dtype=np.float64)
+    for i in range(indptr.size - 1):
+        n = 0
+        for e in range(_U(indptr[i]), _U(indptr[i + 1])):
+            if not allowed[_U(indices[e])]:
+                continue
+            value = data[e]
+            if n < k:  # keep the k smallest so far, sorted (insertion)
+                j = n
+                n += 1
+            elif value < buffer[k - 1]:
+                j = k - 1
+            else:
+                continue
+            while j > 0 and buffer[j - 1] > value:
+                buffer[j] = buffer[j - 1]
+                j -= 1
+            buffer[j] = value
+        out[i] = buffer[k - 1] if n >= k else np.nan
+
+
+def row_kth_smallest(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, allowed: np.ndarray, k: int
+) -> np.ndarray:
+    """Per row of a CSR matrix, the k-th smallest stored value in an allowed column.
+
+    Parameters
+    ----------
+    indptr, indices, data
+        CSR arrays (e.g. origins × destinations minutes).
+    allowed
+        Boolean per column: which columns count.
+    k
+        1 for the smallest, 2 for the second smallest...
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per row; NaN where fewer than ``k`` allowed entries are stored.
+    """
+    out = np.empty(indptr.size - 1, dtype=np.float64)
+    _row_kth(indptr, indices, data, np.ascontiguousarray(allowed, dtype=np.bool_), int(k), out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _column_sums_range(indptr, indices, values, weighted, x, lo, hi, out):  # pragma: no cover
     for i in range(lo, hi):
         xi = x[i]

@@ -28,7 +28,6 @@ from accessplan.measures._inputs import (
     decayed_weights,
     demand_values,
     digital_shares,
-    pairs,
     parse_supply,
     per_type_product,
     weight_matrix,
@@ -39,15 +38,13 @@ from accessplan.traveltimes import TravelTimes
 __all__ = ["coverage", "cumulative", "gravity", "nearest"]
 
 
-def _kth_smallest(rows: np.ndarray, minutes: np.ndarray, n: int, k: int) -> np.ndarray:
-    """The k-th smallest of each origin's minutes (NaN where fewer than k are reachable)."""
-    order = np.lexsort((minutes, rows))
-    counts = np.bincount(rows, minlength=n)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out = np.full(n, np.nan)
-    has = counts >= k
-    out[has] = minutes[order][starts[has] + k - 1]
-    return out
+def _kth_smallest(tt: TravelTimes, allowed: np.ndarray, k: int) -> np.ndarray:
+    """The k-th smallest minutes of each origin over the ``allowed`` destinations (NaN where
+    fewer than k are reachable), read row by row from the matrix: no per-pair copies."""
+    from accessplan.measures._kernels import row_kth_smallest
+
+    m = tt.matrix
+    return row_kth_smallest(m.indptr, m.indices, m.data, allowed, k)
 
 
 def nearest(
@@ -88,21 +85,15 @@ def nearest(
         pos = tt.destination_positions(destinations)
         allowed[:] = False
         allowed[pos] = True
-    p = pairs(tt)
-    n = len(tt.origin_ids)
     if supply is None:
-        keep = allowed[p.cols]
-        return pd.Series(
-            _kth_smallest(p.rows[keep], p.minutes[keep], n, k), index=tt.origin_ids, name="minutes"
-        )
+        return pd.Series(_kth_smallest(tt, allowed, k), index=tt.origin_ids, name="minutes")
     sup = parse_supply(tt, supply)
     columns = {}
     for name, cap in (
         ("total", sup.physical_total),
         *zip(PHYSICAL_COLUMNS, sup.physical.T, strict=True),
     ):
-        keep = (allowed & (cap > 0))[p.cols]
-        columns[name] = _kth_smallest(p.rows[keep], p.minutes[keep], n, k)
+        columns[name] = _kth_smallest(tt, allowed & (cap > 0), k)
     if not sup.typed:
         return pd.Series(columns["total"], index=tt.origin_ids, name="minutes")
     return pd.DataFrame(columns, index=tt.origin_ids)

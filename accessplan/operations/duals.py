@@ -53,7 +53,13 @@ def _fixed_lp(arrays: Arrays, values: np.ndarray) -> Arrays:
     lo[k] = v
     up[k] = v
     return Arrays(
-        arrays.layout, arrays.c, arrays.A, arrays.row_lower, arrays.row_upper, lo, up,
+        arrays.layout,
+        arrays.c,
+        arrays.A,
+        arrays.row_lower,
+        arrays.row_upper,
+        lo,
+        up,
         np.zeros_like(k),
     )
 
@@ -110,13 +116,21 @@ def finite_difference_duals(
         for j in np.atleast_1d(types):
             r = int(L.row("pool", int(t), int(j)))
             fwd, bwd = _differences(base, r, step)
-            out.append({"row": "pool", "period": int(t), "type": problem.types[int(j)].name,
-                        "forward": fwd, "backward": bwd})
+            out.append(
+                {
+                    "row": "pool",
+                    "period": int(t),
+                    "type": problem.types[int(j)].name,
+                    "forward": fwd,
+                    "backward": bwd,
+                }
+            )
         if gamma_step is not None and L.equity:
             r = int(L.row("spread", int(t), 0))
             fwd, bwd = _differences(base, r, gamma_step)
-            out.append({"row": "equity", "period": int(t), "type": "", "forward": fwd,
-                        "backward": bwd})
+            out.append(
+                {"row": "equity", "period": int(t), "type": "", "forward": fwd, "backward": bwd}
+            )
     frame = pd.DataFrame(out, columns=["row", "period", "type", "forward", "backward"])
     frame["difference"] = 0.5 * (frame["forward"] + frame["backward"])
     return frame
@@ -135,7 +149,9 @@ def _differences(base: Arrays, row: int, step: float) -> tuple[float, float]:
     return (vals[0] - z0) / step, (z0 - vals[1]) / step
 
 
-def pool_value_table(pool_duals: pd.DataFrame, period_minutes: float, start: Any = 0) -> pd.DataFrame:
+def pool_value_table(
+    pool_duals: pd.DataFrame, period_minutes: float, start: Any = 0
+) -> pd.DataFrame:
     """Long table of what one more unit of each pool is worth, period by period.
 
     ``value_per_unit = -dual`` (currency units saved over the horizon by one more unit at that

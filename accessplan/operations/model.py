@@ -136,9 +136,7 @@ class Arcs:
         return Arcs(z, z.copy(), np.zeros(0), z.copy())
 
     @staticmethod
-    def from_minutes(
-        src: Any, dst: Any, minutes: Any, period_minutes: float
-    ) -> Arcs:
+    def from_minutes(src: Any, dst: Any, minutes: Any, period_minutes: float) -> Arcs:
         """Arcs with delays ``ceil(minutes / period_minutes)`` (at least one period)."""
         minutes = np.asarray(minutes, dtype=np.float64)
         periods = np.maximum(np.ceil(minutes / float(period_minutes) - 1e-9), 1).astype(np.int64)
@@ -207,12 +205,12 @@ class OperationsProblem:
     beta: float = 1.0
     smoothing: float = 0.0
     period_minutes: float = 60.0
-    arrivals: np.ndarray | None = None
-    in_transit: np.ndarray | None = None
-    probabilities: np.ndarray | None = None
-    unit_cost: np.ndarray | None = None
-    fixed_cost: np.ndarray | None = None
-    penalty: np.ndarray | None = None
+    arrivals: Any = None  # an array after __post_init__
+    in_transit: Any = None  # an array after __post_init__
+    probabilities: Any = None  # an array after __post_init__
+    unit_cost: Any = None  # an array after __post_init__
+    fixed_cost: Any = None  # an array after __post_init__
+    penalty: Any = None  # an array after __post_init__
 
     def __post_init__(self) -> None:
         self.facilities = pd.Index(self.facilities)
@@ -293,9 +291,7 @@ class OperationsProblem:
         return self.gamma is not None and self.critical_types.size > 0
 
 
-def _shaped(
-    value: Any, shape: tuple[int, ...], name: str, *, finite: bool = True
-) -> np.ndarray:
+def _shaped(value: Any, shape: tuple[int, ...], name: str, *, finite: bool = True) -> np.ndarray:
     arr = np.asarray(value, dtype=np.float64)
     try:
         out = np.broadcast_to(arr, shape).copy()
@@ -313,9 +309,7 @@ def _check_finite(arr: np.ndarray, name: str, *, nonnegative: bool, finite: bool
         bad |= arr < 0
     if bad.any():
         where = tuple(int(v) for v in np.argwhere(bad)[0])
-        raise InputError(
-            f"{name}[{where}] is {arr[where]}; give finite values >= 0 (units)."
-        )
+        raise InputError(f"{name}[{where}] is {arr[where]}; give finite values >= 0 (units).")
 
 
 @dataclass(frozen=True)
@@ -333,12 +327,12 @@ class Layout:
     rows: dict[str, tuple[int, int]]  # block → (start, rows per period)
 
     @property
-    def N(self) -> int:
+    def cells(self) -> int:
         return self.n * self.m
 
     def col(self, block: str, t: Any, k: Any, s: Any = 0) -> Any:
         """Column of ``block`` at period ``t``, in-block position ``k`` (scenario ``s``)."""
-        N = self.N
+        N = self.cells
         base = np.asarray(t) * self.cols_per_period
         if block == "x":
             return base + k
@@ -361,7 +355,7 @@ class Layout:
 
     @property
     def per_scenario(self) -> int:
-        return 2 * self.N + (2 if self.equity else 0)
+        return 2 * self.cells + (2 if self.equity else 0)
 
     def row(self, block: str, t: Any, k: Any) -> Any:
         start, size = self.rows[block]
@@ -446,7 +440,7 @@ def build_arrays(problem: OperationsProblem) -> Arrays:
         integ[col] = integer_type[types_z][None, :]
     # second stage: y, u (and the band) per scenario
     for sc in range(s):
-        p = float(problem.probabilities[sc])  # type: ignore[index]
+        p = float(problem.probabilities[sc])
         col = L.col("y", T[:, None], cells[None, :], sc)
         c[col] = p * disc[:, None] * problem.fixed_cost.ravel()[None, :]
         up[col] = problem.fixed.reshape(h, N)
@@ -480,7 +474,7 @@ def build_arrays(problem: OperationsProblem) -> Arrays:
     add(rr[1:], L.col("x", T[:-1, None], cells[None, :]), -1.0)
     add(rr, L.col("a", *tc), -1.0)
     add(rr, L.col("r", *tc), 1.0)
-    rhs = problem.arrivals.reshape(h, N).copy()  # type: ignore[union-attr]
+    rhs = problem.arrivals.reshape(h, N).copy()
     rhs[0] += problem.initial.ravel()
     r_lo[rr] = rhs
     r_up[rr] = rhs
@@ -491,7 +485,7 @@ def build_arrays(problem: OperationsProblem) -> Arrays:
         L.col("x", *tc),
         1.0,
     )
-    r_up[rp] = problem.pool - problem.in_transit  # type: ignore[operator]
+    r_up[rp] = problem.pool - problem.in_transit
     if e * q:
         ez = np.arange(e * q)
         arc_z, types_z = ez // q, qtypes[ez % q]
@@ -506,9 +500,7 @@ def build_arrays(problem: OperationsProblem) -> Arrays:
         for d in range(int(tau.max())):
             when = np.broadcast_to(T[:, None] + d, zc.shape)
             ok = (d < tau)[None, :] & (when < h)
-            add(
-                L.row("pool", when[ok], np.broadcast_to(types_z, ok.shape)[ok]), zc[ok], 1.0
-            )
+            add(L.row("pool", when[ok], np.broadcast_to(types_z, ok.shape)[ok]), zc[ok], 1.0)
     if equity:
         crit = problem.critical_types
         for sc in range(s):

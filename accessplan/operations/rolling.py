@@ -244,9 +244,9 @@ class RollingResult:
         return float(self.cost["total"].sum())
 
 
-def shift_warm_start(warm: WarmStart, plan: OperationsPlan, new: OperationsProblem, k: int) -> (
-    WarmStart | None
-):
+def shift_warm_start(
+    warm: WarmStart, plan: OperationsPlan, new: OperationsProblem, k: int
+) -> WarmStart | None:
     """``warm`` (from ``plan``) moved ``k`` periods earlier onto ``new``'s layout; the periods
     past the old horizon repeat its last period. None when the layouts differ in shape."""
     from accessplan.operations.model import build_arrays
@@ -444,8 +444,16 @@ def rolling_horizon(
         else pd.DataFrame(columns=["period", "type", "from", "to", "units", "minutes", "arrives"])
     )
     return RollingResult(
-        network, mobile, fixed_used, unmet, demand, forecast_used, changes, transfers,
-        pd.DataFrame(log), pd.DataFrame(cost_rows, index=pd.RangeIndex(periods, name="period")),
+        network,
+        mobile,
+        fixed_used,
+        unmet,
+        demand,
+        forecast_used,
+        changes,
+        transfers,
+        pd.DataFrame(log),
+        pd.DataFrame(cost_rows, index=pd.RangeIndex(periods, name="period")),
     )
 
 
@@ -502,9 +510,7 @@ def _rationale(plan: OperationsPlan, k: int) -> dict[str, Any]:
     binding = plan.binding(k)
     duals = plan.pool_duals.iloc[k]
     return {
-        "binding": "; ".join(
-            f"{r.constraint} (dual {r.dual:.4g})" for r in binding.itertuples()
-        ),
+        "binding": "; ".join(f"{r.constraint} (dual {r.dual:.4g})" for r in binding.itertuples()),
         "equity_dual": float(plan.equity_duals.iloc[k]),
         **{f"pool_dual_{name}": float(v) for name, v in duals.items()},
         "dual_source": plan.dual_source,

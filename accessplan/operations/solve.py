@@ -84,8 +84,8 @@ class OperationsPlan:
     def allocation(self) -> pd.DataFrame:
         """Long table: period, facility, type, demand, mobile, fixed_used, unmet."""
         p = self.problem
-        s, h, n, m = p.shape
-        mean_demand = np.tensordot(p.probabilities, p.demand, axes=1)  # type: ignore[arg-type]
+        h = p.shape[1]
+        mean_demand = np.tensordot(p.probabilities, p.demand, axes=1)
         idx = pd.MultiIndex.from_product(
             [range(h), p.facilities, [t.name for t in p.types]],
             names=["period", "facility", "type"],
@@ -111,8 +111,12 @@ class OperationsPlan:
             slack = self.arrays.row_upper[r] - activity[r]
             if slack <= BINDING_TOL * max(1.0, abs(self.arrays.row_upper[r])):
                 rows.append(
-                    {"constraint": f"pool {name}", "period": period,
-                     "dual": float(self.row_dual[r]), "slack": float(slack)}
+                    {
+                        "constraint": f"pool {name}",
+                        "period": period,
+                        "dual": float(self.row_dual[r]),
+                        "slack": float(slack),
+                    }
                 )
         if L.equity:
             for sc in range(L.s):
@@ -120,8 +124,12 @@ class OperationsPlan:
                 slack = self.arrays.row_upper[r] - activity[r]
                 if slack <= BINDING_TOL:
                     rows.append(
-                        {"constraint": "equity band", "period": period,
-                         "dual": float(self.row_dual[r]), "slack": float(slack)}
+                        {
+                            "constraint": "equity band",
+                            "period": period,
+                            "dual": float(self.row_dual[r]),
+                            "slack": float(slack),
+                        }
                     )
         return pd.DataFrame(rows, columns=["constraint", "period", "dual", "slack"])
 
@@ -251,8 +259,17 @@ def solve_operations(
         else:
             row_dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)
     return _plan(
-        problem, arrays, values, objective, bound, result_gap, label,
-        time.perf_counter() - t0, row_dual, source, WarmStart(values, col_status, row_status),
+        problem,
+        arrays,
+        values,
+        objective,
+        bound,
+        result_gap,
+        label,
+        time.perf_counter() - t0,
+        row_dual,
+        source,
+        WarmStart(values, col_status, row_status),
     )
 
 
@@ -296,7 +313,7 @@ def _plan(
 ) -> OperationsPlan:
     L = arrays.layout
     s, h, n, m = problem.shape
-    N = L.N
+    N = L.cells
     T = np.arange(h)[:, None]
     cells = np.arange(N)[None, :]
     integer = np.tile(problem.integer_types, n)
@@ -308,8 +325,8 @@ def _plan(
 
     p = problem.probabilities
     mobile = take("x")
-    fixed_used = sum(p[sc] * take("y", sc) for sc in range(s))  # type: ignore[index]
-    unmet = sum(p[sc] * take("u", sc) for sc in range(s))  # type: ignore[index]
+    fixed_used = np.sum([p[sc] * take("y", sc) for sc in range(s)], axis=0)
+    unmet = np.sum([p[sc] * take("u", sc) for sc in range(s)], axis=0)
     qtypes = problem.transfer_types
     e, q = L.e, L.q
     zunits = np.zeros((h, e, q))
