@@ -37,6 +37,7 @@ from accessplan.io import (
     population_report,
     read_facilities,
     read_population,
+    read_population_points,
     read_population_raster,
     read_roads,
 )
@@ -63,6 +64,7 @@ from accessplan.measures import (
     three_step_fca,
     two_step_fca,
 )
+from accessplan.national import RegionArrays, read_region_arrays, synthetic_region_arrays
 from accessplan.network import RoutingGraph, prepare_network, routing_graph
 from accessplan.optimize import (
     Plan,
@@ -82,6 +84,7 @@ from accessplan.optimize import (
 from accessplan.points import Points
 from accessplan.regions import Region, load_region, synthetic_islands, synthetic_region
 from accessplan.report import write_report
+from accessplan.roads import RoadArrays, prepare_road_arrays, read_road_arrays
 from accessplan.scenario import Result, Scenario, ScenarioCheck, run_batch
 from accessplan.snapping import Snapped, snap_points
 from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES
@@ -104,8 +107,10 @@ __all__ = [
     "Plan",
     "Points",
     "Region",
+    "RegionArrays",
     "ResourcePool",
     "Result",
+    "RoadArrays",
     "RoutingGraph",
     "Scenario",
     "ScenarioCheck",
@@ -153,9 +158,13 @@ __all__ = [
     "population_report",
     "power_decay",
     "prepare_network",
+    "prepare_road_arrays",
     "read_facilities",
     "read_population",
+    "read_population_points",
     "read_population_raster",
+    "read_region_arrays",
+    "read_road_arrays",
     "read_roads",
     "regions",
     "report",
@@ -167,6 +176,7 @@ __all__ = [
     "summarize",
     "synthetic_islands",
     "synthetic_region",
+    "synthetic_region_arrays",
     "three_step_fca",
     "travel_times",
     "two_step_fca",
