@@ -85,7 +85,9 @@ class ResourceType:
         Indivisible units (staff, vehicles): integer decision variables.
     transfers
         Mobile units travel between facilities over the road network (transfer variables with
-        delays); otherwise the type is re-allocated within the ramp limit.
+        delays); otherwise the type is re-allocated within the ramp limit. For a type with
+        transfers the ramp bounds the units joining or leaving service at a facility from
+        outside the network (ramp 0: units move only by transfer and are conserved).
     critical
         Counts in the equity band.
     transfer_cost_per_minute

@@ -154,11 +154,25 @@ def highs_arrays(arrays: Arrays, msg: bool = False) -> Any:
     lp.a_matrix_.start_ = A.indptr.astype(np.int32)
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
     lp.a_matrix_.value_ = A.data.astype(np.float64)
-    if arrays.integer.any():
-        kind = np.where(arrays.integer, 1, 0).astype(np.uint8)
-        lp.integrality_ = [highspy.HighsVarType(int(v)) for v in kind]
     h.passModel(lp)
+    if arrays.integer.any():
+        cols = np.flatnonzero(arrays.integer).astype(np.int32)
+        kind = np.full(cols.size, int(highspy.HighsVarType.kInteger), dtype=np.uint8)
+        h.changeColsIntegrality(cols.size, cols, kind)
     return h
+
+
+def _status_codes(statuses: Any) -> np.ndarray:
+    """HiGHS basis statuses as an int8 array (converted in C by ``map``)."""
+    return np.fromiter(map(int, statuses), dtype=np.int8, count=len(statuses))
+
+
+def _status_list(codes: np.ndarray) -> list[Any]:
+    """int8 codes back to ``HighsBasisStatus`` values, by one indexing of a lookup table."""
+    import highspy
+
+    table = np.array([highspy.HighsBasisStatus(k) for k in range(5)], dtype=object)
+    return list(table[codes.astype(np.intp)])
 
 
 def solve_operations(
@@ -245,8 +259,8 @@ def solve_operations(
     basis = h.getBasis()
     col_status = row_status = None
     if not is_mip and basis.valid:
-        col_status = np.array([int(v) for v in basis.col_status], dtype=np.int8)
-        row_status = np.array([int(v) for v in basis.row_status], dtype=np.int8)
+        col_status = _status_codes(basis.col_status)
+        row_status = _status_codes(basis.row_status)
     row_dual = np.full(arrays.A.shape[0], np.nan)
     source = "lp"
     if duals:
@@ -291,8 +305,8 @@ def _apply_warm(h: Any, arrays: Arrays, warm: WarmStart, is_mip: bool) -> None:
     if warm.row_status.shape != (arrays.A.shape[0],):
         return
     basis = highspy.HighsBasis()
-    basis.col_status = [highspy.HighsBasisStatus(int(v)) for v in warm.col_status]
-    basis.row_status = [highspy.HighsBasisStatus(int(v)) for v in warm.row_status]
+    basis.col_status = _status_list(warm.col_status)
+    basis.row_status = _status_list(warm.row_status)
     basis.alien = True  # shifted: HiGHS repairs a basis with the wrong count of basics
     basis.valid = True
     h.setBasis(basis)
@@ -340,7 +354,7 @@ def _plan(
         frame = pd.DataFrame(
             {
                 "period": tt,
-                "type": [problem.types[qtypes[k]].name for k in qq],
+                "type": np.array([t.name for t in problem.types], dtype=object)[qtypes[qq]],
                 "from": problem.facilities[arcs.src[ee]],
                 "to": problem.facilities[arcs.dst[ee]],
                 "units": zunits[tt, ee, qq],
