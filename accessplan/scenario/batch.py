@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,9 @@ from accessplan.errors import AccessplanError, ScenarioError
 from accessplan.outputs import output_folder
 from accessplan.scenario.config import Scenario
 from accessplan.scenario.result import SERVED_METRIC
+
+if TYPE_CHECKING:
+    from accessplan.compute import ClientLike
 
 __all__ = ["format_table", "run_batch"]
 
@@ -55,13 +58,22 @@ def format_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, "-" * len(header), *body])
 
 
-def _run_one(path: str, out_dir: str) -> dict[str, Any]:
-    """Run one scenario file into ``out_dir``; never raises (the error is reported)."""
+def _run_one(path: str, out_dir: str, in_task: bool = False) -> dict[str, Any]:
+    """Run one scenario file into ``out_dir``; never raises (the error is reported).
+
+    ``in_task``: the run is a task on a Dask cluster, so it runs in this process whatever its
+    ``[compute]`` section asks.
+    """
     t0 = time.perf_counter()
     row: dict[str, Any] = {"scenario": path}
     try:
         scenario = Scenario.from_toml(path)
-        result = scenario.run(progress=False)
+        if in_task:
+            from accessplan.scenario.run import Runner
+
+            result = Runner(scenario, progress=False).run()
+        else:
+            result = scenario.run(progress=False)
         result.write(out_dir)
         plan = result.plan
         summary = result.summary_table().set_index("metric")
@@ -101,6 +113,26 @@ def _paths_in(out: Path, work: Path, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def _run_on_cluster(
+    client: ClientLike,
+    paths: list[str],
+    targets: list[str],
+    rows: dict[str, dict[str, Any]],
+    finish: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """One task per scenario on the cluster; each row, finished, into ``rows`` by path."""
+    from accessplan.compute import scenario_cluster
+
+    with scenario_cluster({}, client) as dask:
+        assert dask is not None
+        futures = [
+            dask.submit(_run_one, p, t, True, pure=False)
+            for p, t in zip(paths, targets, strict=True)
+        ]
+        for p, row in zip(paths, dask.gather(futures), strict=True):
+            rows[p] = finish(row)
+
+
 def run_batch(
     scenarios: Iterable[str | Path],
     out_dir: str | Path,
@@ -109,8 +141,13 @@ def run_batch(
     progress: bool = True,
     on_result: Callable[[dict[str, Any]], None] | None = None,
     replace: bool = False,
+    client: ClientLike | None = None,
 ) -> pd.DataFrame:
     """Run many scenario files, ``jobs`` at a time, each into ``out_dir/<file stem>/``.
+
+    With a Dask ``client`` (or scheduler address) each scenario is one task on the cluster
+    instead (``jobs`` is then not used); the workers write into the output folder, so on
+    several machines it must be on storage they share.
 
     A scenario that fails is reported in the summary (``status`` = ``"failed"`` with its
     ``error``) and does not stop the others. Writes ``out_dir/batch_summary.csv`` and, when
@@ -143,7 +180,14 @@ def run_batch(
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(paths), desc="scenarios", unit="scenario")
-        if jobs == 1:
+        if client is not None:
+            _run_on_cluster(client, paths, targets, rows, lambda row: _paths_in(out, work, row))
+            for p in paths:
+                if bar is not None:
+                    bar.update(1)
+                if on_result:
+                    on_result(rows[p])
+        elif jobs == 1:
             for p, t in zip(paths, targets, strict=True):
                 rows[p] = _paths_in(out, work, _run_one(p, t))
                 if bar is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from accessplan.scenario.schema import read_scenario_file, validate_scenario_dict
 
 if TYPE_CHECKING:
+    from accessplan.compute import ClientLike
     from accessplan.scenario.check import ScenarioCheck
     from accessplan.scenario.result import Result
 
@@ -24,8 +25,8 @@ class Scenario:
     ----------
     config
         One dict per section (``scenario``, ``inputs``, ``network``, ``access``, ``supply``,
-        ``plan``, ``equity``, ``outputs``) with every key present; see
-        :data:`accessplan.scenario.schema.SCHEMA`.
+        ``plan``, ``equity``, ``outputs``, and ``compute``, ``sensitivity``) with every key
+        present; see :data:`accessplan.scenario.schema.SCHEMA` and ``RUN_SECTIONS``.
     source
         Where it came from (a file path, or ``"code"``).
     """
@@ -90,8 +91,15 @@ class Scenario:
 
         return check_scenario(self)
 
-    def run(self, *, progress: bool = False) -> Result:
-        """Run every stage and return the :class:`Result`."""
+    def run(self, *, progress: bool = False, client: ClientLike | None = None) -> Result:
+        """Run every stage and return the :class:`Result`.
+
+        With a Dask ``client`` (or scheduler address), or a ``[compute]`` section that asks
+        for a cluster, travel times and row-separable measures run as tasks on it; the result
+        is the same (see :mod:`accessplan.compute`).
+        """
+        from accessplan.compute import scenario_cluster
         from accessplan.scenario.run import Runner
 
-        return Runner(self, progress=progress).run()
+        with scenario_cluster(self.config.get("compute", {}), client) as dask:
+            return Runner(self, progress=progress, client=dask).run()

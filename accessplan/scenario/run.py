@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import networkx as nx
+    from distributed import Client
 
     from accessplan.comparison import Comparison
+    from accessplan.network import RoutingGraph
     from accessplan.optimize import Plan, SupplyOption
     from accessplan.traveltimes import TravelTimes
 
@@ -76,21 +78,26 @@ def prepare_graph(cfg: dict[str, dict[str, Any]], graph: nx.MultiDiGraph) -> nx.
 
 
 class Runner:
-    """The stages of :meth:`Scenario.run`, one method each."""
+    """The stages of :meth:`Scenario.run`, one method each.
 
-    def __init__(self, scenario: Scenario, *, progress: bool) -> None:
+    With a Dask ``client``, travel times and row-separable measures run as tasks on it
+    (:mod:`accessplan.compute`), with the same results.
+    """
+
+    def __init__(self, scenario: Scenario, *, progress: bool, client: Client | None = None) -> None:
         self.scenario = scenario
         self.cfg = scenario.config
         self.progress = progress
+        self.client = client
         self.timings: dict[str, float] = {}
         self.measure = get_measure(self.cfg["access"]["measure"])
 
     def run(self) -> Result:
         with _stage(self.timings, "inputs", self.progress):
-            inputs = read_inputs(self.cfg)
+            inputs = self._read_inputs()
         self._origins = inputs.population
         with _stage(self.timings, "network", self.progress):
-            graph = prepare_graph(self.cfg, inputs.graph)
+            graph = self._prepare_graph(inputs)
         with _stage(self.timings, "candidates", self.progress):
             candidates = self._candidates(inputs, graph)
         with _stage(self.timings, "travel times", self.progress):
@@ -136,6 +143,16 @@ class Runner:
         )
 
     # ---------------------------------------------------------------- stages
+    def _read_inputs(self) -> Inputs:
+        return read_inputs(self.cfg)
+
+    def _prepare_graph(self, inputs: Inputs) -> nx.MultiDiGraph:
+        return prepare_graph(self.cfg, inputs.graph)
+
+    def _network(self, graph: nx.MultiDiGraph) -> nx.MultiDiGraph | RoutingGraph:
+        """The network the travel times are routed on (the prepared graph)."""
+        return graph
+
     def _candidates(self, inputs: Inputs, graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
         from accessplan.network import routing_graph
         from accessplan.optimize import candidates as cand
@@ -182,13 +199,22 @@ class Runner:
         from accessplan.traveltimes import travel_times
 
         net = self.cfg["network"]
-        kw = {
+        kw: dict[str, Any] = {
             "cutoff": net["cutoff"],
             "max_snap_m": net["max_snap_m"],
             "leg_speed_kph": net["leg_speed_kph"],
         }
-        existing = travel_times(graph, inputs.population, inputs.facilities, **kw)
-        to_sites = travel_times(graph, inputs.population, candidates, **kw)
+        route: Any = travel_times
+        if self.client is not None:
+            from accessplan import compute
+
+            route = compute.travel_times
+            kw["client"] = self.client
+            kw["block_facilities"] = self.cfg["compute"]["block_facilities"]
+            kw["block_origins"] = self.cfg["compute"]["block_origins"]
+        network = self._network(graph)
+        existing = route(network, inputs.population, inputs.facilities, **kw)
+        to_sites = route(network, inputs.population, candidates, **kw)
         both = existing.join_destinations(to_sites)
         both.diagnostics = pd.concat(
             {"existing facilities": existing.diagnostics, "candidate sites": to_sites.diagnostics}
@@ -197,7 +223,15 @@ class Runner:
 
     def _access(self, tt: TravelTimes, demand: pd.Series, supply: pd.DataFrame) -> pd.DataFrame:
         """The scenario's measure, from the registry, in its unit."""
-        return compute(self.measure, tt, demand, supply, **measure_params(self.measure, self.cfg))
+        params = measure_params(self.measure, self.cfg)
+        if self.client is not None:
+            from accessplan import compute as on_cluster
+
+            block = self.cfg["compute"]["block_origins"]
+            return on_cluster.measure(
+                self.measure, tt, demand, supply, client=self.client, block_origins=block, **params
+            )
+        return compute(self.measure, tt, demand, supply, **params)
 
     def _served(self, tt: TravelTimes, demand: pd.Series, supply: pd.DataFrame) -> pd.Series:
         """Persons served within the standard when each unit serves a limited number."""

@@ -51,6 +51,7 @@ from accessplan.measures.registry import MEASURES
 
 __all__ = [
     "DEFAULT_SUPPLY",
+    "RUN_SECTIONS",
     "SCHEMA",
     "SUPPLY_KEYS",
     "Key",
@@ -273,6 +274,44 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 
+#: Sections about where a scenario runs and what a sensitivity analysis varies; they never
+#: change the result of one run (see :mod:`accessplan.compute`, :mod:`accessplan.sensitivity`).
+RUN_SECTIONS: dict[str, dict[str, Key]] = {
+    "compute": {
+        "scheduler": Key(
+            (str,), None, "Address of a running Dask scheduler, e.g. 'tcp://10.0.0.1:8786'."
+        ),
+        "local_workers": Key(
+            (int,),
+            None,
+            "Start a Dask LocalCluster of this many worker processes (one thread each) here.",
+            minimum=1,
+        ),
+        "block_facilities": Key((int,), 500, "Destinations per travel-time task.", minimum=1),
+        "block_origins": Key(
+            (int,),
+            50_000,
+            "Origins per measure task (and per travel-time task when searches start at the "
+            "origins).",
+            minimum=1,
+        ),
+    },
+    "sensitivity": {
+        "draws": Key((int,), 50, "Number of draws (runs with perturbed inputs).", minimum=1),
+        "seed": Key((int,), 0, "Seed of the draws."),
+        "lower": Key(_NUM, 5.0, "Lower percentile of the intervals.", minimum=0, maximum=100),
+        "upper": Key(_NUM, 95.0, "Upper percentile of the intervals.", minimum=0, maximum=100),
+        "demand": Key(
+            (dict,),
+            None,
+            "Factor on each cell's population, e.g. { dist = 'lognormal', sigma = 0.1 }.",
+        ),
+        "speeds": Key((dict,), None, "Factor on every road speed (one per draw)."),
+        "capacities": Key((dict,), None, "Factor on each facility's and supply type's capacity."),
+        "digital_access": Key((dict,), None, "Factor on the digital uptake share (capped at 1)."),
+    },
+}
+
 #: Keys of one ``[supply.<type>]`` table.
 SUPPLY_KEYS: dict[str, Key] = {
     "cost": Key(_NUM, None, "Cost of one new unit, cost units (1 = one clinic).", minimum=0),
@@ -360,14 +399,14 @@ def validate_scenario_dict(
     """
     if not isinstance(raw, dict):
         raise ScenarioError(f"{source}: a scenario must be a table of sections.")
-    sections = [*SCHEMA, "supply"]
+    sections = [*SCHEMA, *RUN_SECTIONS, "supply"]
     out: dict[str, dict[str, Any]] = {}
     for section in raw:
         if section not in sections:
             raise ScenarioError(
                 f"{source}: unknown section [{section}].{_suggest(section, sections)}"
             )
-    for section, keys in SCHEMA.items():
+    for section, keys in (SCHEMA | RUN_SECTIONS).items():
         given = raw.get(section, {})
         if not isinstance(given, dict):
             raise ScenarioError(f"{source}: [{section}] must be a table, got {given!r}.")
@@ -431,11 +470,25 @@ def _check_consistency(out: dict[str, dict[str, Any]], source: str) -> None:
     if not out["plan"]["types"]:
         raise ScenarioError(f"{source} [plan]: types is empty; list at least one supply type.")
     _check_thresholds(out, source)
+    _check_run_sections(out, source)
     if out["plan"]["objective"] == "maximin" and not out["equity"]["zones"]:
         raise ScenarioError(
             f"{source} [plan]: objective = 'maximin' maximises the smallest zone coverage; set "
             "[equity] zones (a polygon file) or choose objective 'coverage' or 'median'."
         )
+
+
+def _check_run_sections(out: dict[str, dict[str, Any]], source: str) -> None:
+    """One way to run at most, and distributions the sensitivity analysis can draw from."""
+    from accessplan.sensitivity.distributions import check_sensitivity
+
+    compute = out["compute"]
+    if compute["scheduler"] is not None and compute["local_workers"] is not None:
+        raise ScenarioError(
+            f"{source} [compute]: give scheduler (a running Dask cluster) or local_workers (a "
+            "cluster started on this machine), not both."
+        )
+    check_sensitivity(out["sensitivity"], f"{source} [sensitivity]")
 
 
 def _check_thresholds(out: dict[str, dict[str, Any]], source: str) -> None:
