@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -42,6 +43,35 @@ def ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     total = int(lengths.sum())
     ends = np.cumsum(lengths)
     return np.arange(total) - np.repeat(ends - lengths, lengths) + np.repeat(starts, lengths)
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair_kernel(
+    node_ptr, d_idx, minutes, o_ok, o_inv, o_leg, d_ptr, d_points, d_leg, cutoff, rows, cols, total
+):  # pragma: no cover
+    """Count (``rows`` empty) or write the kept point pairs; returns how many are kept.
+
+    Pairs come out by origin point (in the order of ``o_ok``), then by the node entries of its
+    node, then by the destination points of each entry's node (in the order of ``d_points``).
+    """
+    fill = rows.size > 0
+    k = 0
+    for i in range(o_ok.size):
+        r = o_ok[i]
+        node = o_inv[i]
+        for e in range(node_ptr[node], node_ptr[node + 1]):
+            base = o_leg[r] + minutes[e]
+            dn = d_idx[e]
+            for q in range(d_ptr[dn], d_ptr[dn + 1]):
+                c = d_points[q]
+                t = base + d_leg[c]
+                if t <= cutoff:
+                    if fill:
+                        rows[k] = r
+                        cols[k] = c
+                        total[k] = t
+                    k += 1
+    return k
 
 
 def expand_pairs(
@@ -66,29 +96,37 @@ def expand_pairs(
         The points of those nodes and every point's leg (minutes).
     cutoff
         Largest total kept (minutes), or None.
+
+    Returns
+    -------
+    rows, cols, total
+        Origin and destination point positions (int64) and minutes of each kept pair, by
+        origin point in the order of ``origins.ok``; each total is
+        ``(origin leg + node minutes) + destination leg``.
     """
-    o_ok, o_inv = origins.ok, origins.inverse
-    d_ok, d_inv = destinations.ok, destinations.inverse
     node_ptr = np.searchsorted(o_idx, np.arange(node_shape[0] + 1))
-    row_len = node_ptr[o_inv + 1] - node_ptr[o_inv]
-    entry = ragged_arange(node_ptr[o_inv], row_len)
-    rows = np.repeat(o_ok, row_len)
-    dnode = d_idx[entry]
-    node_total = minutes[entry]
-    del entry
-    d_order = np.argsort(d_inv, kind="stable")
-    d_ptr = np.searchsorted(d_inv[d_order], np.arange(node_shape[1] + 1))
-    col_len = d_ptr[dnode + 1] - d_ptr[dnode]
-    pick = ragged_arange(d_ptr[dnode], col_len)
-    cols = d_ok[d_order[pick]]
-    del pick
-    rows = np.repeat(rows, col_len)
-    total = (
-        origins.leg_minutes[rows] + np.repeat(node_total, col_len) + destinations.leg_minutes[cols]
+    d_order = np.argsort(destinations.inverse, kind="stable")
+    d_ptr = np.searchsorted(destinations.inverse[d_order], np.arange(node_shape[1] + 1))
+    d_points = destinations.ok[d_order].astype(np.int64, copy=False)
+    limit = np.inf if cutoff is None else float(cutoff)
+    args = (
+        node_ptr.astype(np.int64, copy=False),
+        d_idx.astype(np.int64, copy=False),
+        minutes.astype(np.float64, copy=False),
+        origins.ok.astype(np.int64, copy=False),
+        origins.inverse.astype(np.int64, copy=False),
+        origins.leg_minutes.astype(np.float64, copy=False),
+        d_ptr.astype(np.int64, copy=False),
+        d_points,
+        destinations.leg_minutes.astype(np.float64, copy=False),
+        limit,
     )
-    if cutoff is not None:
-        keep = total <= cutoff
-        rows, cols, total = rows[keep], cols[keep], total[keep]
+    empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    n = _pair_kernel(*args, empty_i, empty_i, empty_f)
+    rows = np.empty(n, dtype=np.int64)
+    cols = np.empty(n, dtype=np.int64)
+    total = np.empty(n, dtype=np.float64)
+    _pair_kernel(*args, rows, cols, total)
     return rows, cols, total
 
 
@@ -246,20 +284,22 @@ class _Filler:
         self.shape = shape
 
     def add(self, rows: np.ndarray, cols: np.ndarray, minutes: np.ndarray) -> None:
-        order = np.argsort(rows, kind="stable")
-        rows = rows[order]
-        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        lengths = np.diff(np.r_[first, rows.size])
-        starts = self.cursor[rows[first]]
-        where = ragged_arange(starts, lengths)
-        self.indices[where] = cols[order]
-        self.data[where] = minutes[order]
-        self.cursor[rows[first]] += lengths
+        _scatter_rows(rows, cols, minutes, self.cursor, self.indices, self.data)
 
     def matrix(self) -> sp.csr_array:
         csr = sp.csr_array((self.data, self.indices, self.indptr), shape=self.shape)
         csr.sort_indices()  # in place, row by row
         return csr
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter_rows(rows, cols, minutes, cursor, indices, data):  # pragma: no cover
+    """Append each pair at its row's cursor (pairs of one row keep their order)."""
+    for k in range(rows.size):
+        at = cursor[rows[k]]
+        indices[at] = cols[k]
+        data[at] = minutes[k]
+        cursor[rows[k]] = at + 1
 
 
 def _bar(progress: bool, total: int, desc: str) -> Any:

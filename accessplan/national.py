@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,7 @@ def read_region_arrays(
     aggregate: int = 1,
     bbox: tuple[float, float, float, float] | None = None,
     name: str | None = None,
+    facility_columns: dict[str, Any] | None = None,
 ) -> RegionArrays:
     """A country from its files, as arrays.
 
@@ -98,10 +100,15 @@ def read_region_arrays(
     mode, aggregate, bbox
         Travel mode of the roads; cells summed per ``aggregate`` × ``aggregate`` block;
         optional (west, south, east, north) box in degrees.
+    name
+        Short name (default: the PBF's file name).
+    facility_columns
+        Keyword arguments for :func:`accessplan.io.read_facilities` naming the facility file's
+        columns, e.g. ``{"lon_col": "Long", "lat_col": "Lat", "capacity_col": "beds"}``.
     """
     from accessplan.io import read_facilities, read_population_points
 
-    sites = read_facilities(facilities)
+    sites = read_facilities(facilities, **(facility_columns or {}))
     return RegionArrays(
         name=name or Path(roads).name.split(".")[0],
         roads=read_road_arrays(roads, mode, bbox=bbox),

@@ -151,3 +151,21 @@ def test_population_points_equal_the_raster_frame():
     assert points.attrs["report"] == frame.attrs["report"]
     back = points.to_geodataframe()
     assert back.crs == frame.crs and len(back) == len(frame)
+
+
+def test_a_country_reads_as_arrays_with_the_facility_files_columns():
+    columns = {"lon_col": "Long", "lat_col": "Lat", "on_invalid": "report"}
+    facilities = COMOROS / "comoros_who_kemri_public_health_facilities_2019.csv"
+    raster = COMOROS / "ngazidja_ppp_2020_UNadj_clip.tif"
+    region = ap.read_region_arrays(PBF, raster, facilities, facility_columns=columns)
+    sites = ap.read_facilities(facilities, **columns)
+    assert region.name == "comores-latest"
+    assert list(region.facilities.ids) == list(sites["id"])
+    np.testing.assert_array_equal(region.facilities["capacity"], sites["capacity"])
+    cells = ap.io.read_population_raster(raster)
+    summary = region.summary()
+    assert summary["population_points"] == len(cells)
+    assert summary["population_total"] == pytest.approx(cells["population"].sum())
+    assert summary["road_nodes"] == read_road_arrays(PBF, "drive").n_nodes
+    with pytest.raises(InputError, match="Long"):
+        ap.read_region_arrays(PBF, raster, facilities)  # the file's longitude is 'Long'

@@ -1,0 +1,374 @@
+"""National scale on one machine: a million-node country end to end, stage by stage.
+
+Cases (each in a fresh process, so its memory is its own):
+
+* ``synthetic-60`` and ``synthetic-120``: :func:`accessplan.synthetic_region_arrays` with
+  1,000,000 nodes (a 1,017 × 1,017 street grid, seed 11), 1,000,000 populated cells, 3,000
+  facilities and 300 candidate sites; travel times to the facilities with a 60- and a
+  120-minute cutoff. Stages: region (generated as arrays), network
+  (:func:`accessplan.prepare_network` on the arrays), travel times, 2SFCA (the cutoff as
+  catchment), nearest facility, equity summary, and a budgeted plan: the 20 candidate sites
+  (equal cost each, so a budget of 20 sites) that cover the most persons not within 30 minutes
+  of a facility, by :func:`accessplan.optimize.heuristics.mclp_heuristic` with its proven gap.
+* ``networkx-path``: the peer for the first two stages, the same region through
+  :func:`accessplan.synthetic_region` and the networkx graph (what a region took before arrays).
+* ``comoros-60`` / ``comoros-120``: the whole Comoros from its files (OSM PBF, the WorldPop
+  100 m raster of the three islands, the WHO–KEMRI facilities) by
+  :func:`accessplan.read_region_arrays`, the same stages; ``comoros-graph`` the peer through
+  :func:`accessplan.io.read_roads` and the networkx graph.
+* ``engine-250k``: the 250k-node case of ``bench_travel_times.py`` (20,000 cells × 500
+  facilities, seed 7, cutoffs 30 and 60 minutes) routed by the block path that large problems
+  take and by the dense path, compared entry by entry (they must be identical).
+
+Memory per stage: the peak resident set of the process during that stage (the kernel's
+high-water mark is reset before each stage through ``/proc/self/clear_refs``).
+
+Run ``python benchmarks/bench_national.py`` (about 15 minutes and 16 GiB at peak on 2 cores), or
+``--quick`` for a 40,000-node rehearsal of every case in a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._harness import floor_line, print_table
+
+COMOROS = Path(__file__).resolve().parents[2] / "shared" / "data" / "region" / "comoros"
+GIB = 1024.0
+
+
+def _rss_mib(field: str) -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return float(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _reset_peak() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+class Stages:
+    """Wall-clock seconds, peak RSS (MiB) and a note per stage of one pipeline."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    @contextmanager
+    def stage(self, name: str, note: str = "") -> Iterator[dict[str, Any]]:
+        _reset_peak()
+        row: dict[str, Any] = {"stage": name, "note": note}
+        t0 = time.perf_counter()
+        yield row
+        row["seconds"] = time.perf_counter() - t0
+        row["peak_mib"] = _rss_mib("VmHWM")
+        row["rss_after_mib"] = _rss_mib("VmRSS")
+        self.rows.append(row)
+        print(f"  {name}: {row['seconds']:.1f} s, peak {row['peak_mib'] / GIB:.2f} GiB", flush=True)
+
+
+def _analyse(
+    stages: Stages,
+    network: Any,
+    population: Any,
+    facilities: Any,
+    candidates: Any,
+    cutoff: float,
+    plan_sites: int,
+) -> None:
+    """Travel times, 2SFCA, nearest, equity and the budgeted plan of one region."""
+    import accessplan as ap
+    from accessplan.optimize.heuristics import mclp_heuristic
+
+    persons = population["population"]
+    with stages.stage("travel times") as row:
+        tt = ap.travel_times(network, population, facilities, cutoff=cutoff, max_snap_m=5000)
+        row["note"] = f"{tt.matrix.nnz:,} pairs ≤ {cutoff:g} min"
+    with stages.stage("2SFCA") as row:
+        access = ap.two_step_fca(tt, persons, facilities["capacity"], standard=cutoff)
+        row["note"] = f"mean {float(np.average(access.fillna(0), weights=persons)):.3g} /person"
+    with stages.stage("nearest") as row:
+        near = ap.nearest(tt)
+        row["note"] = f"median {float(near.median()):.1f} min"
+    with stages.stage("equity") as row:
+        summary = ap.summarize(near, persons, threshold=30.0)
+        reached = float(summary["persons"])
+        row["note"] = f"{reached:,.0f} persons reached, Gini {float(summary['gini']):.3f}"
+    if candidates is None:
+        return
+    with stages.stage("plan") as row:
+        standard = 30.0
+        far = ~(near <= standard).to_numpy()
+        ct = ap.travel_times(
+            network, population, candidates, cutoff=standard, max_snap_m=5000
+        ).matrix
+        cover = ct.copy()
+        cover.data = np.ones(cover.nnz, dtype=bool)
+        weights = np.where(far, persons.to_numpy(dtype=float), 0.0)
+        result = mclp_heuristic(cover, weights, plan_sites, time_limit=120.0, seed=0)
+        row["note"] = (
+            f"{plan_sites} of {len(candidates)} sites cover {result.objective:,.0f} of "
+            f"{weights.sum():,.0f} persons beyond {standard:g} min; gap {100 * result.gap:.2f} %"
+        )
+        row["gap"] = result.gap
+
+
+def synthetic_case(n_nodes: int, n_cells: int, n_facilities: int, cutoff: float) -> list[dict]:
+    import accessplan as ap
+
+    stages = Stages()
+    with stages.stage("region") as row:
+        region = ap.synthetic_region_arrays(
+            n_nodes=n_nodes,
+            n_origins=n_cells,
+            n_facilities=n_facilities,
+            n_candidates=300,
+            seed=11,
+        )
+        row["note"] = f"{region.roads.n_nodes:,} nodes, {len(region.population):,} cells"
+    with stages.stage("network") as row:
+        network = ap.prepare_network(region.roads, "drive")
+        row["note"] = f"{network.csr.shape[0]:,} nodes, {network.csr.nnz:,} edges"
+    del region.roads
+    _analyse(stages, network, region.population, region.facilities, region.candidates, cutoff, 20)
+    return stages.rows
+
+
+def networkx_path_case(n_nodes: int, n_cells: int, n_facilities: int) -> list[dict]:
+    import accessplan as ap
+
+    stages = Stages()
+    with stages.stage("region") as row:
+        region = ap.synthetic_region(
+            n_nodes=n_nodes, n_origins=n_cells, n_facilities=n_facilities, seed=11
+        )
+        row["note"] = f"{region.roads.number_of_nodes():,} nodes (networkx)"
+    with stages.stage("network") as row:
+        graph = ap.prepare_network(region.roads, "drive")
+        row["note"] = f"{graph.number_of_nodes():,} nodes (networkx)"
+    return stages.rows
+
+
+def _comoros_files() -> tuple[Path, Path, Path]:
+    return (
+        COMOROS / "comores-latest.osm.pbf",
+        COMOROS / "com_ppp_2020_UNadj.tif",
+        COMOROS / "comoros_who_kemri_public_health_facilities_2019.csv",
+    )
+
+
+def comoros_case(cutoff: float) -> list[dict]:
+    import accessplan as ap
+
+    roads, population, facilities = _comoros_files()
+    stages = Stages()
+    with stages.stage("region") as row:
+        region = ap.read_region_arrays(
+            roads,
+            population,
+            facilities,
+            name="comoros",
+            facility_columns={
+                "lon_col": "Long",
+                "lat_col": "Lat",
+                "name_col": "Facility name",
+                "on_invalid": "report",
+            },
+        )
+        row["note"] = (
+            f"{region.roads.n_nodes:,} nodes, {len(region.population):,} cells of 100 m, "
+            f"{len(region.facilities)} facilities"
+        )
+    with stages.stage("network") as row:
+        network = ap.prepare_network(region.roads, "drive")
+        row["note"] = f"{network.csr.nnz:,} edges, components {network.info['component_nodes']}"
+    _analyse(stages, network, region.population, region.facilities, None, cutoff, 0)
+    return stages.rows
+
+
+def comoros_graph_case() -> list[dict]:
+    import accessplan as ap
+
+    roads, _, _ = _comoros_files()
+    stages = Stages()
+    with stages.stage("region") as row:
+        graph = ap.io.read_roads(roads, "drive")
+        row["note"] = f"{graph.number_of_nodes():,} nodes (networkx)"
+    with stages.stage("network") as row:
+        graph = ap.prepare_network(graph, "drive")
+        row["note"] = f"{graph.number_of_nodes():,} nodes (networkx)"
+    return stages.rows
+
+
+def engine_case(n_nodes: int) -> list[dict]:
+    """Block path against dense path on the bench_travel_times 250k case."""
+    import accessplan as ap
+    import accessplan.traveltimes as engine
+
+    region = ap.synthetic_region(n_nodes=n_nodes, n_origins=20_000, n_facilities=500, seed=7)
+    graph = ap.prepare_network(region.roads, "drive")
+    rows = []
+    for cutoff in (30.0, 60.0):
+        stages = Stages()
+        results = {}
+        dense = engine._DENSE_NODE_PAIRS
+        for path, limit in (("dense", dense), ("blocks", 0)):
+            engine._DENSE_NODE_PAIRS = limit
+            with stages.stage(f"{path} {cutoff:g} min") as row:
+                tt = ap.travel_times(graph, region.population, region.facilities, cutoff=cutoff)
+                row["note"] = f"{tt.matrix.nnz:,} pairs"
+            results[path] = tt.matrix
+        engine._DENSE_NODE_PAIRS = dense
+        a, b = results["dense"], results["blocks"]
+        identical = (
+            a.shape == b.shape
+            and np.array_equal(a.indptr, b.indptr)
+            and np.array_equal(a.indices, b.indices)
+            and np.array_equal(a.data, b.data)
+        )
+        for row in stages.rows:
+            row["identical"] = identical
+        rows += stages.rows
+    return rows
+
+
+def _child(fn: Callable[..., list[dict]], args: tuple, conn: Any) -> None:
+    try:
+        conn.send(("ok", fn(*args)))
+    except BaseException as exc:
+        conn.send(("error", repr(exc)))
+    finally:
+        conn.close()
+
+
+def run_case(name: str, fn: Callable[..., list[dict]], *args: Any) -> list[dict]:
+    """Run one case in a fresh process; its rows carry the case name."""
+    print(f"{name} …", flush=True)
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(fn, args, child))
+    proc.start()
+    child.close()
+    try:
+        status, payload = parent.recv()
+    except EOFError:  # killed, e.g. out of memory
+        status, payload = "error", "the process ended without a result"
+    proc.join()
+    if status != "ok":
+        payload = [{"stage": "failed", "note": f"{payload} (exit {proc.exitcode})"}]
+    return [{"case": name, **row} for row in payload]
+
+
+def cases(quick: bool) -> list[tuple[str, Callable[..., list[dict]], tuple]]:
+    nodes, cells, sites = (40_000, 40_000, 300) if quick else (1_000_000, 1_000_000, 3_000)
+    return [
+        ("synthetic-60", synthetic_case, (nodes, cells, sites, 60.0)),
+        ("synthetic-120", synthetic_case, (nodes, cells, sites, 120.0)),
+        ("networkx-path", networkx_path_case, (nodes, cells, sites)),
+        ("comoros-60", comoros_case, (60.0,)),
+        ("comoros-120", comoros_case, (120.0,)),
+        ("comoros-graph", comoros_graph_case, ()),
+        ("engine-250k", engine_case, (20_000 if quick else 250_000,)),
+    ]
+
+
+def _total(rows: list[dict], case: str, stages: tuple[str, ...] | None = None) -> float:
+    picked = [r for r in rows if r["case"] == case and (stages is None or r["stage"] in stages)]
+    if not picked or any(r["stage"] == "failed" for r in picked):
+        return float("nan")
+    return sum(r["seconds"] for r in picked)
+
+
+def _peak(rows: list[dict], case: str) -> float:
+    peaks = [r["peak_mib"] for r in rows if r["case"] == case and "peak_mib" in r]
+    return max(peaks) if peaks else float("nan")
+
+
+def table(rows: list[dict]) -> list[dict]:
+    peers = {"synthetic-60": "networkx-path", "comoros-60": "comoros-graph"}
+    out = []
+    for r in rows:
+        peer = peers.get(r["case"])
+        ratio = ""
+        if peer and r["stage"] in ("region", "network"):
+            theirs = _total(rows, peer, (r["stage"],))
+            if r.get("seconds") and np.isfinite(theirs):
+                ratio = f"{theirs / r['seconds']:.1f}×"
+        out.append(
+            {
+                "case": r["case"],
+                "stage": r["stage"],
+                "seconds": round(r["seconds"], 2) if "seconds" in r else "",
+                "peak GiB": round(r["peak_mib"] / GIB, 2) if "peak_mib" in r else "",
+                "vs networkx": ratio,
+                "identical": {True: "yes", False: "NO"}.get(r.get("identical"), ""),
+                "result": r.get("note", ""),
+            }
+        )
+    return out
+
+
+def floors(rows: list[dict], quick: bool) -> list[str]:
+    e2e = _total(rows, "synthetic-60")
+    peak = _peak(rows, "synthetic-60") / GIB
+    done_120 = not np.isnan(_total(rows, "synthetic-120"))
+    engine = [r.get("identical") for r in rows if r["case"] == "engine-250k"]
+    identical = bool(engine) and all(engine)
+    label = "quick " if quick else ""
+    return [
+        floor_line(f"{label}synthetic 60-min end to end", f"{e2e:.0f} s", "< 600 s", e2e < 600),
+        floor_line(f"{label}synthetic 60-min peak RSS", f"{peak:.1f} GiB", "< 16 GiB", peak < 16),
+        floor_line(
+            f"{label}synthetic 120-min completes",
+            "yes" if done_120 else "no",
+            "yes",
+            done_120,
+        ),
+        floor_line(
+            f"{label}engine 250k identical to the dense path",
+            "yes" if identical else "no",
+            "yes",
+            identical,
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="40,000-node rehearsal")
+    parser.add_argument("--cases", help="comma-separated case names (default: all)")
+    args = parser.parse_args(argv)
+    chosen = cases(args.quick)
+    if args.cases:
+        wanted = set(args.cases.split(","))
+        chosen = [c for c in chosen if c[0] in wanted]
+    rows: list[dict] = []
+    for name, fn, fargs in chosen:
+        rows += run_case(name, fn, *fargs)
+    print()
+    print(f"cores: {os.cpu_count()}")
+    shown = table(rows)
+    print_table(shown, list(shown[0]) if shown else [])
+    floors(rows, args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
