@@ -16,6 +16,10 @@ Cases (each in a fresh process, so its memory is its own):
   100 m raster of the three islands, the WHO–KEMRI facilities) by
   :func:`accessplan.read_region_arrays`, the same stages; ``comoros-graph`` the peer through
   :func:`accessplan.io.read_roads` and the networkx graph.
+* ``network-5M``: a 5,000,000-node street grid alone, generated as arrays and prepared.
+* ``population-10M``: a 3,500 × 3,500 raster of 0.0009° (about 100 m) cells, 9.8 million of
+  them populated, read as arrays by :func:`accessplan.io.read_population_points`;
+  ``population-frame`` the peer, the same raster as a point GeoDataFrame.
 * ``engine-250k``: the 250k-node case of ``bench_travel_times.py`` (20,000 cells × 500
   facilities, seed 7, cutoffs 30 and 60 minutes) routed by the block path that large problems
   take and by the dense path, compared entry by entry (they must be identical).
@@ -148,6 +152,68 @@ def synthetic_case(n_nodes: int, n_cells: int, n_facilities: int, cutoff: float)
         row["note"] = f"{network.csr.shape[0]:,} nodes, {network.csr.nnz:,} edges"
     del region.roads
     _analyse(stages, network, region.population, region.facilities, region.candidates, cutoff, 20)
+    return stages.rows
+
+
+def network_only_case(n_nodes: int) -> list[dict]:
+    """A large road network alone: generated as arrays and prepared for routing."""
+    import accessplan as ap
+
+    stages = Stages()
+    with stages.stage("region") as row:
+        region = ap.synthetic_region_arrays(
+            n_nodes=n_nodes, n_origins=10_000, n_facilities=10, seed=11
+        )
+        row["note"] = f"{region.roads.n_nodes:,} nodes, {region.roads.n_edges:,} edges"
+    with stages.stage("network") as row:
+        network = ap.prepare_network(region.roads, "drive")
+        row["note"] = f"{network.csr.shape[0]:,} nodes, {network.csr.nnz:,} edges"
+    return stages.rows
+
+
+def _write_population_raster(path: Path, side: int, seed: int) -> None:
+    """A ``side`` × ``side`` raster of 100 m-ish cells (0.0009°), about 80 % populated."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(seed)
+    persons = rng.gamma(0.8, 6.0, size=(side, side)).astype(np.float32)
+    persons[rng.random((side, side)) < 0.2] = -99999.0  # nodata: sea, empty land
+    profile = {
+        "driver": "GTiff",
+        "width": side,
+        "height": side,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": from_origin(44.0, -12.0, 0.0009, 0.0009),
+        "nodata": -99999.0,
+        "compress": "deflate",
+        "tiled": True,
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(persons, 1)
+
+
+def population_case(side: int, as_frame: bool) -> list[dict]:
+    """A national 100 m population raster read as arrays (or, the peer, as a GeoDataFrame)."""
+    import tempfile
+
+    import accessplan as ap
+
+    stages = Stages()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "population.tif"
+        _write_population_raster(path, side, seed=5)
+        name = "population (GeoDataFrame)" if as_frame else "population (arrays)"
+        with stages.stage(name) as row:
+            if as_frame:
+                cells = ap.io.read_population_raster(path)
+                total = float(cells["population"].sum())
+            else:
+                points = ap.io.read_population_points(path)
+                cells, total = points, float(points["population"].sum())
+            row["note"] = f"{len(cells):,} cells, {total:,.0f} persons"
     return stages.rows
 
 
@@ -286,6 +352,9 @@ def cases(quick: bool) -> list[tuple[str, Callable[..., list[dict]], tuple]]:
         ("comoros-120", comoros_case, (120.0,)),
         ("comoros-graph", comoros_graph_case, ()),
         ("engine-250k", engine_case, (20_000 if quick else 250_000,)),
+        ("network-5M", network_only_case, (200_000 if quick else 5_000_000,)),
+        ("population-10M", population_case, (700 if quick else 3_500, False)),
+        ("population-frame", population_case, (700 if quick else 3_500, True)),
     ]
 
 
@@ -302,13 +371,18 @@ def _peak(rows: list[dict], case: str) -> float:
 
 
 def table(rows: list[dict]) -> list[dict]:
-    peers = {"synthetic-60": "networkx-path", "comoros-60": "comoros-graph"}
+    peers = {
+        "synthetic-60": "networkx-path",
+        "comoros-60": "comoros-graph",
+        "population-10M": "population-frame",
+    }
     out = []
     for r in rows:
         peer = peers.get(r["case"])
         ratio = ""
-        if peer and r["stage"] in ("region", "network"):
-            theirs = _total(rows, peer, (r["stage"],))
+        if peer and r["stage"] in ("region", "network", "population (arrays)"):
+            peer_stage = r["stage"].replace("arrays", "GeoDataFrame")
+            theirs = _total(rows, peer, (peer_stage,))
             if r.get("seconds") and np.isfinite(theirs):
                 ratio = f"{theirs / r['seconds']:.1f}×"
         out.append(
@@ -331,6 +405,11 @@ def floors(rows: list[dict], quick: bool) -> list[str]:
     done_120 = not np.isnan(_total(rows, "synthetic-120"))
     engine = [r.get("identical") for r in rows if r["case"] == "engine-250k"]
     identical = bool(engine) and all(engine)
+    big = [r for r in rows if r["case"] == "network-5M"]
+    big_s = _total(rows, "network-5M")
+    big_peak = _peak(rows, "network-5M") / GIB
+    cells_s = _total(rows, "population-10M")
+    cells_peak = _peak(rows, "population-10M") / GIB
     label = "quick " if quick else ""
     return [
         floor_line(f"{label}synthetic 60-min end to end", f"{e2e:.0f} s", "< 600 s", e2e < 600),
@@ -346,6 +425,18 @@ def floors(rows: list[dict], quick: bool) -> list[str]:
             "yes" if identical else "no",
             "yes",
             identical,
+        ),
+        floor_line(
+            f"{label}5M-node network generated and prepared",
+            f"{big_s:.0f} s, {big_peak:.1f} GiB" if big else "not run",
+            "minutes, a few GiB (< 600 s, < 8 GiB)",
+            bool(big) and big_s < 600 and big_peak < 8,
+        ),
+        floor_line(
+            f"{label}10^7 population cells as arrays",
+            f"{cells_s:.0f} s, {cells_peak:.1f} GiB",
+            "done, < 4 GiB",
+            np.isfinite(cells_s) and cells_peak < 4,
         ),
     ]
 
