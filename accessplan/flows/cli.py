@@ -208,9 +208,13 @@ def _ingest(args: argparse.Namespace) -> int:
                 _say(report.text().split("study totals:")[0].rstrip())
 
             report = ingestion.follow_folder(
-                db, folders[0], poll_seconds=args.poll, max_polls=args.max_polls,
-                on_report=show, **options,
-            )  # fmt: skip
+                db,
+                folders[0],
+                poll_seconds=args.poll,
+                max_polls=args.max_polls,
+                on_report=show,
+                **options,
+            )
         else:
             paths = files + [p for f in folders for p in ingestion.folder_files(f)]
             report = ingestion.ingest(db, paths, **options)
@@ -251,8 +255,11 @@ def _kpis(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         _say(busiest.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         _say("\nper facility × department:")
-        _say(summary.sort_values("arrivals", ascending=False).head(15).to_string(index=False,
-             float_format=lambda v: f"{v:.2f}"))  # fmt: skip
+        _say(
+            summary.sort_values("arrivals", ascending=False)
+            .head(15)
+            .to_string(index=False, float_format=lambda v: f"{v:.2f}")
+        )
     return 0
 
 

@@ -224,9 +224,11 @@ def build_flow_report(
         f"At {int(worst['local_hour'])}:00 the hour takes {worst['arrivals_share']:.1%} of the "
         f"day's arrivals with {worst['staff_share']:.1%} of its staff "
         f"({worst['arrivals_per_staff']:.2f} arrivals per clinician).",
-        [_figure_html(_staffing_figure(gaps), "Arrivals and staff by local hour"),
-         table_html(gaps, 24)],
-    )  # fmt: skip
+        [
+            _figure_html(_staffing_figure(gaps), "Arrivals and staff by local hour"),
+            table_html(gaps, 24),
+        ],
+    )
     risk = analysis.experience_risk(kpis, fact)
     report.add(
         "5. Which departments carry the most patient-experience risk",

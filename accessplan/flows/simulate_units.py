@@ -265,9 +265,12 @@ def inject_dirt(
     quotas = {
         k: total // len(kinds) + (1 if i < total % len(kinds) else 0) for i, k in enumerate(kinds)
     }
-    picked = _pick_visits(rng, events, quotas)
     events = events.copy()
     events["bad_timestamp"] = None
+    if total == 0:
+        events["_row"] = np.arange(len(events))
+        return events, pd.DataFrame({"_row": [], "event_id": [], "rule": []})
+    picked = _pick_visits(rng, events, quotas)
     first = {
         kind: events.index[
             events["visit_id"].isin(picked[kind])
@@ -289,9 +292,8 @@ def inject_dirt(
         & (events["event_type"] == "discharge")
     ]
     admitted = events[events["event_type"] == "admission"].set_index("visit_id")["t_min"]
-    events.loc[dba, "t_min"] = events.loc[dba, "visit_id"].map(admitted) - rng.uniform(
-        5, 120, dba.size
-    )
+    admission = events.loc[dba, "visit_id"].map(admitted).astype(float)
+    events.loc[dba, "t_min"] = admission - rng.uniform(5, 120, dba.size)
     copies = []
     for kind, shift in (("duplicate", 0.0), ("conflicting_duplicate", 1.0)):
         source = events[events["visit_id"].isin(picked[kind])]
