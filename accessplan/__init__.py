@@ -14,6 +14,7 @@ from accessplan import (
     comparison,
     equity,
     figures,
+    flows,
     io,
     maps,
     measures,
@@ -32,6 +33,7 @@ from accessplan.errors import (
     ScenarioError,
     SolverError,
 )
+from accessplan.flows import FlowDatabase
 from accessplan.io import (
     cells_to_polygons,
     population_report,
@@ -100,6 +102,7 @@ __all__ = [
     "CapacityCoverage",
     "Comparison",
     "Decay",
+    "FlowDatabase",
     "InfeasibleError",
     "InputError",
     "Measure",
@@ -139,6 +142,7 @@ __all__ = [
     "exponential_decay",
     "fca_ratio",
     "figures",
+    "flows",
     "gaussian_decay",
     "gaussian_two_step_fca",
     "gravity",

@@ -15,7 +15,7 @@ from accessplan.flows.demand import demand_population, observed_days, utilisatio
 from accessplan.flows.forecast import backtest, forecast_arrivals, mase, seasonal_naive
 from accessplan.flows.kpis import hourly_kpis, visit_table
 from accessplan.flows.report import write_flow_report
-from accessplan.flows.simulate import simulate
+from accessplan.flows.simulator import simulate
 
 NOW = dt.datetime(2024, 3, 10)
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import accessplan.flows as fl
-from accessplan.flows.simulate import Simulation, Surge, simulate
 from accessplan.flows.simulate_units import daily_profile, weekly_profile
+from accessplan.flows.simulator import Simulation, Surge, simulate
 
 NOW = dt.datetime(2024, 6, 1)
 

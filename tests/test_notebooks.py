@@ -41,6 +41,11 @@ EXPECTED_OUTPUTS = {
         "out/own_region/run/summary.csv",
         "out/own_region/run/map.html",
     ],
+    "04_patient_flows.ipynb": [
+        "out/flows/kpis.csv",
+        "out/flows/flow_report.html",
+        "out/flows/utilisation.csv",
+    ],
 }
 
 

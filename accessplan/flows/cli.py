@@ -138,7 +138,7 @@ def _surges(args: argparse.Namespace) -> list[Any]:
 
 def _simulate(args: argparse.Namespace) -> int:
     from accessplan.flows.catchments import region_catchments
-    from accessplan.flows.simulate import simulate
+    from accessplan.flows.simulator import simulate
 
     region, catchment = region_catchments()
     sim = simulate(

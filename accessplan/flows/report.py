@@ -178,9 +178,16 @@ def _quality_table(counts: LayerCounts) -> pd.DataFrame:
 
 
 def build_flow_report(
-    db: FlowDatabase, *, title: str = "Patient flow report", horizon_h: int = 24
+    db: FlowDatabase,
+    *,
+    title: str = "Patient flow report",
+    horizon_h: int = 24,
+    forecast_min_arrivals: float = 30,
 ) -> FlowReport:
-    """Compute every table and figure of the report from the study."""
+    """Compute every table and figure of the report from the study.
+
+    Units with fewer than ``forecast_min_arrivals`` arrivals (visits) are not forecast.
+    """
     kpis = hourly_kpis(db)
     fact = visit_table(db)
     report = FlowReport(title)
@@ -239,8 +246,9 @@ def build_flow_report(
         else "No unit has enough visits.",
         [table_html(risk)],
     )
-    fc = forecast_arrivals(kpis, horizon_h=horizon_h)
-    bt = backtest(kpis, holdout_h=min(168, max(24, kpis["hour"].nunique() // 4)))
+    fc = forecast_arrivals(kpis, horizon_h=horizon_h, min_arrivals=forecast_min_arrivals)
+    holdout = min(168, max(24, kpis["hour"].nunique() // 4))
+    bt = backtest(kpis, holdout_h=holdout, min_arrivals=forecast_min_arrivals)
     busiest = kpis.groupby(["facility_id", "department"])["arrivals"].sum().idxmax()
     better = float((bt["mase_ets"] < bt["mase_seasonal_naive"]).mean())
     report.add(
@@ -269,10 +277,14 @@ def build_flow_report(
 
 
 def write_flow_report(
-    db: FlowDatabase, path: str | Path, *, title: str = "Patient flow report"
+    db: FlowDatabase,
+    path: str | Path,
+    *,
+    title: str = "Patient flow report",
+    forecast_min_arrivals: float = 30,
 ) -> FlowReport:
     """Write the offline HTML flow report to ``path``; returns the report (with its tables)."""
-    report = build_flow_report(db, title=title)
+    report = build_flow_report(db, title=title, forecast_min_arrivals=forecast_min_arrivals)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.html(), encoding="utf-8")

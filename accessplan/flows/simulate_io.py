@@ -1,4 +1,4 @@
-"""Writing a :class:`~accessplan.flows.simulate.Simulation` to a folder of files."""
+"""Writing a :class:`~accessplan.flows.simulator.Simulation` to a folder of files."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from accessplan._sanitize import write_csv
 from accessplan.errors import InputError
 
 if TYPE_CHECKING:
-    from accessplan.flows.simulate import Simulation
+    from accessplan.flows.simulator import Simulation
 
 __all__ = ["RECORD_FIELDS", "write_jsonl", "write_simulation"]
 
