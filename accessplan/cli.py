@@ -116,7 +116,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 #: Packages that add their own subcommands: each has ``add_commands(sub, common)``, which adds
 #: its parsers to ``sub`` and returns ``{command name: handler(args) -> exit status}``.
-_COMMAND_MODULES: tuple[str, ...] = ("accessplan.sensitivity.cli", "accessplan.flows.cli")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "accessplan.sensitivity.cli",
+    "accessplan.flows.cli",
+    "accessplan.operations.cli",
+)
 
 
 def _command_modules() -> list[Any]:

@@ -14,7 +14,7 @@ band (per percentage point: ``-dual / 100``).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,17 +22,27 @@ import pandas as pd
 from accessplan.errors import SolverError
 from accessplan.operations.model import Arrays, OperationsProblem, build_arrays
 
+if TYPE_CHECKING:
+    from accessplan.operations.solve import WarmStart
+
 __all__ = ["finite_difference_duals", "fixed_integer_duals", "pool_value_table"]
 
 
 def fixed_integer_duals(
-    arrays: Arrays, values: np.ndarray, *, time_limit: float | None = None
+    arrays: Arrays,
+    values: np.ndarray,
+    *,
+    time_limit: float | None = None,
+    start: WarmStart | None = None,
 ) -> np.ndarray:
-    """Row duals of the LP with every integer column fixed at ``values`` (rounded)."""
-    from accessplan.operations.solve import highs_arrays
+    """Row duals of the LP with every integer column fixed at ``values`` (rounded); ``start``
+    (a basis at ``values``) lets the simplex begin there."""
+    from accessplan.operations.solve import _apply_warm, highs_arrays
 
     fixed = _fixed_lp(arrays, values)
     h = highs_arrays(fixed)
+    if start is not None:
+        _apply_warm(h, fixed, start, False)
     if time_limit is not None:
         h.setOptionValue("time_limit", float(time_limit))
     h.run()

@@ -19,7 +19,13 @@ from scipy.stats import norm
 
 from accessplan.errors import InputError
 
-__all__ = ["buffered_demand", "forecast_sd", "sample_scenarios", "unmet_on_scenarios"]
+__all__ = [
+    "buffered_demand",
+    "forecast_sd",
+    "quantile_scenarios",
+    "sample_scenarios",
+    "unmet_on_scenarios",
+]
 
 
 def forecast_sd(point: np.ndarray, upper: np.ndarray, interval: float = 0.9) -> np.ndarray:
@@ -68,6 +74,28 @@ def sample_scenarios(
     draws = rng.gamma(np.broadcast_to(shape, (count, *mean.shape)), 1.0)
     out = draws * scale
     return np.where(live, out, mean)
+
+
+def quantile_scenarios(
+    point: np.ndarray, upper: np.ndarray, count: int, *, interval: float = 0.9
+) -> np.ndarray:
+    """``count`` comonotone scenarios ``(count, *point.shape)``: scenario ``k`` holds every
+    cell's normal quantile of level ``(k + 0.5) / count`` (clipped at 0), each of probability
+    ``1 / count``.
+
+    The recourse of the model (fixed units used, unmet demand) is separable by cell except for
+    the equity band, so with these scenarios the two-stage objective is each cell's expected
+    cost under its forecast distribution, discretised: a deterministic plan on one quantile
+    sees no gain in spreading scarce units over facilities whose demand is uncertain, this
+    one does (diminishing returns of each extra unit at a facility).
+    """
+    if count < 1:
+        raise InputError(f"count is {count}; give at least one scenario.")
+    mean = np.maximum(np.asarray(point, dtype=np.float64), 0.0)
+    sd = forecast_sd(mean, upper, interval)
+    z = norm.ppf((np.arange(count) + 0.5) / count)
+    shape = (count,) + (1,) * mean.ndim
+    return np.maximum(mean[None] + z.reshape(shape) * sd[None], 0.0)
 
 
 def unmet_on_scenarios(mobile: np.ndarray, fixed: np.ndarray, scenarios: np.ndarray) -> np.ndarray:

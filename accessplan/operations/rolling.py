@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from accessplan.errors import AccessplanError, InputError
+from accessplan.errors import AccessplanError, InputError, SolverError
 from accessplan.operations.model import Arcs, OperationsProblem, ResourceType
 from accessplan.operations.solve import OperationsPlan, WarmStart, solve_operations
 
 __all__ = [
+    "POLICY_NAMES",
     "Forecast",
     "Network",
     "RollingConfig",
@@ -38,6 +39,10 @@ __all__ = [
     "rolling_horizon",
     "shift_warm_start",
 ]
+
+
+#: The policies :func:`rolling_horizon` runs.
+POLICY_NAMES = ("rolling", "static", "proportional", "hold")
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,15 @@ class RollingConfig:
         Use the forecast's demand scenarios in the two-stage model.
     shrink
         Do not plan past the end of the run (the horizon shrinks towards it).
+    quantiles
+        Plan with this many comonotone quantile scenarios of the forecast distribution (the
+        two-stage model, see :func:`~accessplan.operations.robust.quantile_scenarios`);
+        0 = the point forecast (with ``buffer``).
+    whole_units
+        Plan for the forecast of an indivisible type rounded to whole units.
+    max_gap
+        A plan the solver stopped on (time limit) with a larger relative gap is not
+        committed: the proportional rule is, logged.
     """
 
     horizon: int = 24
@@ -197,6 +211,9 @@ class RollingConfig:
     buffer: float = 0.0
     scenarios: bool = False
     shrink: bool = True
+    quantiles: int = 0
+    whole_units: bool = True
+    max_gap: float = 0.05
 
     def __post_init__(self) -> None:
         if self.horizon < 1:
@@ -330,15 +347,16 @@ def rolling_horizon(
         Loop settings (:class:`RollingConfig`).
     policy
         ``"rolling"`` (the loop), ``"static"`` (one plan of the whole run from the first
-        forecast, never re-planned) or ``"proportional"`` (the rule every period).
+        forecast, never re-planned), ``"proportional"`` (the rule every period) or ``"hold"``
+        (the initial units kept where they are all run: a fixed roster).
 
     Returns
     -------
     RollingResult
     """
     config = config or RollingConfig()
-    if policy not in ("rolling", "static", "proportional"):
-        raise InputError(f"policy is {policy!r}; use 'rolling', 'static' or 'proportional'.")
+    if policy not in POLICY_NAMES:
+        raise InputError(f"policy is {policy!r}; use one of {list(POLICY_NAMES)}.")
     n, m = network.n, network.m
     state = State(np.asarray(network.initial, dtype=np.float64).copy())
     plan: OperationsPlan | None = None
@@ -356,9 +374,12 @@ def rolling_horizon(
         record: dict[str, Any] = {"period": t}
         trigger = _trigger(config, policy, t, plan, plan_start, event)
         departures: list[Departure] = []
-        if policy == "proportional":
+        if policy in ("proportional", "hold"):
             fc = forecaster(t, 1).point[0]
-            x = proportional_allocation(network, fc, state, t)
+            if policy == "hold":
+                x = state.mobile + state.arrivals_window(1)[0]
+            else:
+                x = proportional_allocation(network, fc, state, t)
             record.update(trigger="rule", status="rule", seconds=0.0, fallback="")
             forecast_used[t] = fc
         else:
@@ -367,7 +388,8 @@ def rolling_horizon(
                 if config.shrink:
                     h = min(h, periods - t)
                 fc = forecaster(t, h)
-                planned = _planned_demand(fc, config)
+                integer = np.array([k.integer for k in network.types], dtype=bool)
+                planned = _planned_demand(fc, config, integer)
                 t0 = time.perf_counter()
                 try:
                     problem = network.problem(planned, t, state)
@@ -377,6 +399,11 @@ def rolling_horizon(
                     plan = solve_operations(
                         problem, time_limit=config.time_limit, gap=config.gap, warm=start
                     )
+                    if plan.status != "optimal" and not plan.gap <= config.max_gap:
+                        raise SolverError(
+                            f"the solve stopped at {plan.status} with gap {plan.gap:.1%} above "
+                            f"max_gap {config.max_gap:.1%}; raise time_limit or max_gap."
+                        )
                     warm, plan_start = plan.warm, t
                     plan_forecast = fc.point
                     record.update(status=plan.status, objective=plan.objective, fallback="")
@@ -480,13 +507,23 @@ def _trigger(
     return "follow"
 
 
-def _planned_demand(fc: Forecast, config: RollingConfig) -> np.ndarray:
+def _planned_demand(fc: Forecast, config: RollingConfig, integer: np.ndarray) -> np.ndarray:
     if config.scenarios and fc.scenarios is not None:
-        return np.maximum(np.asarray(fc.scenarios, dtype=np.float64), 0.0)
-    point = np.asarray(fc.point, dtype=np.float64)
-    if config.buffer and fc.upper is not None:
-        point = point + config.buffer * np.maximum(np.asarray(fc.upper) - point, 0.0)
-    return np.maximum(point, 0.0)
+        planned = np.maximum(np.asarray(fc.scenarios, dtype=np.float64), 0.0)
+    elif config.quantiles and fc.upper is not None:
+        from accessplan.operations.robust import quantile_scenarios
+
+        planned = quantile_scenarios(fc.point, fc.upper, config.quantiles)
+    else:
+        point = np.asarray(fc.point, dtype=np.float64)
+        if config.buffer and fc.upper is not None:
+            point = point + config.buffer * np.maximum(np.asarray(fc.upper) - point, 0.0)
+        planned = np.maximum(point, 0.0)
+    if config.whole_units and integer.any():
+        # An indivisible type is needed in whole units; with whole demand its block of the
+        # model is a network flow over time, whose LP optimum is integral (no branching).
+        planned[..., integer] = np.floor(planned[..., integer] + 0.5)
+    return planned
 
 
 def _departures(plan: OperationsPlan, k: int) -> list[Departure]:

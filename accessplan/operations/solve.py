@@ -216,15 +216,23 @@ def solve_operations(
     t0 = time.perf_counter()
     arrays = build_arrays(problem) if arrays is None else arrays
     if relax:
-        arrays = Arrays(**{**arrays.__dict__, "integer": np.zeros_like(arrays.integer)})
+        arrays = _relaxed(arrays)
     is_mip = bool(arrays.integer.any())
-    h = highs_arrays(arrays, msg)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", max(float(time_limit) * (0.9 if is_mip else 1.0), 1e-3))
-    h.setOptionValue("mip_rel_gap", float(gap) if gap is not None else 1e-6)
-    if warm is not None:
-        _apply_warm(h, arrays, warm, is_mip)
-    h.run()
+    h, integral_root = None, False
+    if is_mip:
+        # The LP relaxation first (warm-started from a basis): when its optimum is already
+        # integral it is the MIP's optimum, proven by its own bound, and no search is needed.
+        h = _run(_relaxed(arrays), warm, time_limit, gap, msg)
+        values = np.asarray(h.getSolution().col_value, dtype=np.float64)
+        ints = values[arrays.integer]
+        integral_root = h.getModelStatus() == highspy.HighsModelStatus.kOptimal and bool(
+            np.all(np.abs(ints - np.round(ints)) <= 1e-9)
+        )
+        if not integral_root:
+            left = None if time_limit is None else float(time_limit) - (time.perf_counter() - t0)
+            h = _run(arrays, warm, None if left is None else 0.9 * left, gap, msg)
+    else:
+        h = _run(arrays, warm, time_limit, gap, msg)
     MS = highspy.HighsModelStatus
     status = h.getModelStatus()
     info = h.getInfo()
@@ -242,11 +250,13 @@ def solve_operations(
         )
     values = np.asarray(h.getSolution().col_value, dtype=np.float64)
     objective = float(info.objective_function_value)
-    if is_mip:
+    if is_mip and not integral_root:
         bound = float(info.mip_dual_bound)
         bound = bound if math.isfinite(bound) else math.nan
     else:
         bound = objective if status == MS.kOptimal else math.nan
+    if integral_root:
+        values[arrays.integer] = np.round(values[arrays.integer])
     result_gap = relative_gap(objective, bound)
     if status == MS.kOptimal:
         label = "optimal"
@@ -258,9 +268,10 @@ def solve_operations(
         label = "feasible"
     basis = h.getBasis()
     col_status = row_status = None
-    if not is_mip and basis.valid:
+    if (not is_mip or integral_root) and basis.valid:
         col_status = _status_codes(basis.col_status)
         row_status = _status_codes(basis.row_status)
+    start = WarmStart(values, col_status, row_status)
     row_dual = np.full(arrays.A.shape[0], np.nan)
     source = "lp"
     if duals:
@@ -268,11 +279,11 @@ def solve_operations(
             from accessplan.operations.duals import fixed_integer_duals
 
             remaining = None if time_limit is None else max(0.1 * float(time_limit), 0.05)
-            row_dual = fixed_integer_duals(arrays, values, time_limit=remaining)
+            row_dual = fixed_integer_duals(arrays, values, time_limit=remaining, start=start)
             source = "mip_fixed"
         else:
             row_dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)
-    return _plan(
+    plan = _plan(
         problem,
         arrays,
         values,
@@ -283,8 +294,32 @@ def solve_operations(
         time.perf_counter() - t0,
         row_dual,
         source,
-        WarmStart(values, col_status, row_status),
+        start,
     )
+    plan.details["integral_relaxation"] = integral_root
+    return plan
+
+
+def _relaxed(arrays: Arrays) -> Arrays:
+    return Arrays(**{**arrays.__dict__, "integer": np.zeros_like(arrays.integer)})
+
+
+def _run(
+    arrays: Arrays,
+    warm: WarmStart | None,
+    time_limit: float | None,
+    gap: float | None,
+    msg: bool,
+) -> Any:
+    """Pass ``arrays`` to a fresh HiGHS with the limits and start, and run it."""
+    h = highs_arrays(arrays, msg)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
+    h.setOptionValue("mip_rel_gap", float(gap) if gap is not None else 1e-6)
+    if warm is not None:
+        _apply_warm(h, arrays, warm, bool(arrays.integer.any()))
+    h.run()
+    return h
 
 
 def _apply_warm(h: Any, arrays: Arrays, warm: WarmStart, is_mip: bool) -> None:

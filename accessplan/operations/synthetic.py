@@ -11,7 +11,7 @@ for tests and for national-scale benchmarks.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -69,8 +69,8 @@ def network_from_minutes(
     types: Sequence[ResourceType] | None = None,
     period_minutes: float = 60.0,
     neighbours: int = 4,
-    fixed_share: float = 0.7,
-    pool_share: float = 0.45,
+    fixed_share: float = 0.75,
+    pool_share: float = 0.5,
     ramp_share: float = 0.25,
     gamma: float | None = 0.3,
     smoothing: float = 0.1,
@@ -151,3 +151,60 @@ def synthetic_network(
     base = rng.gamma(4.0, mean_demand / 4.0, size=(n, len(types)))
     ids = pd.Index([f"F{i:04d}" for i in range(n)], name="facility")
     return network_from_minutes(ids, minutes, base, types=types, **options), base
+
+
+#: Mean demand per clinician of the embedded region's facilities, per period and type
+#: (nurses, beds, ventilators, mobile clinics), units.
+DEMAND_PER_CLINICIAN = (1.2, 2.0, 0.3, 0.15)
+
+
+def facility_minutes(region: Any, mode: str = "drive") -> tuple[pd.Index, np.ndarray]:
+    """Facility ids and the facility × facility driving minutes of a region's road network.
+
+    The road graph is prepared with :func:`accessplan.prepare_network` and the minutes come from
+    :func:`accessplan.travel_times` between the facility points (``inf`` where unreachable).
+    """
+    from accessplan.network import Mode, check_mode, prepare_network
+    from accessplan.traveltimes import travel_times
+
+    graph = prepare_network(region.road_graph(mode), cast("Mode", check_mode(mode)))
+    points = region.facilities[["id", "geometry"]].copy()
+    points["id"] = points["id"].astype(str)
+    tt = travel_times(graph, points, points, population_col=None)
+    dense = np.asarray(tt.to_dense(), dtype=np.float64)
+    order_o = tt.origin_ids.get_indexer(points["id"])
+    order_d = tt.destination_ids.get_indexer(points["id"])
+    minutes = dense[np.ix_(order_o, order_d)]
+    minutes = np.where(np.isnan(minutes), np.inf, minutes)
+    np.fill_diagonal(minutes, 0.0)
+    return pd.Index(points["id"], name="facility"), minutes
+
+
+def region_network(
+    region: Any,
+    *,
+    mode: str = "drive",
+    types: Sequence[ResourceType] | None = None,
+    demand_per_clinician: Sequence[float] = DEMAND_PER_CLINICIAN,
+    minutes: tuple[pd.Index, np.ndarray] | None = None,
+    **options: Any,
+) -> tuple[Network, np.ndarray]:
+    """A network of a region's facilities with transfer times from its road network.
+
+    Mean demand per period is the facility's ``capacity`` (clinicians, at least 1) times
+    ``demand_per_clinician`` (one value per type); ``minutes`` reuses a
+    :func:`facility_minutes` result. Other keywords go to :func:`network_from_minutes`.
+    Returns ``(network, base_demand)``.
+    """
+    types = tuple(default_types() if types is None else types)
+    per = np.asarray(demand_per_clinician, dtype=np.float64)
+    if per.shape != (len(types),):
+        raise InputError(
+            f"demand_per_clinician has {per.size} values; give one per type ({len(types)})."
+        )
+    ids, mins = facility_minutes(region, mode) if minutes is None else minutes
+    clinicians = np.maximum(
+        pd.to_numeric(region.facilities["capacity"], errors="coerce").fillna(1.0).to_numpy(), 1.0
+    )
+    base = clinicians[:, None] * per[None, :]
+    return network_from_minutes(ids, mins, base, types=types, **options), base
