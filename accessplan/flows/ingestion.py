@@ -190,6 +190,7 @@ def _ingest_group(
         file_id = int(db.scalar("SELECT coalesce(max(file_id), 0) + 1 FROM source_files"))
         first_raw = int(db.scalar("SELECT coalesce(max(raw_id), 0) + 1 FROM raw_events"))
         next_raw = first_raw
+        batches = []
         for item in group:
             n = item.records.num_rows
             records = item.records.append_column(
@@ -215,8 +216,11 @@ def _ingest_group(
                     now,
                 ],
             )
+            batches.append(records.select(["raw_id", "payload"]))
             file_id += 1
             next_raw += n
+        # validation reads the records from memory rather than back from raw_events
+        con.register("_incoming", pa.concat_tables(batches))
         counts = validate_batch(
             con,
             first_raw_id=first_raw,
@@ -229,6 +233,7 @@ def _ingest_group(
             "validated_events WHERE raw_id >= ?",
             [first_raw],
         )
+        con.unregister("_incoming")
         update_star(con)
     return {"records": next_raw - first_raw, **counts}
 

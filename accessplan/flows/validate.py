@@ -55,12 +55,13 @@ _FIELDS = (
 # Every field read as text, so that the rules see what was sent (a CSV's text, a JSON number).
 _STRUCTURE = "{" + ", ".join(f'"{f}": "VARCHAR"' for f in _FIELDS) + "}"
 
-# Typed view of the batch's raw records (raw ids from $first on).
+# Typed view of the batch's raw records (`_incoming`: raw_id, payload; as inserted in raw),
+# computed inside the judging query so the batch is materialised once.
 _PARSE = f"""
-CREATE OR REPLACE TEMP TABLE _parsed AS
 WITH j AS (
-  SELECT raw_id, ingested_at, try(from_json(payload, '{_STRUCTURE}')) AS p
-  FROM raw_events WHERE raw_id >= $first
+  SELECT raw_id, CAST($now AS TIMESTAMP) AS ingested_at,
+    try(from_json(payload, '{_STRUCTURE}')) AS p
+  FROM _incoming
 ), f AS (
   SELECT raw_id, ingested_at, p IS NOT NULL AS is_object,
     NULLIF(trim(p.event_id), '') AS event_id,
@@ -80,7 +81,8 @@ WITH j AS (
     TRY_CAST(age_text AS DOUBLE) AS age_raw
   FROM f
 )
-SELECT *,
+SELECT * EXCLUDE (is_object, acuity_text, age_text),
+  NOT regexp_matches(coalesce(ts_text, ''), '(Z|[+-]00(:?00)?)$') AS converted,
   CASE
     WHEN NOT is_object THEN 'not a JSON object'
     WHEN event_id IS NULL THEN 'event_id missing'
@@ -102,18 +104,19 @@ FROM t
 """
 
 # Judge every parsed record by the rules in order; `_judged.rule` is NULL for a kept record.
-_JUDGE = """
+_JUDGE = f"""
 CREATE OR REPLACE TEMP TABLE _judged AS
-WITH ok AS (
+WITH parsed AS ({_PARSE}), ok AS (
   SELECT p.*, k.content_hash AS seen_hash,
     first_value(p.content_hash) OVER w AS first_hash,
     row_number() OVER w AS nth
-  FROM _parsed p LEFT JOIN event_keys k USING (event_id)
-  WHERE p.schema_problem IS NULL
-  WINDOW w AS (PARTITION BY p.event_id ORDER BY p.raw_id)
+  FROM parsed p LEFT JOIN event_keys k
+    ON k.event_id = p.event_id AND p.schema_problem IS NULL
+  WINDOW w AS (PARTITION BY p.event_id, p.schema_problem IS NULL ORDER BY p.raw_id)
 ), ruled AS (
   SELECT ok.*,
     CASE
+      WHEN schema_problem IS NOT NULL THEN 'schema'
       WHEN seen_hash IS NOT NULL AND seen_hash = content_hash THEN 'duplicate'
       WHEN seen_hash IS NOT NULL THEN 'conflicting_duplicate'
       WHEN nth > 1 AND first_hash = content_hash THEN 'duplicate'
@@ -123,19 +126,20 @@ WITH ok AS (
       WHEN NOT EXISTS (SELECT 1 FROM ref_unit u
         WHERE u.facility_id = ok.facility_id AND u.department = ok.department)
         THEN 'unknown_department'
-      WHEN ts > ingested_at + to_seconds(CAST(? AS BIGINT)) THEN 'future_timestamp'
+      WHEN ts > ingested_at + to_seconds(CAST($tolerance AS BIGINT)) THEN 'future_timestamp'
     END AS rule
   FROM ok
 )
 SELECT raw_id, event_id, visit_id, event_type, ts, facility_id, department, acuity, age_raw,
-  origin_cell, content_hash, nth, seen_hash, ts_text, rule,
-  CASE WHEN rule = 'duplicate' THEN 'same content as an earlier record of this event id'
+  origin_cell, content_hash, nth, seen_hash, ts_text, converted, rule,
+  CASE WHEN rule = 'schema' THEN schema_problem
+       WHEN rule = 'duplicate' THEN 'same content as an earlier record of this event id'
        WHEN rule = 'conflicting_duplicate' THEN 'differs from an earlier record of this event id'
        WHEN rule = 'unknown_facility' THEN 'facility_id ' || facility_id || ' not in reference'
        WHEN rule = 'unknown_department' THEN 'department ' || department || ' not at facility '
             || facility_id
        WHEN rule = 'future_timestamp' THEN 'timestamp ' || ts_text || ' after ingest time + '
-            || CAST(? AS VARCHAR) || ' s'
+            || CAST($tolerance AS VARCHAR) || ' s'
   END AS detail
 FROM ruled
 """
@@ -164,9 +168,6 @@ WHERE j.rule IS NULL AND j.event_type = 'admission' AND j.visit_id = d.visit_id 
 
 _STORE = f"""
 INSERT INTO quarantine
-SELECT raw_id, 'schema', 'rejected', schema_problem, $now FROM _parsed
-WHERE schema_problem IS NOT NULL;
-INSERT INTO quarantine
 SELECT raw_id, rule, 'rejected', detail, $now FROM _judged WHERE rule IS NOT NULL;
 INSERT INTO quarantine
 SELECT raw_id, 'impossible_age', 'corrected',
@@ -177,11 +178,12 @@ SELECT raw_id, event_id, visit_id, event_type, ts, facility_id, department, acui
   CASE WHEN age_raw < 0 OR age_raw > {MAX_AGE_YEARS} THEN NULL ELSE age_raw END, origin_cell
 FROM _judged WHERE rule IS NULL;
 INSERT INTO event_keys
-SELECT event_id, content_hash, raw_id FROM _judged WHERE nth = 1 AND seen_hash IS NULL;
+SELECT event_id, content_hash, raw_id FROM _judged
+WHERE nth = 1 AND seen_hash IS NULL AND rule IS DISTINCT FROM 'schema';
 """
 
 _NORMALISED = r"""
-SELECT count(*) FILTER (WHERE NOT regexp_matches(ts_text, '(Z|[+-]00(:?00)?)$')) FROM _judged
+SELECT count(*) FILTER (WHERE converted) FROM _judged
 WHERE rule IS NULL
 """
 
@@ -204,14 +206,15 @@ def validate_batch(
     future_tolerance_min: float,
     local_tz: str,
 ) -> dict[str, int]:
-    """Validate the raw events from ``first_raw_id`` on; write validated, quarantine, keys.
+    """Validate the batch's raw events; write validated events, quarantine and event keys.
 
     Parameters
     ----------
     con
-        Connection inside the caller's transaction.
+        Connection inside the caller's transaction, with the batch registered as
+        ``_incoming`` (``raw_id``, ``payload``: the rows just inserted into ``raw_events``).
     first_raw_id
-        First raw id of the batch (the batch is every raw event from it on).
+        First raw id of the batch.
     now
         Ingest time (UTC, naive) stamped on quarantine rows.
     future_tolerance_min
@@ -226,17 +229,15 @@ def validate_batch(
         (events; ``normalised``: kept events whose timestamp was not already UTC) plus one
         entry per rule that caught something.
     """
-    con.execute("SET TimeZone = ?", [local_tz])
-    con.execute(_PARSE, {"first": first_raw_id})
-    con.execute("SET TimeZone = 'UTC'")
     tolerance = round(future_tolerance_min * 60)  # seconds
-    con.execute(_JUDGE, [tolerance, tolerance])
+    con.execute("SET TimeZone = ?", [local_tz])  # for timestamps without an offset
+    con.execute(_JUDGE, {"now": now, "tolerance": tolerance})
+    con.execute("SET TimeZone = 'UTC'")
     run_statements(con, _ORDER)
     normalised = int((con.execute(_NORMALISED).fetchall()[0])[0])
     counts = dict(
         con.execute(
-            "SELECT 'schema', count(*) FROM _parsed WHERE schema_problem IS NOT NULL "
-            "UNION ALL SELECT rule, count(*) FROM _judged WHERE rule IS NOT NULL GROUP BY rule "
+            "SELECT rule, count(*) FROM _judged WHERE rule IS NOT NULL GROUP BY rule "
             "UNION ALL SELECT 'impossible_age', count(*) FROM _judged WHERE rule IS NULL "
             f"AND (age_raw < 0 OR age_raw > {MAX_AGE_YEARS}) "
             "UNION ALL SELECT '_validated', count(*) FROM _judged WHERE rule IS NULL"
