@@ -251,7 +251,7 @@ def travel_times(
     size = block_facilities if from_destinations else block_origins
     blocks = [_take(split, lo, min(lo + size, len(split))) for lo in range(0, len(split), size)]
     with _connected(client) as dask:
-        graph_f, whole_f = dask.scatter([routing, whole], broadcast=True)
+        graph_f, whole_f = dask.scatter([routing, whole], broadcast=True, hash=False)
         if from_destinations:
             futures = [dask.submit(_tt_task, graph_f, whole_f, b, kw, pure=False) for b in blocks]
         else:
@@ -367,15 +367,23 @@ def measure(
         if spec.name not in ROW_SEPARABLE:
             future = dask.submit(compute, spec, tt, demand, supply, pure=False, **params)
             return future.result()
-        supply_f = dask.scatter(supply, broadcast=True)
-        futures = []
-        for lo in range(0, len(tt.origin_ids), block_origins):
-            ids = tt.origin_ids[lo : lo + block_origins]
-            part = tt.subset(origins=ids)
-            part_demand = demand.reindex(ids) if isinstance(demand, pd.Series) else demand
-            futures.append(
-                dask.submit(compute, spec, part, part_demand, supply_f, pure=False, **params)
+        supply_f = dask.scatter(supply, broadcast=True, hash=False)
+        starts = range(0, len(tt.origin_ids), block_origins)
+        blocks = [tt.origin_ids[lo : lo + block_origins] for lo in starts]
+        # Each block's rows go to one worker (scattered, not embedded in the task graph).
+        parts = dask.scatter([tt.subset(origins=ids) for ids in blocks], hash=False)
+        futures = [
+            dask.submit(
+                compute,
+                spec,
+                part,
+                demand.reindex(ids) if isinstance(demand, pd.Series) else demand,
+                supply_f,
+                pure=False,
+                **params,
             )
+            for part, ids in zip(parts, blocks, strict=True)
+        ]
         frames: list[pd.DataFrame] = dask.gather(futures)
     if not frames:
         return compute(spec, tt, demand, supply, **params)

@@ -359,7 +359,7 @@ def run_sensitivity(
         if dask is None:
             outcomes = [run_draw(scenario, shared, factors, i) for i in _bar(numbers, progress)]
         else:
-            scenario_f, shared_f = dask.scatter([scenario, shared], broadcast=True)
+            scenario_f, shared_f = dask.scatter([scenario, shared], broadcast=True, hash=False)
             futures = [
                 dask.submit(run_draw, scenario_f, shared_f, factors, i, pure=False) for i in numbers
             ]
