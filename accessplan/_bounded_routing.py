@@ -37,6 +37,10 @@ __all__ = ["expand_pairs", "expand_sparse", "ragged_arange", "route_in_blocks"]
 #: the minutes (float64).
 _KEPT_PAIR_BYTES = 16
 
+_NO_INT = np.empty(0, dtype=np.int64)
+_NO_INT32 = np.empty(0, dtype=np.int32)
+_NO_FLOAT = np.empty(0, dtype=np.float64)
+
 
 def ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(s, s + n)`` for each (s, n), vectorised."""
@@ -172,6 +176,119 @@ class _NodeSide:
         )
 
 
+#: What :func:`_block_pairs` does with each kept pair.
+_COUNT, _SCATTER, _LIST = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_pairs(
+    dist,
+    b_ptr,
+    b_points,
+    t_ok,
+    t_inv,
+    o_leg,
+    d_leg,
+    block_is_origin,
+    cutoff,
+    mode,
+    counts,
+    cursor,
+    indices,
+    data,
+    rows,
+    cols,
+    total,
+):  # pragma: no cover
+    """Point pairs of one block of searches; returns how many are kept.
+
+    ``dist[b, t]`` holds the minutes from block node ``b`` to target node ``t`` (inf: beyond the
+    search). ``b_points[b_ptr[b]:b_ptr[b + 1]]`` are the points at block node ``b``; target
+    point ``t_ok[j]`` sits at target node ``t_inv[j]``. Each total is
+    ``(origin leg + node minutes) + destination leg``; pairs above ``cutoff`` are left out.
+    ``mode``: ``_COUNT`` adds one to ``counts[row]`` per pair; ``_SCATTER`` writes the pair at
+    ``cursor[row]`` of the CSR arrays ``indices``/``data``; ``_LIST`` writes the ``k``-th pair
+    into ``rows``/``cols``/``total``.
+    """
+    k = 0
+    for b in range(dist.shape[0]):
+        first, last = b_ptr[b], b_ptr[b + 1]
+        if first == last:
+            continue
+        for j in range(t_ok.size):
+            m = dist[b, t_inv[j]]
+            if not m < np.inf:
+                continue
+            target = t_ok[j]
+            for q in range(first, last):
+                point = b_points[q]
+                if block_is_origin:
+                    row, col = point, target
+                    t = (o_leg[point] + m) + d_leg[target]
+                else:
+                    row, col = target, point
+                    t = (o_leg[target] + m) + d_leg[point]
+                if t <= cutoff:
+                    if mode == _COUNT:
+                        counts[row] += 1
+                    elif mode == _SCATTER:
+                        at = cursor[row]
+                        indices[at] = col
+                        data[at] = t
+                        cursor[row] = at + 1
+                    else:
+                        rows[k] = row
+                        cols[k] = col
+                        total[k] = t
+                    k += 1
+    return k
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One block of searches and the points on both sides, as :func:`_block_pairs` takes them."""
+
+    dist: np.ndarray
+    b_ptr: np.ndarray
+    b_points: np.ndarray
+    targets: PointNodes
+    origins: PointNodes
+    destinations: PointNodes
+    block_is_origin: bool
+    cutoff: float
+
+    def pairs(
+        self,
+        mode: int,
+        counts: np.ndarray = _NO_INT,
+        csr: tuple[np.ndarray, np.ndarray, np.ndarray] = (_NO_INT, _NO_INT, _NO_FLOAT),
+        out: tuple[np.ndarray, np.ndarray, np.ndarray] = (_NO_INT32, _NO_INT32, _NO_FLOAT),
+    ) -> int:
+        return int(
+            _block_pairs(
+                self.dist,
+                self.b_ptr,
+                self.b_points,
+                self.targets.ok,
+                self.targets.inverse,
+                self.origins.leg_minutes,
+                self.destinations.leg_minutes,
+                self.block_is_origin,
+                self.cutoff,
+                mode,
+                counts,
+                *csr,
+                *out,
+            )
+        )
+
+    def listed(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``n`` kept pairs as (rows int32, columns int32, minutes)."""
+        out = (np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.float64))
+        self.pairs(_LIST, out=out)
+        return out
+
+
 def route_in_blocks(
     graph: sp.csr_array,
     search_nodes: np.ndarray,
@@ -215,11 +332,11 @@ def route_in_blocks(
     if progress:
         per_block = min(per_block, max(16 * threads, -(-search_nodes.size // 20)))
     starts = list(range(0, search_nodes.size, per_block))
-    n_o_nodes = search_nodes.size if not reverse else target_nodes.size
-    n_d_nodes = target_nodes.size if not reverse else search_nodes.size
     side = _NodeSide.of(origins if not reverse else destinations, search_nodes.size)
+    targets = destinations if not reverse else origins
+    limit_total = np.inf if cutoff is None else float(cutoff)
 
-    def blocks(desc: str) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def blocks(desc: str) -> Iterator[_Block]:
         from accessplan._shortest_paths import shortest_minutes
 
         bar = _bar(progress, len(starts), desc)
@@ -229,19 +346,18 @@ def route_in_blocks(
                 dist = shortest_minutes(
                     graph, search_nodes[lo:hi], target_nodes, limit, threads=threads
                 )
-                if reverse:  # rows: destination nodes of the block; columns: origin nodes
-                    node_minutes = dist.T
-                    o_idx, d_idx = np.nonzero(np.isfinite(node_minutes))
-                    node_shape = (n_o_nodes, hi - lo)
-                    pair_points = (origins, side.block(lo, hi))
-                else:
-                    node_minutes = dist
-                    o_idx, d_idx = np.nonzero(np.isfinite(node_minutes))
-                    node_shape = (hi - lo, n_d_nodes)
-                    pair_points = (side.block(lo, hi), destinations)
-                minutes = node_minutes[o_idx, d_idx]
-                del dist, node_minutes
-                yield expand_pairs(o_idx, d_idx, minutes, node_shape, *pair_points, cutoff)
+                b_ptr = side.ptr[lo : hi + 1] - side.ptr[lo]
+                b_points = side.order[side.ptr[lo] : side.ptr[hi]]
+                yield _Block(
+                    dist,
+                    b_ptr,
+                    side.points.ok[b_points],
+                    targets,
+                    origins,
+                    destinations,
+                    not reverse,
+                    limit_total,
+                )
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -252,21 +368,21 @@ def route_in_blocks(
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None = []
     kept_bytes = 0
     budget = memory_mib * 2**20
-    for rows, cols, total in blocks("shortest paths"):
-        counts += np.bincount(rows, minlength=shape[0])
+    for block in blocks("shortest paths"):
+        n = block.pairs(_COUNT, counts)
         if kept is not None:
-            kept_bytes += rows.size * _KEPT_PAIR_BYTES
+            kept_bytes += n * _KEPT_PAIR_BYTES
             if kept_bytes > budget:
                 kept = None  # too many to keep: count now, search again to fill
             else:
-                kept.append((rows.astype(np.int32), cols.astype(np.int32), total))
+                kept.append(block.listed(n))
     result = _Filler(counts, shape)
     if kept is not None:
         while kept:
             result.add(*kept.pop(0))
     else:
-        for rows, cols, total in blocks("shortest paths (filling)"):
-            result.add(rows, cols, total)
+        for block in blocks("shortest paths (filling)"):
+            block.pairs(_SCATTER, csr=(result.cursor, result.indices, result.data))
     return result.matrix()
 
 
