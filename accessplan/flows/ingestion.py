@@ -163,7 +163,7 @@ def _rows_as_json(table: pa.Table) -> pa.Table:
     con.close()
     column = payload.column(0)
     positions = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
-    return pa.table({"position": positions, "payload": column.cast(pa.string())})
+    return pa.table({"position": positions, "payload": column.cast(pa.large_string())})
 
 
 @dataclass
