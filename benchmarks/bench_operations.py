@@ -39,6 +39,10 @@ GAP = 1e-4
 WARM_TARGET = 0.5
 NATIONAL_TARGET = 30.0
 PEER_RATIO = 10.0
+#: Seconds the national solve may take before it stops with its incumbent.
+NATIONAL_LIMIT = 120.0
+#: Consecutive warm re-solves timed on the embedded region.
+WARM_EPOCHS = 6
 
 
 def national_types() -> tuple[Any, ...]:
@@ -76,7 +80,8 @@ def embedded_instance() -> dict[str, Any]:
     t0 = time.perf_counter()
     network, base = region_network(load_region("ngazidja"))
     seconds = time.perf_counter() - t0
-    demand = np.random.default_rng(0).poisson(np.broadcast_to(1.2 * base, (25, *base.shape)))
+    shape = (24 + WARM_EPOCHS + 1, *base.shape)
+    demand = np.random.default_rng(0).poisson(np.broadcast_to(1.2 * base, shape))
     return {"network": network, "demand": demand.astype(float), "tau_seconds": seconds}
 
 
@@ -99,8 +104,13 @@ def _problem(instance: dict[str, Any], h: int) -> Any:
     return network.problem(instance["demand"][:h], 0, State(np.asarray(network.initial, float)))
 
 
-def array_cold(instance: dict[str, Any], h: int) -> dict[str, Any]:
-    """Build + solve one horizon (no start), without and with the duals' extra LP."""
+def array_cold(instance: dict[str, Any], h: int, time_limit: float | None = None) -> dict[str, Any]:
+    """Build + solve one horizon (no start, no duals), within ``time_limit`` seconds.
+
+    ``build_s`` is the time to build the whole model's arrays; the solve builds and solves the
+    independent blocks of types apart (:mod:`accessplan.operations.blocks`), so ``solve_s``
+    includes the blocks' builds.
+    """
     from accessplan.operations.model import build_arrays
     from accessplan.operations.solve import solve_operations
 
@@ -108,10 +118,11 @@ def array_cold(instance: dict[str, Any], h: int) -> dict[str, Any]:
     problem = _problem(instance, h)
     arrays = build_arrays(problem)
     built = time.perf_counter() - t0
-    plan = solve_operations(problem, arrays=arrays, gap=GAP, duals=False)
+    t1 = time.perf_counter()
+    plan = solve_operations(problem, gap=GAP, duals=False, time_limit=time_limit)
     return {
         "build_s": built,
-        "solve_s": time.perf_counter() - t0 - built,
+        "solve_s": time.perf_counter() - t1,
         "objective": plan.objective,
         "bound": plan.bound,
         "status": plan.status,
@@ -120,21 +131,28 @@ def array_cold(instance: dict[str, Any], h: int) -> dict[str, Any]:
     }
 
 
-def array_warm(instance: dict[str, Any], h: int) -> dict[str, Any]:
-    """One warm re-solve (timed), after an untimed first solve: the next epoch's horizon."""
-    from accessplan.operations.rolling import State, shift_warm_start
+def array_warm(instance: dict[str, Any], h: int, epochs: int = WARM_EPOCHS) -> dict[str, Any]:
+    """``epochs`` consecutive warm re-solves as the loop makes them (each timed alone): commit
+    the first period, move the state on (units in place, transfers under way), shift the
+    solution and basis by one period and solve the next horizon, with its duals."""
+    from accessplan.operations.rolling import State, departures_of, shift_warm_start
     from accessplan.operations.solve import solve_operations
 
     network, demand = instance["network"], instance["demand"]
-    first = solve_operations(_problem(instance, h), gap=GAP)
-    state = State(np.asarray(network.initial, float)).advance(first.mobile[0], [])
-    t0 = time.perf_counter()
-    problem = network.problem(demand[1 : 1 + h], 1, state)
-    start = shift_warm_start(first.warm, first, problem, 1)
-    plan = solve_operations(problem, gap=GAP, warm=start)
+    plan = solve_operations(_problem(instance, h), gap=GAP)
+    state = State(np.asarray(network.initial, float))
+    times = []
+    for t in range(1, epochs + 1):
+        state = state.advance(plan.mobile[0], departures_of(plan, 0))
+        t0 = time.perf_counter()
+        problem = network.problem(demand[t : t + h], t, state)
+        start = shift_warm_start(plan.warm, plan, problem, 1)
+        plan = solve_operations(problem, gap=GAP, warm=start)
+        times.append(time.perf_counter() - t0)
     return {
         "build_s": float("nan"),
-        "solve_s": time.perf_counter() - t0,
+        "solve_s": float(np.median(times)),
+        "max_s": float(np.max(times)),
         "objective": plan.objective,
         "bound": plan.bound,
         "status": plan.status,
@@ -253,7 +271,7 @@ def pulp_model(problem: Any) -> Any:
 
 def _row(case: str, route: str, size: str, m: Any, peer: Any | None) -> dict[str, Any]:
     v = m.value
-    total = m.median
+    total = v["solve_s"] if "max_s" in v else m.median
     row: dict[str, Any] = {
         "case": case,
         "route": route,
@@ -289,7 +307,9 @@ def main() -> None:
     peer = measure(pulp_cold, embedded, 24, repeats=1, timeout=1800)
     size = "31×4×24"
     rows.append(_row("embedded", "array cold", size, cold, peer))
-    rows.append(_row("embedded", "array warm re-solve", size, warm, None))
+    rows.append(
+        _row("embedded", f"array warm re-solve (median of {WARM_EPOCHS})", size, warm, None)
+    )
     rows.append(_row("embedded", "pulp cold", size, peer, None))
     mid_cold = measure(array_cold, medium, 24, **timing)
     mid_peer = measure(pulp_cold, medium, 24, repeats=1, timeout=1800)
@@ -297,7 +317,9 @@ def main() -> None:
     rows.append(_row("synthetic", "pulp cold", "120×10×24", mid_peer, None))
     national = None
     if not args.quick:
-        national = measure(array_cold, synthetic_instance(500, 48), 48, repeats=1, timeout=1800)
+        national = measure(
+            array_cold, synthetic_instance(500, 48), 48, NATIONAL_LIMIT, repeats=1, timeout=1800
+        )
         rows.append(_row("national", "array cold", "500×10×48", national, None))
     columns = [
         "case",
@@ -320,11 +342,12 @@ def main() -> None:
         f"τ from the drive network in {embedded['tau_seconds']:.1f} s"
     )
     print_table(rows, columns)
+    resolve = warm.value["solve_s"]
     floor_line(
         "embedded_warm_resolve",
-        f"{warm.median:.3f} s",
+        f"median {resolve:.3f} s, slowest {warm.value['max_s']:.3f} s of {WARM_EPOCHS} epochs",
         f"< {WARM_TARGET:g} s",
-        warm.median < WARM_TARGET,
+        resolve < WARM_TARGET,
     )
     if national is not None:
         floor_line(

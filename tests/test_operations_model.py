@@ -229,3 +229,23 @@ def test_bad_inputs_name_the_argument():
         OperationsProblem(["a"], (NURSES,), np.ones((2, 1, 1)), 0, 1, np.zeros((1, 1)), gamma=2)
     with pytest.raises(InputError, match="pool"):
         OperationsProblem(["a"], (NURSES,), np.ones((2, 1, 1)), 0, -1, np.zeros((1, 1)))
+
+
+def test_blocks_of_types_solved_apart_give_the_whole_models_optimum_and_duals(mixed_plan):
+    _network, problem, split = mixed_plan
+    whole = solve_operations(problem, split=False)
+    assert split.details["blocks"] == 3  # the critical types together, two types alone
+    assert split.objective == pytest.approx(whole.objective, rel=1e-7)
+    # continuous types: the same LP duals (an indivisible type's depend on which of its
+    # equally good integer solutions was fixed)
+    cont = [t.name for t in problem.types if not t.integer]
+    assert split.pool_duals[cont].to_numpy() == pytest.approx(
+        whole.pool_duals[cont].to_numpy(), abs=1e-6
+    )
+    assert split.equity_duals.to_numpy() == pytest.approx(whole.equity_duals.to_numpy(), abs=1e-6)
+    # the assembled solution is feasible for the whole model's rows
+    arrays = build_arrays(problem)
+    activity = arrays.A @ split.values
+    assert np.all(activity >= arrays.row_lower - 1e-6)
+    assert np.all(activity <= arrays.row_upper + 1e-6)
+    assert split.objective == pytest.approx(float(arrays.c @ split.values), rel=1e-9)

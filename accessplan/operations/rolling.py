@@ -35,6 +35,7 @@ __all__ = [
     "RollingConfig",
     "RollingResult",
     "State",
+    "departures_of",
     "proportional_allocation",
     "rolling_horizon",
     "shift_warm_start",
@@ -422,7 +423,7 @@ def rolling_horizon(
                 k = t - plan_start
                 x = plan.mobile[k]
                 forecast_used[t] = plan_forecast[k]  # type: ignore[index]
-                departures = _departures(plan, k)
+                departures = departures_of(plan, k)
                 record.update(_rationale(plan, k))
                 if len(plan.transfers):
                     started = plan.transfers[plan.transfers["period"] == k].copy()
@@ -526,7 +527,8 @@ def _planned_demand(fc: Forecast, config: RollingConfig, integer: np.ndarray) ->
     return planned
 
 
-def _departures(plan: OperationsPlan, k: int) -> list[Departure]:
+def departures_of(plan: OperationsPlan, k: int) -> list[Departure]:
+    """The transfers ``plan`` starts in its period ``k``, as the state needs them."""
     z = plan.transfer_units[k]  # (e, q)
     ee, qq = np.nonzero(z > 1e-7)
     arcs, qtypes = plan.problem.arcs, plan.problem.transfer_types
