@@ -36,6 +36,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -123,10 +124,12 @@ def run_flows(folder: str, db_path: str) -> dict[str, int]:
 
 def run_pandas(folder: str) -> dict[str, int]:
     """The same pipeline written plainly in pandas."""
-    frames = [
-        pd.read_json(p, lines=True, dtype=False, convert_dates=False)
-        for p in sorted(Path(folder).glob("*.jsonl"))
-    ]
+    with warnings.catch_warnings():  # convert_dates=False: pandas 3 marks it deprecated
+        warnings.simplefilter("ignore")
+        frames = [
+            pd.read_json(p, lines=True, dtype=False, convert_dates=False)
+            for p in sorted(Path(folder).glob("*.jsonl"))
+        ]
     raw = pd.concat(frames, ignore_index=True)
     del frames
     e = pd.DataFrame(
