@@ -12,6 +12,7 @@ figures (:mod:`~accessplan.maps`, :mod:`~accessplan.report`, :mod:`~accessplan.f
 
 from accessplan import (
     comparison,
+    compute,
     equity,
     figures,
     flows,
@@ -19,6 +20,7 @@ from accessplan import (
     maps,
     measures,
     network,
+    operations,
     optimize,
     regions,
     report,
@@ -68,6 +70,7 @@ from accessplan.measures import (
 )
 from accessplan.national import RegionArrays, read_region_arrays, synthetic_region_arrays
 from accessplan.network import RoutingGraph, prepare_network, routing_graph
+from accessplan.operations import OperationsProblem, rolling_horizon, solve_operations
 from accessplan.optimize import (
     Plan,
     ResourcePool,
@@ -88,6 +91,7 @@ from accessplan.regions import Region, load_region, synthetic_islands, synthetic
 from accessplan.report import write_report
 from accessplan.roads import RoadArrays, prepare_road_arrays, read_road_arrays
 from accessplan.scenario import Result, Scenario, ScenarioCheck, run_batch
+from accessplan.sensitivity import Sensitivity, run_sensitivity
 from accessplan.snapping import Snapped, snap_points
 from accessplan.supply import PHYSICAL_TYPES, SUPPLY_TYPES
 from accessplan.traveltimes import TravelTimes, travel_times
@@ -107,6 +111,7 @@ __all__ = [
     "InputError",
     "Measure",
     "NetworkError",
+    "OperationsProblem",
     "Plan",
     "Points",
     "Region",
@@ -118,6 +123,7 @@ __all__ = [
     "Scenario",
     "ScenarioCheck",
     "ScenarioError",
+    "Sensitivity",
     "Snapped",
     "SolverError",
     "SupplyOption",
@@ -133,6 +139,7 @@ __all__ = [
     "cells_to_polygons",
     "compare",
     "comparison",
+    "compute",
     "coverage",
     "cumulative",
     "display_map",
@@ -156,6 +163,7 @@ __all__ = [
     "measures",
     "nearest",
     "network",
+    "operations",
     "optimize",
     "p_center",
     "p_median",
@@ -172,10 +180,13 @@ __all__ = [
     "read_roads",
     "regions",
     "report",
+    "rolling_horizon",
     "routing_graph",
     "run_batch",
+    "run_sensitivity",
     "save_map",
     "snap_points",
+    "solve_operations",
     "step_decay",
     "summarize",
     "synthetic_islands",

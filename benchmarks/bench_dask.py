@@ -89,8 +89,9 @@ def on_cluster(
     with compute.cluster(local_workers=workers) as client:
         assert client is not None
         capacity = sites["capacity"]
-        compute.travel_times(routing, cells, sites, cutoff=cutoff, client=client,
-                             block_facilities=block)  # fmt: skip
+        compute.travel_times(
+            routing, cells, sites, cutoff=cutoff, client=client, block_facilities=block
+        )
         tt_s, nearest_s = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -150,9 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     for workers in (1, 2):
         label = f"dask, {workers} worker{'s' if workers > 1 else ''}"
         m = measure(
-            on_cluster, routing, cells, sites, args.cutoff, workers, block, args.repeats,
+            on_cluster,
+            routing,
+            cells,
+            sites,
+            args.cutoff,
+            workers,
+            block,
+            args.repeats,
             repeats=1,
-        )  # fmt: skip
+        )
         runs[label] = m.value
         peaks[label] = m.peak_mib
     reference = runs["single, 1 thread"]

@@ -120,9 +120,13 @@ def test_travel_times_of_points_and_a_scheduler_address_equal_one_process(client
     cells = Points.from_geodataframe(reg.population)
     one = single_travel_times(graph, cells, reg.facilities, cutoff=10)
     many = compute.travel_times(
-        graph, cells, reg.facilities, cutoff=10, client=client.scheduler.address,
+        graph,
+        cells,
+        reg.facilities,
+        cutoff=10,
+        client=client.scheduler.address,
         block_facilities=11,
-    )  # fmt: skip
+    )
     assert_identical(many, one)
 
 
