@@ -68,7 +68,13 @@ from accessplan.measures import (
     three_step_fca,
     two_step_fca,
 )
-from accessplan.national import RegionArrays, read_region_arrays, synthetic_region_arrays
+from accessplan.national import (
+    BlockAccess,
+    RegionArrays,
+    access_in_blocks,
+    read_region_arrays,
+    synthetic_region_arrays,
+)
 from accessplan.network import RoutingGraph, prepare_network, routing_graph
 from accessplan.operations import OperationsProblem, rolling_horizon, solve_operations
 from accessplan.optimize import (
@@ -103,6 +109,7 @@ __all__ = [
     "PHYSICAL_TYPES",
     "SUPPLY_TYPES",
     "AccessplanError",
+    "BlockAccess",
     "CapacityCoverage",
     "Comparison",
     "Decay",
@@ -128,6 +135,7 @@ __all__ = [
     "SolverError",
     "SupplyOption",
     "TravelTimes",
+    "access_in_blocks",
     "accessibility_map",
     "allocate_resources",
     "budget_sweep",
