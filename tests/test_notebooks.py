@@ -46,6 +46,7 @@ EXPECTED_OUTPUTS = {
         "out/flows/flow_report.html",
         "out/flows/utilisation.csv",
     ],
+    "05_operations.ipynb": ["out/operations/operations.html"],
 }
 
 
