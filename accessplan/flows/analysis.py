@@ -76,23 +76,27 @@ def absorbing_departments(kpis: pd.DataFrame, fact: pd.DataFrame) -> pd.DataFram
 
 
 def long_stay_pressure(kpis: pd.DataFrame) -> pd.DataFrame:
-    """Per unit: mean length of stay, occupancy and the share of hours above 85 % of beds.
+    """Per unit: mean length of stay, occupancy and the time spent above 85 % of beds.
 
-    Units whose mean stay is a day or longer (``long_stays``) come first, then by the share of
-    hours above :data:`HIGH_OCCUPANCY`.
+    ``hours_high_share`` is the share of hours at or above :data:`HIGH_OCCUPANCY`;
+    ``pressure_bed_days`` weighs those hours by the unit's beds (bed-days under pressure), so a
+    large ward full for a day counts more than one full bed. Units whose mean stay is a day or
+    longer (``long_stays``) come first, then by bed-days under pressure.
     """
-    g = kpis.groupby(["facility_id", "department"])
+    k = kpis.assign(high=kpis["occupancy"] >= HIGH_OCCUPANCY)
+    g = k.groupby(["facility_id", "department"])
     out = pd.DataFrame(
         {
             "beds": g["beds"].first(),
             "los_mean_h": g["los_mean_h"].mean(),
             "occupancy_mean": g["occupancy"].mean(),
             "occupancy_p90": g["occupancy"].quantile(0.9),
-            "hours_high_share": g["occupancy"].apply(lambda o: float((o >= HIGH_OCCUPANCY).mean())),
+            "hours_high_share": g["high"].mean(),
+            "pressure_bed_days": g["high"].sum() * g["beds"].first() / 24.0,
         }
     ).reset_index()
     out["long_stays"] = out["los_mean_h"] >= 24.0
-    order = ["long_stays", "hours_high_share", "occupancy_mean"]
+    order = ["long_stays", "pressure_bed_days", "occupancy_mean"]
     return out.sort_values(order, ascending=False).reset_index(drop=True)
 
 

@@ -221,7 +221,8 @@ def build_flow_report(
         "3. Where long stays create capacity pressure",
         f"Facility {top['facility_id']} {top['department']}: mean stay "
         f"{top['los_mean_h']:.1f} h, above {analysis.HIGH_OCCUPANCY:.0%} of its "
-        f"{int(top['beds'])} beds in {top['hours_high_share']:.0%} of hours.",
+        f"{int(top['beds'])} beds in {top['hours_high_share']:.0%} of hours "
+        f"({top['pressure_bed_days']:.0f} bed-days under pressure).",
         [table_html(pressure)],
     )
     gaps = analysis.staffing_gaps(kpis)
