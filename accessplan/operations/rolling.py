@@ -174,8 +174,8 @@ class RollingConfig:
     replan_every
         Scheduled re-plan interval (periods); ``None`` = only at events and plan end.
     threshold
-        Relative deviation ``sum |D - D_hat| / sum D_hat`` of one period that triggers a
-        re-plan (``None`` = no event trigger).
+        Relative deviation ``sum_i |D_i - D_hat_i| / sum D_hat`` of one period (facility
+        totals over the types) that triggers a re-plan (``None`` = no event trigger).
     hysteresis
         The trigger re-arms once the deviation falls below ``threshold * (1 - hysteresis)``.
     time_limit
@@ -558,7 +558,9 @@ def _rationale(plan: OperationsPlan, k: int) -> dict[str, Any]:
 
 
 def _deviation(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """``sum_i |sum_j D_ij - sum_j D_hat_ij| / sum D_hat``: facility totals, so the noise of
+    small cells does not read as a surge."""
     scale = float(np.abs(forecast).sum())
     if scale <= 0:
         return math.inf if float(np.abs(actual).sum()) > 0 else 0.0
-    return float(np.abs(actual - forecast).sum()) / scale
+    return float(np.abs(actual.sum(axis=1) - forecast.sum(axis=1)).sum()) / scale

@@ -118,19 +118,18 @@ class OperationsPlan:
                         "slack": float(slack),
                     }
                 )
-        if L.equity:
-            for sc in range(L.s):
-                r = int(L.row("spread", period, sc))
-                slack = self.arrays.row_upper[r] - activity[r]
-                if slack <= BINDING_TOL:
-                    rows.append(
-                        {
-                            "constraint": "equity band",
-                            "period": period,
-                            "dual": float(self.row_dual[r]),
-                            "slack": float(slack),
-                        }
-                    )
+        if L.equity:  # one row for the band, its duals summed over the scenarios
+            r = L.row("spread", period, np.arange(L.s))
+            slack = self.arrays.row_upper[r] - activity[r]
+            if np.any(slack <= BINDING_TOL):
+                rows.append(
+                    {
+                        "constraint": "equity band",
+                        "period": period,
+                        "dual": float(np.sum(self.row_dual[r])),
+                        "slack": float(np.min(slack)),
+                    }
+                )
         return pd.DataFrame(rows, columns=["constraint", "period", "dual", "slack"])
 
 
