@@ -25,6 +25,9 @@ def test_simulate_ingest_and_read_back_from_the_command_line(
         assert f"  {rule:<28} {n:>8,}" in said
     assert main(["flows", "ingest", str(out), "--db", str(db), "--quiet"]) == 0
     assert "files ingested 0, already ingested (skipped) 2" in capsys.readouterr().out
+    follow = ["flows", "ingest", str(out / "events"), "--db", str(db), "--follow"]
+    assert main([*follow, "--poll", "0", "--max-polls", "2", "--quiet"]) == 0
+    assert "this ingest: 0 raw = 0 validated + 0 rejected" in capsys.readouterr().out
     assert main(["flows", "status", "--db", str(db)]) == 0
     assert "visits (star)" in capsys.readouterr().out
     assert main(["flows", "kpis", "--db", str(db), "--out", str(tmp_path / "k.csv")]) == 0

@@ -72,8 +72,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> dict[str, Any]:
         parents=[common],
         help="ingest a folder (or files) of events into the study, exactly once",
         description=(
-            "Ingest JSON Lines, CSV and Parquet files; one transaction per file, files keyed by "
-            "content hash. A folder written by `flows simulate` brings its reference data."
+            "Ingest JSON Lines, CSV and Parquet files in transactions of whole files, keyed by "
+            "content hash, so a file is ingested once. A folder written by `flows simulate` "
+            "brings its reference data."
         ),
     )
     ing.add_argument("source", type=Path, nargs="+", help="folder(s) or event files")
@@ -84,6 +85,12 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> dict[str, Any]:
     ing.add_argument("--max-polls", type=int, default=None, help="stop after N polls")
     ing.add_argument("--tolerance", type=float, default=60.0, help="future tolerance (minutes)")
     ing.add_argument("--local-tz", default=None, help="time zone of offset-less timestamps")
+    ing.add_argument(
+        "--batch-records",
+        type=int,
+        default=200_000,
+        help="events per transaction at least, whole files (1: a transaction per file)",
+    )
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
 
     for name, text in (

@@ -13,6 +13,7 @@ from accessplan.errors import InputError
 
 __all__ = [
     "LOCAL_UTC_OFFSET_H",
+    "LOS_SIGMA",
     "Surge",
     "UnitPlan",
     "daily_profile",
@@ -76,7 +77,8 @@ _ROUTING = {
 _PATIENTS_PER_STAFF = {"general": 1, "emergency": 2}
 _INPATIENT_PER_STAFF = 6
 _DAY_SHIFT = range(8, 20)
-_LOS_SIGMA = 0.6
+#: Spread of the log-normal length of stay (sigma of its logarithm).
+LOS_SIGMA = 0.6
 _MEAN_ACUITY_FACTOR = 0.02 * 1.6 + 0.10 * 1.3 + 0.35 * 1.0 + 0.38 * 0.8 + 0.15 * 0.6
 
 
@@ -182,7 +184,7 @@ def plan_units(
     *h*: ``min(beds, staff(h) × patients per clinician)``.
     """
     unit_rows, staff_rows, plan = [], [], {}
-    mean_factor = _MEAN_ACUITY_FACTOR * math.exp(_LOS_SIGMA**2 / 2)
+    mean_factor = _MEAN_ACUITY_FACTOR * math.exp(LOS_SIGMA**2 / 2)
     for i, (fid, tier) in enumerate(
         zip(facilities["id"].astype(str), facilities["tier"], strict=True)
     ):

@@ -39,6 +39,7 @@ import pandas as pd
 from accessplan.errors import InputError
 from accessplan.flows.simulate_units import (
     LOCAL_UTC_OFFSET_H,
+    LOS_SIGMA,
     Surge,
     UnitPlan,
     daily_profile,
@@ -172,7 +173,7 @@ def simulate(
     units, staffing, plan = plan_units(facilities, rate, _LOS_MEDIAN_H, _AGE_SHARES)
     visits = _arrivals(rng, rate, list(pop.index), population, catchment, surges)
     visits["department"] = department_for(rng, visits, plan)
-    visits = _queue_all(rng, visits, plan, hours)
+    visits = _queue_all(rng, visits, plan)
     events = _visit_events(visits, hours, facilities)
     events, dirty = _add_dirt(rng, events, dirty_share, plan)
     events = _order_for_delivery(events, start_day)
@@ -297,20 +298,16 @@ def _origin_cells(
 
 
 def _queue_all(
-    rng: np.random.Generator,
-    visits: pd.DataFrame,
-    plan: dict[tuple[str, str], UnitPlan],
-    hours: int,
+    rng: np.random.Generator, visits: pd.DataFrame, plan: dict[tuple[str, str], UnitPlan]
 ) -> pd.DataFrame:
     """Triage, admission (or leaving) and discharge times (minutes from the start day)."""
     n = len(visits)
     acuity_i = visits["acuity"].to_numpy() - 1
     visits["t_triage"] = visits["t_arrival"] + rng.exponential(_TRIAGE_MEAN_MIN, n)
     median = visits["department"].map(_LOS_MEDIAN_H).to_numpy(float)
-    los_h = median * _LOS_ACUITY_FACTOR[acuity_i] * np.exp(rng.normal(0.0, 0.6, n))
+    los_h = median * _LOS_ACUITY_FACTOR[acuity_i] * np.exp(rng.normal(0.0, LOS_SIGMA, n))
     visits["los_min"] = los_h * 60.0
     visits["patience"] = rng.exponential(1.0, n) * _PATIENCE_MEAN_MIN[acuity_i]
-    start = np.full(n, np.nan)
     visits = visits.sort_values(["facility_id", "department", "t_triage"]).reset_index(drop=True)
     ready = visits["t_triage"].to_numpy()
     los = visits["los_min"].to_numpy()
