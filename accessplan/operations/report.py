@@ -31,11 +31,19 @@ td.t{text-align:left}.note{color:#555;font-size:.85rem}svg{display:block;margin:
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;
 padding:.6rem 1rem}.card b{display:block;font-size:1.3rem}
 """
+#: Most cells of a heatmap row (a fortnight of hours is drawn 2 hours a cell).
+MAX_COLUMNS = 168
 _PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666")
 
 
 def _heatmap_svg(values: np.ndarray, rows: Sequence[str], title: str) -> str:
-    """``values`` (rows × periods) in 0–1 as coloured cells, light (0) to dark red (1)."""
+    """``values`` (rows × periods) in 0–1 as coloured cells, light (0) to dark red (1); beyond
+    :data:`MAX_COLUMNS` periods each cell is the mean of a run of periods."""
+    total = values.shape[1]
+    size = max(-(-total // MAX_COLUMNS), 1)
+    if size > 1:
+        pad = np.full((values.shape[0], -total % size), np.nan)
+        values = np.nanmean(np.hstack([values, pad]).reshape(values.shape[0], -1, size), axis=2)
     n, p = values.shape
     cw = max(2.0, min(12.0, 900.0 / max(p, 1)))
     ch, left, top = 10.0, 90.0, 18.0
@@ -58,8 +66,9 @@ def _heatmap_svg(values: np.ndarray, rows: Sequence[str], title: str) -> str:
                 f'height="{ch}" fill="rgb(245,{shade},{shade})"/>'
             )
     parts.append(
-        f'<text x="{left}" y="{height - 6:.0f}" font-size="9">period 0 … {p - 1}; '
-        "darker = a larger share of demand met by mobile units</text></svg>"
+        f'<text x="{left}" y="{height - 6:.0f}" font-size="9">period 0 … {total - 1}'
+        + (f", {size} periods a cell" if size > 1 else "")
+        + "; darker = a larger share of demand met by mobile units</text></svg>"
     )
     return "".join(parts)
 
