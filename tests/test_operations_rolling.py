@@ -148,3 +148,23 @@ def test_sampled_scenarios_have_the_forecast_mean_and_interval_spread():
     assert draws.mean() == pytest.approx(20.0, rel=0.01)
     assert draws.std() == pytest.approx(4.0, rel=0.05)
     assert buffered_demand(point, upper, service_level=0.5) == pytest.approx(point)
+
+
+def test_a_plan_stopped_at_the_time_limit_with_a_large_gap_is_not_committed(monkeypatch):
+    import accessplan.operations.rolling as rolling
+
+    network, base = synthetic_network(3, seed=27, neighbours=1)
+    demand = np.broadcast_to(base, (2, *base.shape)).copy()
+    real = rolling.solve_operations
+
+    def stopped(*args, **kwargs):
+        return replace(real(*args, **kwargs), status="time_limit", gap=0.2)
+
+    monkeypatch.setattr(rolling, "solve_operations", stopped)
+    forecaster, observe = perfect(demand)
+    config = RollingConfig(horizon=2, max_gap=0.05)
+    result = rolling_horizon(network, forecaster, observe, 2, config)
+    assert result.decisions["status"].tolist() == ["fallback", "fallback"]
+    assert result.decisions["fallback"].str.contains("gap 20.0% above max_gap 5.0%").all()
+    lenient = rolling_horizon(network, forecaster, observe, 2, replace(config, max_gap=0.5))
+    assert lenient.decisions["status"].iloc[0] == "time_limit"
