@@ -168,6 +168,7 @@ class FlowDatabase:
                 "other process holds open, or a new path."
             ) from exc
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")  # ingest shows its own (tqdm)
         self.con.execute(_DDL)
 
     # ---------------------------------------------------------------- context and basics
