@@ -1,17 +1,14 @@
 """On a 2-worker LocalCluster (processes): the same results as one process, bit for bit.
 
-One cluster serves the whole module. Each check compares the cluster's result with the
+One cluster serves every check. Each check compares the cluster's result with the
 single-process call on the same inputs, and the task stream shows that both workers ran
 tasks (worker processes, not threads of this one).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pytest
 from distributed import get_task_stream
 
 from accessplan import compute, prepare_network, synthetic_region
@@ -50,7 +47,7 @@ block_facilities = 4
 block_origins = 64
 
 [sensitivity]
-draws = 4
+draws = 2
 seed = 2
 demand = {{ dist = "lognormal", sigma = 0.1 }}
 speeds = {{ dist = "uniform", low = 0.9, high = 1.1 }}
@@ -60,19 +57,6 @@ map = false
 report = false
 figures = {figures}
 """
-
-
-@pytest.fixture(scope="module")
-def client():
-    with compute.cluster(local_workers=2) as dask:
-        yield dask
-
-
-@pytest.fixture(scope="module")
-def region():
-    region = synthetic_region(n_nodes=900, n_origins=400, n_facilities=30, seed=5)
-    graph = prepare_network(region.road_graph("drive"), "drive")
-    return region, graph
 
 
 def assert_identical(a, b):
@@ -91,7 +75,9 @@ def workers_of(stream, prefix):
     return {t["worker"] for t in stream.data if str(t["key"]).strip("('").startswith(prefix)}
 
 
-def test_travel_times_over_facility_blocks_equal_one_process(client, region):
+def check_travel_times_over_facility_blocks_equal_one_process(
+    client, region, scenario_file, tmp_path
+):
     reg, graph = region
     one = single_travel_times(graph, reg.population, reg.facilities, cutoff=8)
     assert 0 < one.nnz < one.shape[0] * one.shape[1]  # the cutoff leaves pairs out
@@ -103,7 +89,9 @@ def test_travel_times_over_facility_blocks_equal_one_process(client, region):
     assert len(workers_of(stream, "_tt_task")) == 2  # 5 blocks, on both worker processes
 
 
-def test_travel_times_over_origin_blocks_equal_one_process(client, region):
+def check_travel_times_over_origin_blocks_equal_one_process(
+    client, region, scenario_file, tmp_path
+):
     # More facility nodes than origin nodes: the searches start at the origins, so the
     # origins are split instead (a facility block would search from the other side).
     reg, graph = region
@@ -115,7 +103,9 @@ def test_travel_times_over_origin_blocks_equal_one_process(client, region):
     assert_identical(many, one)
 
 
-def test_travel_times_of_points_and_a_scheduler_address_equal_one_process(client, region):
+def check_travel_times_of_points_and_a_scheduler_address_equal_one_process(
+    client, region, scenario_file, tmp_path
+):
     reg, graph = region
     cells = Points.from_geodataframe(reg.population)
     one = single_travel_times(graph, cells, reg.facilities, cutoff=10)
@@ -130,29 +120,24 @@ def test_travel_times_of_points_and_a_scheduler_address_equal_one_process(client
     assert_identical(many, one)
 
 
-@pytest.mark.parametrize("name", ["nearest", "cumulative", "gravity", "two_step_fca"])
-def test_measures_over_origin_blocks_equal_one_process(client, region, name):
+def check_measures_over_origin_blocks_equal_one_process(client, region, scenario_file, tmp_path):
     reg, graph = region
     tt = single_travel_times(graph, reg.population, reg.facilities, cutoff=10)
     demand = reg.population.set_index("id")["population"].astype(float)
     supply = reg.facilities[["id", "type", "capacity"]]
-    params = {} if name == "nearest" else {"standard": 8.0}
-    one = single_measure(name, tt, demand, supply, **params)
-    with get_task_stream(client) as stream:
-        many = compute.measure(name, tt, demand, supply, client=client, block_origins=50, **params)
-    pd.testing.assert_frame_equal(many, one, check_exact=True)
-    tasks = [t for t in stream.data if "compute" in str(t["key"])]
-    assert len(tasks) == (8 if name in compute.ROW_SEPARABLE else 1)
+    for name in ("nearest", "cumulative", "gravity", "two_step_fca"):
+        params = {} if name == "nearest" else {"standard": 8.0}
+        one = single_measure(name, tt, demand, supply, **params)
+        with get_task_stream(client) as stream:
+            many = compute.measure(
+                name, tt, demand, supply, client=client, block_origins=50, **params
+            )
+        pd.testing.assert_frame_equal(many, one, check_exact=True)
+        tasks = [t for t in stream.data if "compute" in str(t["key"])]
+        assert len(tasks) == (8 if name in compute.ROW_SEPARABLE else 1), name
 
 
-@pytest.fixture(scope="module")
-def scenario_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cluster") / "town.toml"
-    path.write_text(SCENARIO.format(figures="false"))
-    return path
-
-
-def test_a_scenario_runs_unchanged_on_the_cluster(client, scenario_file):
+def check_a_scenario_runs_unchanged_on_the_cluster(client, region, scenario_file, tmp_path):
     scenario = Scenario.from_toml(scenario_file)
     one = scenario.run()
     many = scenario.run(client=client)
@@ -162,7 +147,7 @@ def test_a_scenario_runs_unchanged_on_the_cluster(client, scenario_file):
     pd.testing.assert_frame_equal(many.plan.sites, one.plan.sites, check_exact=True)
 
 
-def test_a_batch_runs_as_tasks_with_the_same_summary(client, tmp_path, scenario_file):
+def check_a_batch_runs_as_tasks_with_the_same_summary(client, region, scenario_file, tmp_path):
     other = tmp_path / "other.toml"
     other.write_text(SCENARIO.format(figures="false").replace("p = 2", "p = 1"))
     paths = [scenario_file, other]
@@ -174,10 +159,37 @@ def test_a_batch_runs_as_tasks_with_the_same_summary(client, tmp_path, scenario_
     assert (tmp_path / "many" / "other" / "summary.csv").is_file()
 
 
-def test_sensitivity_draws_on_the_cluster_equal_one_process(client, scenario_file):
+def check_sensitivity_draws_on_the_cluster_equal_one_process(
+    client, region, scenario_file, tmp_path
+):
     scenario = Scenario.from_toml(scenario_file)
     one = run_sensitivity(scenario)
     many = run_sensitivity(scenario, client=client)
     pd.testing.assert_frame_equal(many.draws, one.draws, check_exact=True)
     pd.testing.assert_frame_equal(many.intervals, one.intervals, check_exact=True)
     pd.testing.assert_frame_equal(many.sites, one.sites, check_exact=True)
+
+
+CHECKS = (
+    check_travel_times_over_facility_blocks_equal_one_process,
+    check_travel_times_over_origin_blocks_equal_one_process,
+    check_travel_times_of_points_and_a_scheduler_address_equal_one_process,
+    check_measures_over_origin_blocks_equal_one_process,
+    check_a_scenario_runs_unchanged_on_the_cluster,
+    check_a_batch_runs_as_tasks_with_the_same_summary,
+    check_sensitivity_draws_on_the_cluster_equal_one_process,
+)
+
+
+def test_on_one_two_worker_cluster_every_result_equals_one_process(tmp_path):
+    # One test, so that one cluster serves every check even when the tests are spread over
+    # several processes; each check names the behaviour it pins down.
+    region = synthetic_region(n_nodes=900, n_origins=400, n_facilities=30, seed=5)
+    graph = prepare_network(region.road_graph("drive"), "drive")
+    scenario_file = tmp_path / "town.toml"
+    scenario_file.write_text(SCENARIO.format(figures="false"))
+    with compute.cluster(local_workers=2) as client:
+        for check in CHECKS:
+            folder = tmp_path / check.__name__
+            folder.mkdir()
+            check(client, (region, graph), scenario_file, folder)

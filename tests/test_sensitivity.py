@@ -108,7 +108,7 @@ def test_zero_variance_distributions_reproduce_the_base_run_exactly():
 def test_intervals_contain_the_base_value_for_small_symmetric_noise():
     small = run_sensitivity(
         scenario(
-            draws=10,
+            draws=6,
             seed=5,
             demand={"dist": "uniform", "low": 0.97, "high": 1.03, "per": "all"},
             capacities={"dist": "uniform", "low": 0.97, "high": 1.03, "per": "all"},
