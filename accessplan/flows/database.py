@@ -27,6 +27,7 @@ audit note, not a second copy. :meth:`FlowDatabase.check_invariant` verifies thi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +169,10 @@ class FlowDatabase:
                 "other process holds open, or a new path."
             ) from exc
         self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = false")  # ingest shows its own (tqdm)
+        # ingest shows its own bar (tqdm); in Jupyter DuckDB refuses the setting without
+        # ipywidgets, and then shows no bar of its own either
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute("SET enable_progress_bar = false")
         self.con.execute(_DDL)
 
     # ---------------------------------------------------------------- context and basics
