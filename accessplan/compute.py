@@ -122,7 +122,10 @@ def cluster(
             n_workers=int(local_workers),
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # No dashboard, and the scheduler's HTTP routes on a free port (not 8787,
+            # which another cluster on the machine may hold).
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
         ) as local,
         Client(local) as client,
     ):
