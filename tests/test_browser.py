@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.image import imread
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 from shapely.geometry import LineString, Point, box
 
@@ -205,17 +206,31 @@ def test_switching_base_layer_swaps_the_legend(browser, pages):
         visit.close()
 
 
+def open_popup(page, marker: str, attempts: int = 3) -> str:
+    """Click a marker until its popup opens (a click during the map's pan animation can be
+    lost on a loaded machine); the popup's heading text."""
+    popup = page.locator(".leaflet-popup-content h3").last
+    for attempt in range(attempts):
+        page.locator(marker).click()
+        try:
+            popup.wait_for(state="visible", timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
+    return popup.inner_text()
+
+
 def test_hostile_facility_name_is_visible_text_and_runs_nothing(browser, pages):
     visit = Visit(browser, pages["map"])
     page = visit.page
     try:
         page.wait_for_selector(".leaflet-marker-pane .ap-fac", state="attached")
-        page.locator(f'.ap-fac[title="{HOSTILE} (Clinic, existing)"]').click()
         popup = page.locator(".leaflet-popup-content h3").last
-        assert popup.inner_text() == HOSTILE
+        assert open_popup(page, f'.ap-fac[title="{HOSTILE} (Clinic, existing)"]') == HOSTILE
         page.locator(".leaflet-popup-close-button").click()
-        page.locator(f".ap-fac[title='{PWN} (Robotic unit, existing)']").click()
-        assert popup.inner_text() == PWN
+        popup.wait_for(state="detached")
+        assert open_popup(page, f".ap-fac[title='{PWN} (Robotic unit, existing)']") == PWN
         assert page.evaluate("window.__pwned") is None
         assert visit.dialogs == [] and visit.errors == [] and visit.external == []
     finally:
