@@ -221,6 +221,9 @@ def test_the_command_writes_intervals_sites_and_an_escaped_offline_page(project,
     page = (out / "sensitivity.html").read_text()
     assert "Sensitivity &lt;town&gt; &amp; &#x27;co&#x27;" in page and "<town>" not in page
     assert "5th–95th percentile" in page and "How often each candidate site is chosen" in page
+    for part in ("After the plan", "Before the plan", "Change"):  # no row numbers as a column
+        head = page.split(f"{part}: base run and 5th–95th percentile</h2>", 1)[1]
+        assert head.split("<th>", 2)[1].startswith("metric</th>")
 
 
 def test_the_command_leaves_a_folder_holding_files_untouched(project, capsys):

@@ -66,7 +66,11 @@ def _sensitivity(args: argparse.Namespace) -> int:
             scenario, draws=args.draws, seed=args.seed, client=client, progress=not args.quiet
         )
     analysis.write(args.out, replace=args.replace)
-    _say(f"{scenario.name}: {len(analysis.factors)} draws\n")
+    lower, upper = analysis.percentiles
+    _say(
+        f"{scenario.name}: {len(analysis.factors)} draws; after the plan, the base run, the "
+        f"mean of the draws and their {lower:g}th and {upper:g}th percentiles\n"
+    )
     _say(analysis.table())
     _say(f"\nOutputs written to {os.path.join(args.out, '')}")
     return 0

@@ -77,9 +77,10 @@ def render_sensitivity(analysis: Sensitivity) -> str:
     lower, upper = analysis.percentiles
     band = f"{lower:g}th–{upper:g}th percentile"
     intervals = analysis.intervals.assign(interval=analysis.intervals.apply(_interval_text, axis=1))
-    after = intervals[intervals["quantity"].isin(["after", "plan"])]
-    before = intervals[intervals["quantity"] == "before"]
-    change = intervals[intervals["quantity"] == "change"]
+    quantity = intervals["quantity"]
+    after = intervals[quantity.isin(["after", "plan"])].reset_index(drop=True)
+    before = intervals[quantity == "before"].reset_index(drop=True)
+    change = intervals[quantity == "change"].reset_index(drop=True)
     columns = {"metric": "metric", "base": "base run", "mean": "mean", "interval": band}
     draws = int(scenario.config["sensitivity"]["draws"])
     sites = analysis.sites.rename(
@@ -90,7 +91,8 @@ def render_sensitivity(analysis: Sensitivity) -> str:
         title=f"Sensitivity: {scenario.name}",
         subtitle=(
             f"{draws} draws of the inputs (seed {scenario.config['sensitivity']['seed']}); "
-            f"intervals from the {band} of the draws."
+            f"intervals from the {band} of the draws. The headline numbers are the scenario "
+            "as written (the base run); the tables below give each one's spread over the draws."
         ),
         summary=base.summary_table(),
         tables={
