@@ -84,11 +84,41 @@ def _cell(value: Any) -> tuple[str, bool]:
     return esc(value), False
 
 
+#: Column headings of the report's tables (the CSV-style names stay in ``report.tables``).
+HEADINGS = {
+    "facility_id": "facility",
+    "admissions_per_day": "admissions per day",
+    "wait_median_min": "median wait (min)",
+    "wait_busy_min": "median wait, busiest hours (min)",
+    "wait_quiet_min": "median wait, quiet hours (min)",
+    "slowdown_min": "busy minus quiet wait (min)",
+    "los_mean_h": "mean length of stay (h)",
+    "occupancy_mean": "mean occupancy",
+    "occupancy_p90": "90th-percentile occupancy",
+    "hours_high_share": f"share of hours above {analysis.HIGH_OCCUPANCY:.0%} occupancy",
+    "pressure_bed_days": f"bed-days above {analysis.HIGH_OCCUPANCY:.0%} occupancy",
+    "long_stays": "long stays",
+    "local_hour": "local hour",
+    "arrivals_share": "share of the day's arrivals",
+    "staff_share": "share of the day's staff",
+    "gap": "arrivals share minus staff share",
+    "arrivals_per_staff": "arrivals per clinician",
+    "lwbs_share": "left without being seen (share)",
+    "wait_p90_min": "90th-percentile wait (min)",
+    "risk": "risk score",
+    "interval_coverage": "90 % interval coverage",
+    "mase_ets": "MASE, ETS",
+    "mase_seasonal_naive": "MASE, seasonal naive",
+    "mae_ets": "MAE, ETS (arrivals/h)",
+    "mae_seasonal_naive": "MAE, seasonal naive (arrivals/h)",
+}
+
+
 def table_html(frame: pd.DataFrame, max_rows: int = 15) -> str:
     """``frame`` as an escaped HTML table, at most ``max_rows`` rows (index shown if named)."""
     show_index = frame.index.name is not None or not isinstance(frame.index, pd.RangeIndex)
     head = (f"<th>{esc(frame.index.name or '')}</th>" if show_index else "") + "".join(
-        f"<th>{esc(c)}</th>" for c in frame.columns
+        f"<th>{esc(HEADINGS.get(str(c), str(c)))}</th>" for c in frame.columns
     )
     rows = []
     for index, record in zip(
