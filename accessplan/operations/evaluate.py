@@ -105,7 +105,7 @@ class Evaluation:
         ).groupby(["policy", "metric"], sort=False)["value"]:
             v = values.to_numpy(dtype=float)
             mean = float(v.mean())
-            half = 0.0
+            half = float("nan")  # one seed: no interval
             if v.size > 1:
                 half = float(student_t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1))
                 half /= np.sqrt(v.size)
@@ -129,12 +129,19 @@ class Evaluation:
         order = [m for m in METRICS if m in wide.index]
         wide = wide.loc[order, [p for p in POLICIES if p in wide.columns]]
         wide.index = [METRICS[m] for m in order]
-        wide.index.name = f"metric (mean ± {level:.0%} CI, {int(table['seeds'].max())} seeds)"
+        seeds = int(table["seeds"].max())
+        wide.index.name = (
+            f"metric (mean ± {level:.0%} CI, {seeds} seeds)"
+            if seeds > 1
+            else "metric (one seed: no confidence interval)"
+        )
         return wide
 
 
 def _cell(mean: float, half: float) -> str:
     digits = 3 if abs(mean) < 1 else (2 if abs(mean) < 100 else 0)
+    if np.isnan(half):
+        return f"{mean:,.{digits}f}"
     return f"{mean:,.{digits}f} ± {half:,.{digits}f}"
 
 
