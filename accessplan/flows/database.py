@@ -40,6 +40,7 @@ from accessplan.errors import InputError
 
 __all__ = [
     "DEPARTMENTS",
+    "EVENT_FIELDS",
     "EVENT_TYPES",
     "RULES",
     "FlowDatabase",
@@ -49,6 +50,19 @@ __all__ = [
 
 #: Event types a record may carry, in the order a visit goes through them.
 EVENT_TYPES = ("arrival", "triage", "admission", "discharge", "left")
+
+#: Fields of one event record, in the order the files hold them.
+EVENT_FIELDS = (
+    "event_id",
+    "visit_id",
+    "event_type",
+    "timestamp",
+    "facility_id",
+    "department",
+    "acuity",
+    "age",
+    "origin_cell",
+)
 
 #: Departments the simulator uses (any department named in the reference units is accepted).
 DEPARTMENTS = ("general", "emergency", "medicine", "surgery", "maternity", "paediatrics")

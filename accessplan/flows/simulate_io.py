@@ -11,29 +11,18 @@ import pandas as pd
 
 from accessplan._sanitize import write_csv
 from accessplan.errors import InputError
+from accessplan.flows.database import EVENT_FIELDS
 
 if TYPE_CHECKING:
     from accessplan.flows.simulator import Simulation
 
-__all__ = ["RECORD_FIELDS", "write_jsonl", "write_simulation"]
+__all__ = ["write_jsonl", "write_simulation"]
 
-#: Fields of one event record, in the order files hold them.
-RECORD_FIELDS = (
-    "event_id",
-    "visit_id",
-    "event_type",
-    "timestamp",
-    "facility_id",
-    "department",
-    "acuity",
-    "age",
-    "origin_cell",
-)
 _FORMATS = ("jsonl", "csv", "parquet")
 
 
 def _records(day: pd.DataFrame) -> pd.DataFrame:
-    out = day.loc[:, list(RECORD_FIELDS)].copy()
+    out = day.loc[:, list(EVENT_FIELDS)].copy()
     out["acuity"] = out["acuity"].astype("Int64")
     return out
 
@@ -44,7 +33,7 @@ def write_jsonl(records: pd.DataFrame, path: Path) -> None:
 
     con = duckdb.connect()
     con.register("records_out", records.reset_index(drop=True).assign(_order=range(len(records))))
-    fields = ", ".join(RECORD_FIELDS)
+    fields = ", ".join(EVENT_FIELDS)
     con.execute(
         f"COPY (SELECT {fields} FROM records_out ORDER BY _order) TO '{_sql_path(path)}' "
         "(FORMAT json)"

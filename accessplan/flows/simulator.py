@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from accessplan.errors import InputError
+from accessplan.flows.database import EVENT_FIELDS
 from accessplan.flows.simulate_units import (
     LOCAL_UTC_OFFSET_H,
     LOS_SIGMA,
@@ -416,22 +417,7 @@ def _with_timestamps(events: pd.DataFrame, start_day: pd.Timestamp) -> pd.DataFr
     )
     bad = events["bad_timestamp"].notna().to_numpy()
     events["timestamp"] = np.where(bad, events["bad_timestamp"], text)
-    columns = [
-        "_row",
-        "file",
-        "position",
-        "event_id",
-        "visit_id",
-        "event_type",
-        "timestamp",
-        "facility_id",
-        "department",
-        "acuity",
-        "age",
-        "origin_cell",
-        "t_min",
-        "deliver_min",
-    ]
+    columns = ["_row", "file", "position", *EVENT_FIELDS, "t_min", "deliver_min"]
     return events[columns]
 
 

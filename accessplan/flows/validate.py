@@ -33,7 +33,7 @@ import datetime as dt
 
 import duckdb
 
-from accessplan.flows.database import EVENT_TYPES
+from accessplan.flows.database import EVENT_FIELDS, EVENT_TYPES
 
 __all__ = ["MAX_AGE_YEARS", "run_statements", "validate_batch"]
 
@@ -41,19 +41,8 @@ __all__ = ["MAX_AGE_YEARS", "run_statements", "validate_batch"]
 MAX_AGE_YEARS = 120
 
 _TYPES = ", ".join(f"'{t}'" for t in EVENT_TYPES)
-_FIELDS = (
-    "event_id",
-    "visit_id",
-    "event_type",
-    "timestamp",
-    "facility_id",
-    "department",
-    "acuity",
-    "age",
-    "origin_cell",
-)
 # Every field read as text, so that the rules see what was sent (a CSV's text, a JSON number).
-_STRUCTURE = "{" + ", ".join(f'"{f}": "VARCHAR"' for f in _FIELDS) + "}"
+_STRUCTURE = "{" + ", ".join(f'"{f}": "VARCHAR"' for f in EVENT_FIELDS) + "}"
 
 # Typed view of the batch's raw records (`_incoming`: raw_id, payload; as inserted in raw),
 # computed inside the judging query so the batch is materialised once.
