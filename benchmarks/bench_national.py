@@ -159,10 +159,12 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> flo
     return float(values[order][min(at, values.size - 1)])
 
 
-def synthetic_case(n_nodes: int, n_cells: int, n_facilities: int, cutoff: float) -> list[dict]:
+def _synthetic_country(
+    stages: Stages, n_nodes: int, n_cells: int, n_facilities: int
+) -> tuple[Any, Any]:
+    """Stages "region" and "network" of the synthetic country (seed 11, 300 candidates)."""
     import accessplan as ap
 
-    stages = Stages()
     with stages.stage("region") as row:
         region = ap.synthetic_region_arrays(
             n_nodes=n_nodes,
@@ -176,6 +178,13 @@ def synthetic_case(n_nodes: int, n_cells: int, n_facilities: int, cutoff: float)
         network = ap.prepare_network(region.roads, "drive")
         row["note"] = f"{network.csr.shape[0]:,} nodes, {network.csr.nnz:,} edges"
     del region.roads
+    return region, network
+
+
+def synthetic_case(n_nodes: int, n_cells: int, n_facilities: int, cutoff: float) -> list[dict]:
+
+    stages = Stages()
+    region, network = _synthetic_country(stages, n_nodes, n_cells, n_facilities)
     _analyse(stages, network, region.population, region.facilities, region.candidates, cutoff, 20)
     return stages.rows
 
@@ -186,23 +195,10 @@ def synthetic_blocks_case(
     """The synthetic country with access computed over facility blocks (no whole matrix)."""
     import pandas as pd
 
-    import accessplan as ap
     from accessplan.national import access_in_blocks
 
     stages = Stages()
-    with stages.stage("region") as row:
-        region = ap.synthetic_region_arrays(
-            n_nodes=n_nodes,
-            n_origins=n_cells,
-            n_facilities=n_facilities,
-            n_candidates=300,
-            seed=11,
-        )
-        row["note"] = f"{region.roads.n_nodes:,} nodes, {len(region.population):,} cells"
-    with stages.stage("network") as row:
-        network = ap.prepare_network(region.roads, "drive")
-        row["note"] = f"{network.csr.shape[0]:,} nodes, {network.csr.nnz:,} edges"
-    del region.roads
+    region, network = _synthetic_country(stages, n_nodes, n_cells, n_facilities)
     with stages.stage("travel times + 2SFCA + nearest") as row:
         got = access_in_blocks(
             network,
