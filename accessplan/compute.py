@@ -211,7 +211,8 @@ def travel_times(
         up the seconds of every task.
     """
     from accessplan.network import routing_graph
-    from accessplan.snapping import DEFAULT_LEG_SPEED_KPH, DEFAULT_MAX_SNAP_M, snap_points
+    from accessplan.snapping import DEFAULT_LEG_SPEED_KPH, DEFAULT_MAX_SNAP_M
+    from accessplan.traveltimes import snap_both
 
     for name, size in (("block_facilities", block_facilities), ("block_origins", block_origins)):
         _check_block(name, size)
@@ -222,20 +223,13 @@ def travel_times(
         "max_snap_m": DEFAULT_MAX_SNAP_M if max_snap_m is None else float(max_snap_m),
         "leg_speed_kph": DEFAULT_LEG_SPEED_KPH if leg_speed_kph is None else float(leg_speed_kph),
     }
-    so = snap_points(
+    so, sd = snap_both(
+        routing,
         origins,
-        routing,
-        id_col=origin_id_col,
-        population_col=population_col,
-        what="origins",
-        **snap_kw,
-    )
-    sd = snap_points(
         destinations,
-        routing,
-        id_col=destination_id_col,
+        origin_id_col=origin_id_col,
+        destination_id_col=destination_id_col,
         population_col=population_col,
-        what="destinations",
         **snap_kw,
     )
     kw = {

@@ -943,6 +943,42 @@ def _checked_values(arr: np.ndarray, ids: pd.Index, what: str) -> np.ndarray:
 _ENGINE_VERSION = "2"
 
 
+def snap_both(
+    routing: RoutingGraph,
+    origins: gpd.GeoDataFrame | Points,
+    destinations: gpd.GeoDataFrame | Points,
+    *,
+    origin_id_col: str | None,
+    destination_id_col: str | None,
+    population_col: str | None,
+    max_snap_m: float,
+    leg_speed_kph: float,
+) -> tuple[Snapped, Snapped]:
+    """Origins and destinations snapped to the routing graph, as :func:`travel_times` does.
+
+    ``max_snap_m`` (metres) and ``leg_speed_kph`` (km/h) as there, already resolved.
+    """
+    from accessplan.snapping import snap_points
+
+    sides = (
+        ("origins", origins, origin_id_col),
+        ("destinations", destinations, destination_id_col),
+    )
+    so, sd = (
+        snap_points(
+            points,
+            routing,
+            id_col=id_col,
+            population_col=population_col,
+            what=what,
+            max_snap_m=max_snap_m,
+            leg_speed_kph=leg_speed_kph,
+        )
+        for what, points, id_col in sides
+    )
+    return so, sd
+
+
 def travel_times(
     network: nx.MultiDiGraph | RoutingGraph,
     origins: gpd.GeoDataFrame | Points,
@@ -1015,7 +1051,7 @@ def travel_times(
         (``component_nodes``). Points on different components do not reach each other.
     """
     from accessplan.network import routing_graph
-    from accessplan.snapping import DEFAULT_LEG_SPEED_KPH, DEFAULT_MAX_SNAP_M, snap_points
+    from accessplan.snapping import DEFAULT_LEG_SPEED_KPH, DEFAULT_MAX_SNAP_M
 
     max_snap_m = DEFAULT_MAX_SNAP_M if max_snap_m is None else float(max_snap_m)
     leg_speed_kph = DEFAULT_LEG_SPEED_KPH if leg_speed_kph is None else float(leg_speed_kph)
@@ -1026,20 +1062,13 @@ def travel_times(
     routing = routing_graph(network)
     snap_kw = {"max_snap_m": max_snap_m, "leg_speed_kph": leg_speed_kph}
     started = time.perf_counter()
-    so = snap_points(
+    so, sd = snap_both(
+        routing,
         origins,
-        routing,
-        id_col=origin_id_col,
-        population_col=population_col,
-        what="origins",
-        **snap_kw,
-    )
-    sd = snap_points(
         destinations,
-        routing,
-        id_col=destination_id_col,
+        origin_id_col=origin_id_col,
+        destination_id_col=destination_id_col,
         population_col=population_col,
-        what="destinations",
         **snap_kw,
     )
     timings = {"snap": time.perf_counter() - started}
