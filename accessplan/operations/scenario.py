@@ -25,7 +25,6 @@ folder that appears complete or not at all (:func:`accessplan.outputs.output_fol
 
 from __future__ import annotations
 
-import difflib
 import json
 import time
 import tomllib
@@ -41,7 +40,7 @@ from accessplan.errors import ScenarioError
 from accessplan.operations.evaluate import POLICIES, Evaluation, evaluate_policies
 from accessplan.operations.report import operations_report
 from accessplan.operations.rolling import Network, RollingConfig, RollingResult
-from accessplan.scenario.schema import Key, validate_scenario_dict
+from accessplan.scenario.schema import Key, check_value, suggest, validate_scenario_dict
 
 __all__ = ["OPERATIONS_KEYS", "OperationsRun", "read_operations_file", "run_operations"]
 
@@ -81,30 +80,6 @@ OPERATIONS_KEYS: dict[str, Key] = {
 }
 
 
-def _suggest(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else f" Known keys: {', '.join(options)}."
-
-
-def _checked(where: str, name: str, value: Any, key: Key) -> Any:
-    numeric = key.types == _NUM
-    if (numeric and isinstance(value, bool)) or not isinstance(value, key.types):
-        wanted = " or ".join(t.__name__ for t in key.types)
-        raise ScenarioError(
-            f"{where}: {name} must be {wanted}, got {type(value).__name__} {value!r}."
-        )
-    if key.choices is not None and value not in key.choices:
-        raise ScenarioError(
-            f"{where}: {name} = {value!r} is not one of {list(key.choices)}."
-            + _suggest(str(value), list(key.choices)).replace("Known keys", "Choices")
-        )
-    if key.minimum is not None and float(value) < key.minimum:  # type: ignore[arg-type]
-        raise ScenarioError(f"{where}: {name} = {value!r} must be >= {key.minimum}.")
-    if key.maximum is not None and float(value) > key.maximum:  # type: ignore[arg-type]
-        raise ScenarioError(f"{where}: {name} = {value!r} must be <= {key.maximum}.")
-    return value
-
-
 def validate_operations(given: Any, source: str) -> dict[str, Any]:
     """The ``[operations]`` table checked and completed with defaults."""
     where = f"{source} [operations]"
@@ -115,9 +90,9 @@ def validate_operations(given: Any, source: str) -> dict[str, Any]:
         if name not in OPERATIONS_KEYS:
             raise ScenarioError(
                 f"{source}: unknown key {name!r} in [operations]."
-                + _suggest(name, list(OPERATIONS_KEYS))
+                + suggest(name, list(OPERATIONS_KEYS))
             )
-        out[name] = _checked(where, name, value, OPERATIONS_KEYS[name])
+        out[name] = check_value(where, name, value, OPERATIONS_KEYS[name])
     full = {name: out.get(name, key.default) for name, key in OPERATIONS_KEYS.items()}
     if full["hysteresis"] >= 1:
         raise ScenarioError(f"{where}: hysteresis = {full['hysteresis']!r} must be < 1.")
@@ -276,7 +251,7 @@ def run_operations(
     t0 = time.perf_counter()
     ops = dict(config["operations"])
     if days is not None:
-        ops["days"] = _checked("--days", "days", float(days), OPERATIONS_KEYS["days"])
+        ops["days"] = check_value("--days", "days", float(days), OPERATIONS_KEYS["days"])
     config = {**config, "operations": ops}
     region = load_region(config["inputs"]["region"], aggregate=config["inputs"]["aggregate"])
     network, base = region_network(

@@ -55,8 +55,10 @@ __all__ = [
     "SCHEMA",
     "SUPPLY_KEYS",
     "Key",
+    "check_value",
     "read_scenario_file",
     "reference_markdown",
+    "suggest",
     "validate_scenario_dict",
 ]
 
@@ -336,7 +338,8 @@ DEFAULT_SUPPLY: dict[str, dict[str, float]] = {
 }
 
 
-def _suggest(word: str, options: list[str]) -> str:
+def suggest(word: str, options: list[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``options``, else the list of them."""
     close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" Did you mean {close[0]!r}?" if close else f" Known keys: {', '.join(options)}."
 
@@ -346,7 +349,9 @@ def _has_key_type(value: Any, key: Key) -> bool:
     return not (key.types == _NUM and isinstance(value, bool)) and isinstance(value, key.types)
 
 
-def _check_value(where: str, name: str, value: Any, key: Key, base: Path | None) -> Any:
+def check_value(where: str, name: str, value: Any, key: Key, base: Path | None = None) -> Any:
+    """``value`` of key ``name`` checked against ``key`` (type, choices, bounds, an existing
+    file for a path, resolved against ``base``); a :class:`ScenarioError` naming ``where``."""
     if not _has_key_type(value, key):
         wanted = " or ".join(t.__name__ for t in key.types)
         raise ScenarioError(
@@ -355,7 +360,7 @@ def _check_value(where: str, name: str, value: Any, key: Key, base: Path | None)
     if key.choices is not None and value not in key.choices:
         raise ScenarioError(
             f"{where}: {name} = {value!r} is not one of {list(key.choices)}."
-            + _suggest(str(value), list(key.choices)).replace("Known keys", "Choices")
+            + suggest(str(value), list(key.choices)).replace("Known keys", "Choices")
         )
     if key.minimum is not None and value < key.minimum:
         raise ScenarioError(f"{where}: {name} = {value!r} must be >= {key.minimum}.")
@@ -404,7 +409,7 @@ def validate_scenario_dict(
     for section in raw:
         if section not in sections:
             raise ScenarioError(
-                f"{source}: unknown section [{section}].{_suggest(section, sections)}"
+                f"{source}: unknown section [{section}].{suggest(section, sections)}"
             )
     for section, keys in (SCHEMA | RUN_SECTIONS).items():
         given = raw.get(section, {})
@@ -414,11 +419,11 @@ def validate_scenario_dict(
         for name, value in given.items():
             if name not in keys:
                 raise ScenarioError(
-                    f"{source}: unknown key {name!r} in [{section}].{_suggest(name, list(keys))}"
+                    f"{source}: unknown key {name!r} in [{section}].{suggest(name, list(keys))}"
                 )
             if value is None and keys[name].default is None:
                 continue  # an optional key left unset (as in a config written back)
-            values[name] = _check_value(f"{source} [{section}]", name, value, keys[name], base)
+            values[name] = check_value(f"{source} [{section}]", name, value, keys[name], base)
         out[section] = {name: values.get(name, key.default) for name, key in keys.items()}
     out["supply"] = _validate_supply(raw.get("supply", {}), source)
     _check_consistency(out, source)
@@ -433,7 +438,7 @@ def _validate_supply(given: Any, source: str) -> dict[str, dict[str, Any]]:
         if type_name not in _TYPES:
             raise ScenarioError(
                 f"{source}: unknown supply type [supply.{type_name}]."
-                + _suggest(type_name, list(_TYPES))
+                + suggest(type_name, list(_TYPES))
             )
         if not isinstance(table, dict):
             raise ScenarioError(f"{source}: [supply.{type_name}] must be a table.")
@@ -443,9 +448,9 @@ def _validate_supply(given: Any, source: str) -> dict[str, dict[str, Any]]:
             if name not in SUPPLY_KEYS:
                 raise ScenarioError(
                     f"{source}: unknown key {name!r} in [supply.{type_name}]."
-                    + _suggest(name, list(SUPPLY_KEYS))
+                    + suggest(name, list(SUPPLY_KEYS))
                 )
-            supply[type_name][name] = _check_value(
+            supply[type_name][name] = check_value(
                 f"{source} [supply.{type_name}]", name, value, SUPPLY_KEYS[name], None
             )
     return supply
@@ -465,7 +470,7 @@ def _check_consistency(out: dict[str, dict[str, Any]], source: str) -> None:
         if t not in _TYPES:
             raise ScenarioError(
                 f"{source} [plan]: types lists {t!r}; use any of {list(_TYPES)}."
-                + _suggest(str(t), list(_TYPES)).replace("Known keys", "Choices")
+                + suggest(str(t), list(_TYPES)).replace("Known keys", "Choices")
             )
     if not out["plan"]["types"]:
         raise ScenarioError(f"{source} [plan]: types is empty; list at least one supply type.")
