@@ -318,5 +318,7 @@ def write_flow_report(
     report = build_flow_report(db, title=title, forecast_min_arrivals=forecast_min_arrivals)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.html(), encoding="utf-8")
+    part = out.with_name(out.name + ".part")  # a complete report or none, never half of one
+    part.write_text(report.html(), encoding="utf-8")
+    part.replace(out)
     return report
