@@ -21,6 +21,7 @@ import pandas as pd
 
 from accessplan.errors import SolverError
 from accessplan.operations.model import Arrays, OperationsProblem, build_arrays
+from accessplan.operations.solve import with_integers_fixed
 
 if TYPE_CHECKING:
     from accessplan.operations.solve import WarmStart
@@ -34,44 +35,22 @@ def fixed_integer_duals(
     *,
     time_limit: float | None = None,
     start: WarmStart | None = None,
+    fold: bool = True,
 ) -> np.ndarray:
     """Row duals of the LP with every integer column fixed at ``values`` (rounded); ``start``
-    (a basis at ``values``) lets the simplex begin there."""
-    from accessplan.operations.solve import _apply_warm, highs_arrays
-
-    fixed = _fixed_lp(arrays, values)
-    h = highs_arrays(fixed)
-    if start is not None:
-        _apply_warm(h, fixed, start, False)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
-    h.run()
+    (a basis at ``values``) lets the simplex begin there; ``fold`` solves the compact form
+    (:mod:`accessplan.operations.compact`) where it applies."""
     import highspy
 
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    from accessplan.operations.solve import solve_arrays
+
+    run = solve_arrays(arrays, start, time_limit, None, False, fold=fold, fix_at=values)
+    if run.status != highspy.HighsModelStatus.kOptimal or run.row_dual is None:
         raise SolverError(
             "the LP with the integers fixed did not solve to optimality "
-            f"({h.modelStatusToString(h.getModelStatus())}); raise time_limit for the duals."
+            f"({run.status_text}); raise time_limit for the duals."
         )
-    return np.asarray(h.getSolution().row_dual, dtype=np.float64)
-
-
-def _fixed_lp(arrays: Arrays, values: np.ndarray) -> Arrays:
-    lo, up = arrays.col_lower.copy(), arrays.col_upper.copy()
-    k = arrays.integer
-    v = np.round(values[k])
-    lo[k] = v
-    up[k] = v
-    return Arrays(
-        arrays.layout,
-        arrays.c,
-        arrays.A,
-        arrays.row_lower,
-        arrays.row_upper,
-        lo,
-        up,
-        np.zeros_like(k),
-    )
+    return run.row_dual
 
 
 def _objective(arrays: Arrays) -> float:
@@ -119,7 +98,7 @@ def finite_difference_duals(
     """
     base = build_arrays(problem)
     if values is not None:
-        base = _fixed_lp(base, values)
+        base = with_integers_fixed(base, values)  # the full model: an independent check of the fold
     L = base.layout
     out = []
     for t in np.atleast_1d(periods):

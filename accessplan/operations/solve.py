@@ -7,6 +7,7 @@ integer column fixed at its value in the solution (see :mod:`accessplan.operatio
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,15 @@ from accessplan.errors import InfeasibleError, SolverError
 from accessplan.operations.model import Arrays, OperationsProblem, build_arrays
 from accessplan.optimize._solve import new_highs, relative_gap
 
-__all__ = ["OperationsPlan", "WarmStart", "highs_arrays", "solve_operations"]
+__all__ = [
+    "ArraysSolution",
+    "OperationsPlan",
+    "WarmStart",
+    "highs_arrays",
+    "solve_arrays",
+    "solve_operations",
+    "with_integers_fixed",
+]
 
 #: Rows whose slack is below this (relative to the row's scale) are reported binding.
 BINDING_TOL = 1e-6
@@ -185,6 +194,8 @@ def solve_operations(
     relax: bool = False,
     arrays: Arrays | None = None,
     split: bool = True,
+    fold: bool = True,
+    workers: int | None = None,
 ) -> OperationsPlan:
     """Solve one horizon of the allocation model.
 
@@ -208,6 +219,12 @@ def solve_operations(
     split
         Solve the independent blocks of types apart (:mod:`accessplan.operations.blocks`;
         the same optimum, duals and basis, faster); ignored when ``arrays`` is given.
+    fold
+        Solve the compact form, coverage rows folded into segment columns
+        (:mod:`accessplan.operations.compact`; the same optimum, about half the rows), where
+        it applies.
+    workers
+        Blocks solved at once, in threads (default: one per CPU core, at most one per block).
 
     Raises
     ------
@@ -233,46 +250,46 @@ def solve_operations(
                 duals=duals,
                 msg=msg,
                 relax=relax,
+                fold=fold,
+                workers=workers,
             )
     arrays = build_arrays(problem) if arrays is None else arrays
     if relax:
         arrays = _relaxed(arrays)
     is_mip = bool(arrays.integer.any())
-    h, integral_root = None, False
+    integral_root = False
     if is_mip:
         # The LP relaxation first (warm-started from a basis): when its optimum is already
         # integral it is the MIP's optimum, proven by its own bound, and no search is needed.
-        h = _run(_relaxed(arrays), warm, time_limit, gap, msg)
-        values = np.asarray(h.getSolution().col_value, dtype=np.float64)
-        ints = values[arrays.integer]
-        integral_root = h.getModelStatus() == highspy.HighsModelStatus.kOptimal and bool(
+        run = solve_arrays(_relaxed(arrays), warm, time_limit, gap, msg, fold=fold)
+        ints = run.values[arrays.integer]
+        integral_root = run.status == highspy.HighsModelStatus.kOptimal and bool(
             np.all(np.abs(ints - np.round(ints)) <= 1e-9)
         )
         if not integral_root:
             left = None if time_limit is None else float(time_limit) - (time.perf_counter() - t0)
-            h = _run(arrays, warm, None if left is None else 0.9 * left, gap, msg)
+            run = solve_arrays(
+                arrays, warm, None if left is None else 0.9 * left, gap, msg, fold=fold
+            )
     else:
-        h = _run(arrays, warm, time_limit, gap, msg)
+        run = solve_arrays(arrays, warm, time_limit, gap, msg, fold=fold)
     MS = highspy.HighsModelStatus
-    status = h.getModelStatus()
-    info = h.getInfo()
+    status = run.status
     if status in (MS.kInfeasible, MS.kUnboundedOrInfeasible):
         raise InfeasibleError(
             "the operations model is infeasible: the unmet-demand caps (unmet_cap), the equity "
             "band (gamma) and the units available cannot all hold; raise unmet_cap or gamma, or "
             "add units to the pools."
         )
-    feasible = int(info.primal_solution_status) == int(highspy.kSolutionStatusFeasible)
-    if not feasible:
+    if not run.feasible:
         raise SolverError(
-            f"highs stopped with status {h.modelStatusToString(status)!r} and no feasible "
+            f"highs stopped with status {run.status_text!r} and no feasible "
             "operations plan; raise the time limit (time_limit) or shorten the horizon."
         )
-    values = np.asarray(h.getSolution().col_value, dtype=np.float64)
-    objective = float(info.objective_function_value)
+    values = run.values
+    objective = run.objective
     if is_mip and not integral_root:
-        bound = float(info.mip_dual_bound)
-        bound = bound if math.isfinite(bound) else math.nan
+        bound = run.mip_bound if math.isfinite(run.mip_bound) else math.nan
     else:
         bound = objective if status == MS.kOptimal else math.nan
     if integral_root:
@@ -286,11 +303,9 @@ def solve_operations(
         label = "time_limit"
     else:
         label = "feasible"
-    basis = h.getBasis()
     col_status = row_status = None
-    if (not is_mip or integral_root) and basis.valid:
-        col_status = _status_codes(basis.col_status)
-        row_status = _status_codes(basis.row_status)
+    if not is_mip or integral_root:
+        col_status, row_status = run.col_status, run.row_status
     start = WarmStart(values, col_status, row_status)
     row_dual = np.full(arrays.A.shape[0], np.nan)
     source = "lp"
@@ -299,10 +314,12 @@ def solve_operations(
             from accessplan.operations.duals import fixed_integer_duals
 
             remaining = None if time_limit is None else max(0.1 * float(time_limit), 0.05)
-            row_dual = fixed_integer_duals(arrays, values, time_limit=remaining, start=start)
+            row_dual = fixed_integer_duals(
+                arrays, values, time_limit=remaining, start=start, fold=fold
+            )
             source = "mip_fixed"
-        else:
-            row_dual = np.asarray(h.getSolution().row_dual, dtype=np.float64)
+        elif run.row_dual is not None:
+            row_dual = run.row_dual
     plan = _plan(
         problem,
         arrays,
@@ -330,8 +347,13 @@ def _solve_blocks(
     duals: bool,
     msg: bool,
     relax: bool,
+    fold: bool,
+    workers: int | None,
 ) -> OperationsPlan:
-    """Solve each block of types apart and assemble the plan of the whole model."""
+    """Solve each block of types apart (in threads: HiGHS runs without Python's lock) and
+    assemble the plan of the whole model."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from accessplan.operations.blocks import column_map, row_map, subproblem
 
     t0 = time.perf_counter()
@@ -339,15 +361,9 @@ def _solve_blocks(
     if relax:
         full = _relaxed(full)
     L = full.layout
-    values = np.zeros(L.num_col)
-    row_dual = np.full(L.num_row, np.nan)
-    col_status = np.zeros(L.num_col, dtype=np.int8)
-    row_status = np.zeros(L.num_row, dtype=np.int8)
-    has_basis = True
-    objective = bound = 0.0
-    labels, sources, integral = [], [], []
     shifted = warm is not None and warm.col_value.shape == (L.num_col,)
-    for types in blocks:
+
+    def solve_block(types: np.ndarray) -> tuple[OperationsPlan, np.ndarray, np.ndarray]:
         sub = subproblem(problem, types)
         sub_arrays = build_arrays(sub)
         cols = column_map(L, sub_arrays.layout, types, problem)
@@ -373,7 +389,28 @@ def _solve_blocks(
             relax=relax,
             arrays=sub_arrays,
             split=False,
+            fold=fold,
         )
+        return part, cols, rows
+
+    count = workers if workers is not None else (os.cpu_count() or 1)
+    count = max(1, min(int(count), len(blocks)))
+    if count == 1:
+        parts = [solve_block(types) for types in blocks]
+    else:
+        # Largest blocks first, so the last to finish is a small one.
+        order = sorted(range(len(blocks)), key=lambda k: -blocks[k].size)
+        with ThreadPoolExecutor(count) as pool:
+            done = dict(zip(order, pool.map(solve_block, [blocks[k] for k in order]), strict=True))
+        parts = [done[k] for k in range(len(blocks))]
+    values = np.zeros(L.num_col)
+    row_dual = np.full(L.num_row, np.nan)
+    col_status = np.zeros(L.num_col, dtype=np.int8)
+    row_status = np.zeros(L.num_row, dtype=np.int8)
+    has_basis = True
+    objective = bound = 0.0
+    labels, sources, integral = [], [], []
+    for part, cols, rows in parts:
         values[cols] = part.values
         row_dual[rows] = part.row_dual
         if part.warm.col_status is not None and part.warm.row_status is not None:
@@ -415,22 +452,144 @@ def _relaxed(arrays: Arrays) -> Arrays:
     return Arrays(**{**arrays.__dict__, "integer": np.zeros_like(arrays.integer)})
 
 
-def _run(
+@dataclass
+class ArraysSolution:
+    """What one HiGHS run returned, in the terms of the model as built (see
+    :mod:`accessplan.operations.compact`)."""
+
+    status: Any
+    status_text: str
+    feasible: bool
+    objective: float
+    mip_bound: float
+    values: np.ndarray
+    row_dual: np.ndarray | None
+    col_status: np.ndarray | None
+    row_status: np.ndarray | None
+
+
+def solve_arrays(
     arrays: Arrays,
     warm: WarmStart | None,
     time_limit: float | None,
     gap: float | None,
     msg: bool,
-) -> Any:
-    """Pass ``arrays`` to a fresh HiGHS with the limits and start, and run it."""
-    h = highs_arrays(arrays, msg)
+    *,
+    fold: bool = True,
+    fix_at: np.ndarray | None = None,
+) -> ArraysSolution:
+    """Solve ``arrays`` in a fresh HiGHS with the limits and start; with ``fold`` through the
+    compact form where it applies (:mod:`accessplan.operations.compact`; with the equity band
+    its optimum is kept only when certified optimal for ``arrays``, else ``arrays`` is
+    solved); with ``fix_at`` (values of ``arrays``' columns) as the LP with every integer
+    column fixed there."""
+    import highspy
+
+    from accessplan.operations.compact import certified, compact
+
+    t0 = time.perf_counter()
+    folded = compact(arrays) if fold else None
+    if folded is not None and not folded.exact:
+        run = _solve_once(arrays, folded, warm, time_limit, gap, msg, fix_at)
+        full = arrays if fix_at is None else with_integers_fixed(arrays, fix_at)
+        if (
+            run.status == highspy.HighsModelStatus.kOptimal
+            and run.row_dual is not None
+            and certified(full, run.values, run.row_dual)
+        ):
+            return run
+        if time_limit is not None:
+            time_limit = max(float(time_limit) - (time.perf_counter() - t0), 1e-3)
+        folded = None
+    return _solve_once(arrays, folded, warm, time_limit, gap, msg, fix_at)
+
+
+def _solve_once(
+    arrays: Arrays,
+    folded: Any,
+    warm: WarmStart | None,
+    time_limit: float | None,
+    gap: float | None,
+    msg: bool,
+    fix_at: np.ndarray | None,
+) -> ArraysSolution:
+    target = folded.arrays if folded is not None else arrays
+    if fix_at is not None:
+        at = folded.from_full(fix_at) if folded is not None else fix_at
+        target = with_integers_fixed(target, at)
+    if warm is not None and folded is not None:
+        warm = _folded_start(folded, warm)
+    h = highs_arrays(target, msg)
     if time_limit is not None:
         h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
     h.setOptionValue("mip_rel_gap", float(gap) if gap is not None else 1e-6)
     if warm is not None:
-        _apply_warm(h, arrays, warm, bool(arrays.integer.any()))
+        _apply_warm(h, target, warm, bool(target.integer.any()))
     h.run()
-    return h
+    return _read(h, target, folded)
+
+
+def with_integers_fixed(arrays: Arrays, values: np.ndarray) -> Arrays:
+    """``arrays`` with every integer column fixed at ``values`` (rounded), all continuous."""
+    lo, up = arrays.col_lower.copy(), arrays.col_upper.copy()
+    k = arrays.integer
+    lo[k] = up[k] = np.round(values[k])
+    return Arrays(
+        **{**arrays.__dict__, "col_lower": lo, "col_upper": up, "integer": np.zeros_like(k)}
+    )
+
+
+def _folded_start(folded: Any, warm: WarmStart) -> WarmStart:
+    """A start of the model as built moved onto its compact form."""
+    if warm.col_value.shape != (folded.full.A.shape[1],):
+        return warm
+    values = folded.from_full(warm.col_value)
+    if warm.col_status is None or warm.row_status is None:
+        return WarmStart(values)
+    if warm.row_status.shape != (folded.full.A.shape[0],):
+        return WarmStart(values)
+    col, row = folded.basis_from_full(warm.col_value, warm.row_status)
+    keep = col < 0  # columns outside the cells keep their status
+    col[keep] = warm.col_status[keep]
+    return WarmStart(values, col, row)
+
+
+def _read(h: Any, target: Arrays, folded: Any) -> ArraysSolution:
+    import highspy
+
+    info = h.getInfo()
+    status = h.getModelStatus()
+    feasible = int(info.primal_solution_status) == int(highspy.kSolutionStatusFeasible)
+    solution = h.getSolution()
+    values = np.asarray(solution.col_value, dtype=np.float64)
+    is_lp = not bool(target.integer.any())
+    row_dual = np.asarray(solution.row_dual, dtype=np.float64) if is_lp else None
+    col_dual = np.asarray(solution.col_dual, dtype=np.float64) if is_lp else None
+    basis = h.getBasis()
+    col_status = row_status = None
+    if is_lp and basis.valid:
+        col_status = _status_codes(basis.col_status)
+        row_status = _status_codes(basis.row_status)
+    constant = 0.0
+    if folded is not None and values.size:
+        constant = folded.constant
+        compact_values, values = values, folded.to_full(values)
+        if row_dual is not None and col_dual is not None:
+            row_dual = folded.row_dual_to_full(row_dual, col_dual, values)
+        if col_status is not None and row_status is not None:
+            col_status, row_status = folded.basis_to_full(compact_values, col_status, row_status)
+    bound = float(info.mip_dual_bound)
+    return ArraysSolution(
+        status=status,
+        status_text=h.modelStatusToString(status),
+        feasible=feasible,
+        objective=float(info.objective_function_value) + constant,
+        mip_bound=bound + constant if math.isfinite(bound) else bound,
+        values=values,
+        row_dual=row_dual,
+        col_status=col_status,
+        row_status=row_status,
+    )
 
 
 def _apply_warm(h: Any, arrays: Arrays, warm: WarmStart, is_mip: bool) -> None:
