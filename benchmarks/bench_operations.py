@@ -23,6 +23,7 @@ national run).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -207,8 +208,12 @@ def pulp_model(problem: Any) -> Any:
                 r[t, i, j] = pulp.LpVariable(f"r_{t}_{i}_{j}", 0, ramp, cat(j))
                 for sc in range(s):
                     fixed = float(problem.fixed[t, i, j])
-                    y[sc, t, i, j] = pulp.LpVariable(f"y_{sc}_{t}_{i}_{j}", 0, fixed, cat(j))
-                    cap = bound(problem.unmet_cap[i, j])
+                    need = float(problem.demand[sc, t, i, j])
+                    whole = math.ceil(need - 1e-9) if types[j].integer else need
+                    used = min(fixed, whole)  # fixed units used never exceed the demand
+                    y[sc, t, i, j] = pulp.LpVariable(f"y_{sc}_{t}_{i}_{j}", 0, used, cat(j))
+                    beyond = max(need - fixed, 0.0)  # unmet: what the fixed units cannot meet
+                    cap = min(float(problem.unmet_cap[i, j]), beyond)
                     u[sc, t, i, j] = pulp.LpVariable(f"u_{sc}_{t}_{i}_{j}", 0, cap)
         for e in range(len(arcs)):
             for j in qtypes:

@@ -168,3 +168,21 @@ def test_a_plan_stopped_at_the_time_limit_with_a_large_gap_is_not_committed(monk
     assert result.decisions["fallback"].str.contains("gap 20.0% above max_gap 5.0%").all()
     lenient = rolling_horizon(network, forecaster, observe, 2, replace(config, max_gap=0.5))
     assert lenient.decisions["status"].iloc[0] == "time_limit"
+
+
+def test_a_surge_at_one_facility_reads_in_full_and_expected_noise_does_not():
+    from accessplan.operations.rolling import facility_deviation
+
+    forecast = np.full((40, 2), 5.0)  # 40 facilities, two types: 10 units each
+    upper = forecast + 2.0  # the interval expects up to 4 units more per facility
+    actual = forecast.copy()
+    actual[:, 0] += 3.0  # every facility 3 units above: inside its interval
+    assert facility_deviation(actual, forecast, upper) == (0.0, -1)
+    actual[17] *= 2.0  # one facility doubles: 26 units against 10, 12 beyond its interval
+    deviation, where = facility_deviation(actual, forecast, upper)
+    assert where == 17 and deviation == pytest.approx((26 - 10 - 4) / 10)
+    # without an interval the whole deviation counts; a facility forecast at nothing reads
+    # against one unit
+    assert facility_deviation(actual, forecast)[0] == pytest.approx(1.6)
+    none = np.zeros((3, 1))
+    assert facility_deviation(np.array([[0.0], [2.0], [0.0]]), none) == (2.0, 1)

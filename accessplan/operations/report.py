@@ -285,7 +285,16 @@ def operations_report(
     parts.append("<h2>Decisions (first rows)</h2>")
     keep = [
         c
-        for c in ("period", "trigger", "status", "seconds", "deviation", "binding", "fallback")
+        for c in (
+            "period",
+            "trigger",
+            "status",
+            "seconds",
+            "deviation",
+            "deviation_facility",
+            "binding",
+            "fallback",
+        )
         if c in result.decisions
     ]
     parts.append(_table(result.decisions[keep].set_index("period"), max_rows=48))

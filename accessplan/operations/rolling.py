@@ -15,7 +15,6 @@ trigger, the solver status, the binding constraints and the shadow prices of the
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ __all__ = [
     "RollingResult",
     "State",
     "departures_of",
+    "facility_deviation",
     "proportional_allocation",
     "rolling_horizon",
     "shift_warm_start",
@@ -174,8 +174,9 @@ class RollingConfig:
     replan_every
         Scheduled re-plan interval (periods); ``None`` = only at events and plan end.
     threshold
-        Relative deviation ``sum_i |D_i - D_hat_i| / sum D_hat`` of one period (facility
-        totals over the types) that triggers a re-plan (``None`` = no event trigger).
+        Relative deviation of one facility's demand from its forecast in one period, beyond the
+        forecast's prediction interval (:func:`facility_deviation`), that triggers a re-plan
+        (``None`` = no event trigger).
     hysteresis
         The trigger re-arms once the deviation falls below ``threshold * (1 - hysteresis)``.
     time_limit
@@ -240,7 +241,8 @@ class RollingResult:
     decisions
         One row per epoch: period, trigger (``schedule``, ``event``, ``plan_end``, ``start``
         or ``follow``), status, solve seconds, fallback reason, objective, binding constraints,
-        pool and equity duals of the committed period, deviation observed.
+        pool and equity duals of the committed period, deviation observed (``deviation``, the
+        largest over the facilities, :func:`facility_deviation`; ``deviation_facility``, where).
     cost
         Per period: ``mobile``, ``fixed``, ``unmet``, ``transfer``, ``smoothing``, ``total``
         (currency units, discounted like the model).
@@ -363,11 +365,13 @@ def rolling_horizon(
     plan: OperationsPlan | None = None
     plan_start = 0
     plan_forecast: np.ndarray | None = None
+    plan_upper: np.ndarray | None = None
     warm: WarmStart | None = None
     armed, event = True, False
     shape = (periods, n, m)
     mobile, fixed_used, unmet = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     demand, forecast_used, changes = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    upper_used = np.full(shape, np.nan)  # upper bound of the forecast's interval, if any
     log: list[dict[str, Any]] = []
     moves: list[pd.DataFrame] = []
     cost_rows: list[dict[str, float]] = []
@@ -407,6 +411,7 @@ def rolling_horizon(
                         )
                     warm, plan_start = plan.warm, t
                     plan_forecast = fc.point
+                    plan_upper = fc.upper
                     record.update(status=plan.status, objective=plan.objective, fallback="")
                 except AccessplanError as exc:  # no plan within the budget: the rule
                     plan, warm = None, None
@@ -423,6 +428,8 @@ def rolling_horizon(
                 k = t - plan_start
                 x = plan.mobile[k]
                 forecast_used[t] = plan_forecast[k]  # type: ignore[index]
+                if plan_upper is not None:
+                    upper_used[t] = plan_upper[k]
                 departures = departures_of(plan, k)
                 record.update(_rationale(plan, k))
                 if len(plan.transfers):
@@ -456,8 +463,9 @@ def rolling_horizon(
         row["total"] = sum(row.values())
         cost_rows.append(row)
         mobile[t], fixed_used[t], unmet[t], demand[t], changes[t] = x, y, u, actual, change
-        deviation = _deviation(actual, forecast_used[t])
+        deviation, where = facility_deviation(actual, forecast_used[t], upper_used[t])
         record["deviation"] = deviation
+        record["deviation_facility"] = network.facilities[where] if where >= 0 else None
         if config.threshold is not None and policy == "rolling":
             if armed and deviation > config.threshold:
                 event, armed = True, False
@@ -557,10 +565,26 @@ def _rationale(plan: OperationsPlan, k: int) -> dict[str, Any]:
     }
 
 
-def _deviation(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """``sum_i |sum_j D_ij - sum_j D_hat_ij| / sum D_hat``: facility totals, so the noise of
-    small cells does not read as a surge."""
-    scale = float(np.abs(forecast).sum())
-    if scale <= 0:
-        return math.inf if float(np.abs(actual).sum()) > 0 else 0.0
-    return float(np.abs(actual.sum(axis=1) - forecast.sum(axis=1)).sum()) / scale
+def facility_deviation(
+    actual: np.ndarray, forecast: np.ndarray, upper: np.ndarray | None = None
+) -> tuple[float, int]:
+    """The largest relative deviation of one facility's demand from its forecast, beyond the
+    forecast's own prediction interval, and that facility's position (-1 when none deviates).
+
+    Per facility ``i`` (demand summed over the types, units): ``max(|D_i - D_hat_i| - w_i, 0)
+    / max(D_hat_i, 1)`` with ``w_i`` the interval's half-width above the point forecast
+    (``upper - point`` summed over the types; 0 without an interval or where it is NaN). A
+    surge at one facility reads in full however large the network; the noise the forecast
+    itself expects does not.
+    """
+    d = np.asarray(actual, dtype=np.float64).sum(axis=1)
+    f = np.asarray(forecast, dtype=np.float64).sum(axis=1)
+    w = np.zeros_like(f)
+    if upper is not None:
+        width = np.asarray(upper, dtype=np.float64) - np.asarray(forecast, dtype=np.float64)
+        w = np.nansum(np.maximum(width, 0.0), axis=1)
+    excess = np.maximum(np.abs(d - f) - w, 0.0) / np.maximum(f, 1.0)
+    if not excess.size or float(excess.max()) <= 0:
+        return 0.0, -1
+    where = int(np.argmax(excess))
+    return float(excess[where]), where

@@ -55,7 +55,11 @@ OPERATIONS_KEYS: dict[str, Key] = {
     "horizon": Key((int,), 24, "Periods per solve.", minimum=1),
     "replan_every": Key((int,), 4, "Scheduled re-plan interval, periods.", minimum=1),
     "threshold": Key(
-        _NUM, 0.25, "Relative deviation of observed from forecast demand that re-plans.", minimum=0
+        _NUM,
+        0.25,
+        "Relative deviation of one facility's demand from its forecast, beyond the forecast "
+        "interval, that re-plans.",
+        minimum=0,
     ),
     "hysteresis": Key(_NUM, 0.5, "Share below threshold that re-arms the trigger.", minimum=0),
     "time_limit": Key(_NUM, 10.0, "Seconds per solve before the proportional rule.", minimum=0.01),
