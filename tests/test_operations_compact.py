@@ -9,7 +9,7 @@ import pytest
 
 from accessplan.operations.compact import certified, compact
 from accessplan.operations.duals import _objective
-from accessplan.operations.model import OperationsProblem, ResourceType, build_arrays
+from accessplan.operations.model import build_arrays
 from accessplan.operations.rolling import State, departures_of, shift_warm_start
 from accessplan.operations.solve import solve_arrays, solve_operations
 from accessplan.operations.synthetic import default_types, synthetic_network
@@ -49,34 +49,22 @@ def test_the_folded_solve_has_the_optimum_of_the_model_as_built(case, seed, type
     assert np.all(folded.values <= arrays.col_upper + 1e-9)
 
 
-def test_the_band_is_met_by_serving_not_by_counting_idle_fixed_units_as_unmet():
-    """A has fixed units for all its demand, B none and mobile units dearer than the penalty.
-    Counting 9 of A's patients as unmet (its fixed units idle) would meet the band for 195;
-    unmet demand is only what fixed units cannot meet, so the band costs 240: 9 mobile units
-    at B."""
-    nurses = ResourceType("nurses", unit_cost=20.0, fixed_cost=5.0, penalty=10.0, critical=True)
-    problem = OperationsProblem(
-        facilities=["A", "B"],
-        types=(nurses,),
-        demand=np.array([[[10.0], [10.0]]]),
-        fixed=np.array([[10.0], [0.0]]),
-        pool=[10.0],
-        initial=np.zeros((2, 1)),
-        gamma=0.1,
-    )
-    for fold in (True, False):
-        plan = solve_operations(problem, fold=fold)
-        assert plan.objective == pytest.approx(240.0)
-        assert plan.unmet[0, :, 0] == pytest.approx([0.0, 1.0])
-        assert plan.mobile[0, :, 0] == pytest.approx([0.0, 9.0])
-
-
-def test_a_folded_optimum_meets_the_optimality_conditions_of_the_model_as_built():
-    problem = problem_of(5, types=CONTINUOUS, gamma=0.2, n=8)
+def test_with_the_band_a_levelled_down_optimum_is_not_certified_and_the_full_model_is_solved():
+    """Where the full model counts as unmet what fixed units could meet (to lift a facility's
+    unmet share to the band's floor) the compact optimum costs more; the certificate refuses it
+    and the full model's optimum is returned."""
+    network, base = synthetic_network(5, seed=5, neighbours=2, gamma=0.2)
+    demand = np.random.default_rng(5).poisson(np.broadcast_to(1.3 * base, (5, *base.shape)))
+    problem = network.problem(demand.astype(float), 0, State(np.asarray(network.initial, float)))
     arrays = build_arrays(problem)
-    assert compact(arrays) is not None
-    run = solve_arrays(arrays, None, None, None, False, fold=True)
-    assert run.row_dual is not None and certified(arrays, run.values, run.row_dual)
+    relaxed = replace(arrays, integer=np.zeros_like(arrays.integer))
+    folded = compact(relaxed)
+    assert folded is not None and not folded.exact
+    h = solve_arrays(relaxed, None, None, None, False, fold=False)
+    lone = solve_arrays(folded.arrays, None, None, None, False, fold=False)
+    assert lone.objective + folded.constant > h.objective + 1e-6  # the fold is a restriction
+    run = solve_arrays(relaxed, None, None, None, False, fold=True)
+    assert run.objective == pytest.approx(h.objective, rel=1e-9)
 
 
 def test_coverage_duals_equal_finite_differences_of_the_demand():
@@ -108,6 +96,7 @@ def test_the_fold_does_not_apply_where_it_would_not_be_exact():
     fractional = problem_of(8)
     fractional.demand = fractional.demand + 0.5  # an indivisible type, half units
     assert compact(build_arrays(fractional)) is None
+    assert compact(build_arrays(problem_of(8, gamma=0.2))) is None  # indivisible with a band
 
 
 def test_the_certificate_accepts_the_optimum_and_refuses_a_worse_point():

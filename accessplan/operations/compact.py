@@ -21,19 +21,22 @@ same cost (:math:`x + y + u = D + x_3`), and every full solution is matched by a
 costing no more, so the optima agree. For an indivisible type the segments are integer, which
 is exact when :math:`D`, :math:`\\bar f` and :math:`\\bar u` are whole units.
 
-The bounds of the model, :math:`y \\le \\min(\\bar f, D)` and
-:math:`u \\le \\min(\\bar u, (D - \\bar f)^+)`, make the fold exact with the equity band too:
-:math:`x_1 = s_1 - u`, :math:`x_2 = s_2 - y`, :math:`x_3 = x + y + u - D` maps every full
-solution onto a compact one of the same cost.
+With the equity band the fold is a restriction: the full model may also count as unmet demand
+that its fixed units could meet (a larger :math:`u` raises a facility's unmet share towards
+the band's floor), which the segments cannot express. There a compact optimum, mapped back,
+is the full model's optimum only when :func:`certified` finds it meets the full model's
+optimality conditions (primal feasible, dual feasible, complementary); otherwise the full
+model is solved.
 
 Row duals carry over; the dual of a coverage row (the cost of one more unit of demand) is the
-reduced cost of :math:`x_3`, brought into the range the full model's columns allow.
+reduced cost of :math:`x_3`, within :math:`[0, P]` while the unmet demand is below its cap.
 Bases move between the two forms by the values (a segment strictly inside its bounds is basic),
 handed to HiGHS as an alien basis it repairs.
 
-:func:`compact` returns None where the fold does not apply: demand scenarios (the second
-stage differs by scenario), a penalty below the fixed cost, bounds changed on :math:`x`,
-:math:`y` or :math:`u`, or an indivisible type with fractional demand.
+:func:`compact` returns None where the fold does not apply: an indivisible type with the
+equity band, demand scenarios (the second stage differs by scenario), a penalty below the
+fixed cost, bounds changed on :math:`x`, :math:`y` or :math:`u`, or an indivisible type with
+fractional demand.
 """
 
 from __future__ import annotations
@@ -74,6 +77,9 @@ class Compaction:
         :math:`s_1`, :math:`s_2` (units) per cell.
     constant
         Full objective minus compact objective (currency units).
+    exact
+        The optima agree by construction (no equity band); otherwise a compact optimum is
+        the full model's only once :func:`certified`.
     """
 
     full: Arrays
@@ -86,6 +92,7 @@ class Compaction:
     first: np.ndarray
     second: np.ndarray
     constant: float
+    exact: bool
 
     def to_full(self, values: np.ndarray) -> np.ndarray:
         """Full column values of compact ``values``."""
@@ -175,7 +182,7 @@ def compact(full: Arrays) -> Compaction | None:
     """The compact form of ``full`` (see the module docstring), or None where it does not
     apply."""
     L = full.layout
-    if L.s != 1:
+    if L.s != 1 or (L.equity and full.integer.any()):
         return None
     T = np.arange(L.h)[:, None]
     cells = np.arange(L.cells)[None, :]
@@ -249,7 +256,9 @@ def compact(full: Arrays) -> Compaction | None:
         integer,
     )
     constant = float(cost_u @ first + cost_y @ second)
-    return Compaction(full, arrays, kept_rows, x, y, u, coverage, first, second, constant)
+    return Compaction(
+        full, arrays, kept_rows, x, y, u, coverage, first, second, constant, not L.equity
+    )
 
 
 def _integral(v: np.ndarray) -> bool:
@@ -258,10 +267,9 @@ def _integral(v: np.ndarray) -> bool:
 
 def certified(arrays: Arrays, values: np.ndarray, row_dual: np.ndarray) -> bool:
     """Whether ``values`` with ``row_dual`` meet the optimality conditions of the LP
-    ``arrays`` (an independent check of a solution mapped back from the compact form): rows
-    and columns within their bounds, reduced costs :math:`c - A^\\top y` of the right sign at
-    a bound and zero between, row duals likewise. Tolerances: 1e-7 relative to the largest
-    value (units) and cost (currency units)."""
+    ``arrays``: rows and columns within their bounds, reduced costs
+    :math:`c - A^\top y` of the right sign at a bound and zero between, row duals likewise.
+    Tolerances: 1e-7 relative to the largest bound (units) and cost (currency units)."""
     if np.any(~np.isfinite(row_dual)):
         return False
     A = arrays.A

@@ -39,16 +39,14 @@ shared by the scenarios), fixed units used :math:`y^s_{ij}(t)`, unmet demand
       \\bar\\rho^s(t) - \\underline\\rho^s(t) \\le \\gamma \\quad\\text{(equity; dual: cost of
       fairness)}
 
-    0 \\le y^s \\le \\min(\\bar f, \\lceil \\hat D^s \\rceil), \\quad
-      0 \\le u^s \\le \\min(\\bar u, (\\hat D^s - \\bar f)^+), \\quad 0 \\le a, r \\le \\Delta,
-      \\quad x, z \\ge 0, \\quad x, y, a, r, z \\in \\mathbb Z \\text{ for indivisible types.}
+    0 \\le y \\le \\bar f, \\quad 0 \\le u \\le \\bar u, \\quad 0 \\le a, r \\le \\Delta, \\quad
+      x, z \\ge 0, \\quad x, y, a, r, z \\in \\mathbb Z \\text{ for indivisible types.}
 
-The bounds on :math:`y` and :math:`u` state what the two are: fixed units used for demand
-(never more units than the demand needs, whole units for an indivisible type) and demand the
-fixed units cannot meet. Without the equity band they change no optimum (with a penalty at
-least the fixed cost); with it they keep
-the band honest: the model cannot meet the band by counting as unmet the demand of a facility
-whose fixed units stand idle (levelling down).
+As in the source formulation, :math:`u` is the slack of the coverage row: with the equity
+band an optimum may count as unmet demand that idle fixed units could meet, raising a
+facility's unmet share towards the band's floor (levelling down) where serving the worst-off
+facility costs more. The committed units :math:`x` are what the loop acts on; the unmet
+demand and equity spread it reports are recomputed from the observed demand.
 
 Where a type has no transfers the flow row with :math:`a, r \\le \\Delta` is the ramp limit
 :math:`|x(t) - x(t-1)| \\le \\Delta`; the smoothing term is :math:`H \\sum |x(t) - x(t-1)|`
@@ -453,14 +451,11 @@ def build_arrays(problem: OperationsProblem) -> Arrays:
         p = float(problem.probabilities[sc])
         col = L.col("y", T[:, None], cells[None, :], sc)
         c[col] = p * disc[:, None] * problem.fixed_cost.ravel()[None, :]
-        need = problem.demand[sc].reshape(h, N)
-        whole_need = np.where(int_cell[None, :], np.ceil(need - 1e-9), need)
-        up[col] = np.minimum(problem.fixed.reshape(h, N), whole_need)
+        up[col] = problem.fixed.reshape(h, N)
         integ[col] = int_cell[None, :]
         col = L.col("u", T[:, None], cells[None, :], sc)
         c[col] = p * disc[:, None] * problem.penalty.ravel()[None, :]
-        beyond_fixed = np.maximum(need - problem.fixed.reshape(h, N), 0.0)
-        up[col] = np.minimum(problem.unmet_cap.ravel()[None, :], beyond_fixed)
+        up[col] = problem.unmet_cap.ravel()[None, :]
     parts_r: list[np.ndarray] = []
     parts_c: list[np.ndarray] = []
     parts_v: list[np.ndarray] = []

@@ -479,11 +479,30 @@ def solve_arrays(
     fix_at: np.ndarray | None = None,
 ) -> ArraysSolution:
     """Solve ``arrays`` in a fresh HiGHS with the limits and start; with ``fold`` through the
-    compact form where it applies (:mod:`accessplan.operations.compact`); with ``fix_at``
-    (values of ``arrays``' columns) as the LP with every integer column fixed there."""
-    from accessplan.operations.compact import compact
+    compact form where it applies (:mod:`accessplan.operations.compact`; with the equity band
+    its optimum is kept only when certified optimal for ``arrays``, else ``arrays`` is
+    solved); with ``fix_at`` (values of ``arrays``' columns) as the LP with every integer
+    column fixed there."""
+    import highspy
 
+    from accessplan.operations.compact import certified, compact
+
+    t0 = time.perf_counter()
     folded = compact(arrays) if fold else None
+    if folded is not None and not folded.exact:
+        run = _solve_once(arrays, folded, warm, time_limit, gap, msg, fix_at)
+        full = arrays if fix_at is None else with_integers_fixed(arrays, fix_at)
+        if (
+            run.status == highspy.HighsModelStatus.kOptimal
+            and run.row_dual is not None
+            and certified(full, run.values, run.row_dual)
+        ):
+            return run
+        if time_limit is not None:
+            time_limit = max(float(time_limit) - (time.perf_counter() - t0), 1e-3)
+        if run.feasible and run.col_status is not None and run.row_status is not None:
+            warm = WarmStart(run.values, run.col_status, run.row_status)  # a start near it
+        folded = None
     return _solve_once(arrays, folded, warm, time_limit, gap, msg, fix_at)
 
 
