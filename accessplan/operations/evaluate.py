@@ -1,7 +1,9 @@
 """Policies side by side on simulated demand streams: a table with confidence intervals.
 
-Each seed draws one demand stream with surges
-(:func:`~accessplan.operations.streams.simulate_stream`); each policy runs on it through
+Each seed draws one demand stream with surges: from the patient-flow simulator through the
+flows database (:func:`~accessplan.operations.flow_stream.patient_flow_stream`, passed as
+``streams``) or Poisson around a mean (:func:`~accessplan.operations.streams.simulate_stream`,
+the default); each policy runs on it through
 :func:`~accessplan.operations.rolling.rolling_horizon`:
 
 * ``static``: the fixed roster: the initial allocation (mobile units placed in proportion to
@@ -27,7 +29,7 @@ The table gives each metric's mean over seeds with a 95 % Student-t confidence i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -154,6 +156,7 @@ def evaluate_policies(
     config: RollingConfig | None = None,
     policies: Sequence[str] = POLICIES,
     robust_quantiles: int = 5,
+    streams: Callable[[int], DemandStream] | None = None,
     **stream_options: Any,
 ) -> Evaluation:
     """Run ``policies`` on one simulated stream per seed (see the module docstring).
@@ -174,6 +177,10 @@ def evaluate_policies(
         Any of :data:`POLICIES`.
     robust_quantiles
         Quantile scenarios of ``rolling_robust``.
+    streams
+        ``streams(seed)`` → the demand stream of a seed, at least ``periods`` long (e.g. a
+        :func:`~accessplan.operations.flow_stream.patient_flow_stream`); default a
+        :func:`~accessplan.operations.streams.simulate_stream` of ``base``.
     stream_options
         Passed to :func:`~accessplan.operations.streams.simulate_stream` (surges, ...).
     """
@@ -185,9 +192,21 @@ def evaluate_policies(
     results: dict[str, RollingResult] = {}
     stream = stream_first = None
     for seed in seeds:
-        stream = simulate_stream(
-            base, periods, seed=int(seed), period_minutes=network.period_minutes, **stream_options
-        )
+        if streams is not None:
+            stream = streams(int(seed))
+            if stream.periods < periods:
+                raise InputError(
+                    f"the stream of seed {seed} has {stream.periods} periods; give at least "
+                    f"{periods}."
+                )
+        else:
+            stream = simulate_stream(
+                base,
+                periods,
+                seed=int(seed),
+                period_minutes=network.period_minutes,
+                **stream_options,
+            )
         for policy in policies:
             loop, cfg = {
                 "static": ("hold", config),

@@ -13,12 +13,14 @@
     days = 14                 # simulated days
     policy = "rolling_robust" # rolling | rolling_robust | proportional | static
     horizon = 24              # periods per solve
-    surges = 4
+    stream = "patient_flows"  # patient_flows | poisson
+    surges = 4                # outbreaks in each stream
 
 The other sections are validated as in every scenario (:mod:`accessplan.scenario.schema`);
 every key of ``[operations]`` is listed in :data:`OPERATIONS_KEYS` with its type, default and
 meaning, and a bad one is an error naming it. The run builds the region's network (transfer
-times from its road network), simulates a demand stream with surges, runs the chosen policy
+times from its road network), simulates a demand stream with surges (patient flows through the
+flows database, :mod:`accessplan.operations.flow_stream`, or Poisson), runs the chosen policy
 and (with ``compare``) every policy over ``seeds`` streams, and writes the outputs into a
 folder that appears complete or not at all (:func:`accessplan.outputs.output_folder`).
 """
@@ -77,6 +79,18 @@ OPERATIONS_KEYS: dict[str, Key] = {
     "fixed_share": Key(_NUM, 0.75, "Fixed units as a share of mean demand.", minimum=0),
     "pool_share": Key(_NUM, 0.5, "Mobile pool as a share of total mean demand.", minimum=0),
     "ramp_share": Key(_NUM, 0.25, "Ramp limit as a share of mean demand per period.", minimum=0),
+    "stream": Key(
+        (str,),
+        "patient_flows",
+        "Demand: simulated patient flows through the flows database, or Poisson around the mean.",
+        choices=("patient_flows", "poisson"),
+    ),
+    "history_days": Key(
+        (int,), 7, "Days of patient flows before the run the forecasts learn from.", minimum=1
+    ),
+    "visits_per_person_year": Key(
+        _NUM, 0.6, "Visits per person per year of the patient flows.", minimum=0.001
+    ),
     "surges": Key((int,), 4, "Surges in each stream.", minimum=0),
     "surge_factor": Key(_NUM, 2.0, "Demand multiplier during a surge.", minimum=1),
     "surge_hours": Key(_NUM, 24.0, "Length of a surge, hours.", minimum=1),
@@ -284,6 +298,9 @@ def run_operations(
     per_period = 60.0 / float(ops["period_minutes"])
     if progress:
         print(f"operate: {len(policies)} policies × {len(seeds)} streams of {periods} periods")
+    streams = None
+    if ops["stream"] == "patient_flows":
+        streams = _flow_streams(region, network, base, ops, periods)
     evaluation = evaluate_policies(
         network,
         base,
@@ -292,6 +309,7 @@ def run_operations(
         config=loop,
         policies=policies,
         robust_quantiles=ops["quantiles"],
+        streams=streams,
         surges=ops["surges"],
         surge_factor=float(ops["surge_factor"]),
         surge_periods=max(round(ops["surge_hours"] * per_period), 1),
@@ -308,3 +326,46 @@ def run_operations(
         evaluation=evaluation,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _flow_streams(
+    region: Any, network: Network, base: np.ndarray, ops: dict[str, Any], periods: int
+) -> Any:
+    """``seed`` → the patient-flow stream of the run (random outbreaks of that seed)."""
+    import math
+
+    from accessplan.flows.catchments import region_catchments
+    from accessplan.operations.flow_stream import patient_flow_stream, random_outbreaks
+
+    if float(ops["period_minutes"]) != 60.0:
+        raise ScenarioError(
+            f"[operations] stream = 'patient_flows' needs period_minutes = 60 (hourly), got "
+            f"{ops['period_minutes']!r}; set period_minutes = 60 or stream = 'poisson'."
+        )
+    days = max(math.ceil(periods / 24), 1)
+    _, catchment = region_catchments(region)
+    ids = [str(f) for f in network.facilities]
+
+    def stream(seed: int) -> Any:
+        outbreaks = random_outbreaks(
+            ids,
+            days,
+            count=ops["surges"],
+            factor=float(ops["surge_factor"]),
+            hours=max(round(float(ops["surge_hours"])), 1),
+            per_outbreak=ops["surge_facilities"],
+            seed=seed,
+        )
+        return patient_flow_stream(
+            region,
+            network,
+            base,
+            days=days,
+            history_days=ops["history_days"],
+            surges=outbreaks,
+            seed=seed,
+            visits_per_person_year=float(ops["visits_per_person_year"]),
+            catchment=catchment,
+        )
+
+    return stream
