@@ -42,7 +42,8 @@ def test_forecast_sees_a_surge_once_observed_and_lets_it_fade():
     assert before.point == pytest.approx(stream.profile[10:15])  # nothing seen yet
     seen = stream.forecast(20, 5)  # the six periods before 20 ran at twice the profile
     factor = seen.point[:, 0, 0] / stream.profile[20:25, 0, 0]
-    assert factor == pytest.approx(1 + 0.93 ** np.arange(5))
+    level = (2 * 6 + 1) / (6 + 1)  # with one period of the profile as a prior at level 1
+    assert factor == pytest.approx(1 + (level - 1) * 0.93 ** np.arange(5))
     assert seen.point[:, 1:] == pytest.approx(stream.profile[20:25, 1:])
     z = norm.ppf(0.95)
     assert seen.upper == pytest.approx(seen.point + z * np.sqrt(1.3 * seen.point))

@@ -11,8 +11,11 @@ instead of the Poisson streams of :mod:`accessplan.operations.streams`:
 3. :func:`accessplan.flows.hourly_kpis` gives, per facility and hour, the patients present
    (``census``, in a bed at the start of the hour) and arriving (``arrivals``); their sum is
    the facility's *load* (patients);
-4. the units of each resource type required in a period are the network's mean need scaled by
-   the load: ``round(base_ij × load_i(t) / mean load_i)``, the mean over the history.
+4. every patient needs the same units of each type wherever they are: the units of type ``j``
+   required at facility ``i`` in period ``t`` are ``round(load_i(t) × r_j)`` with
+   ``r_j = sum_i base_ij / sum_i mean load_i`` (the history's mean), so the region's mean need
+   is the network's and each facility's follows its patients: one whose catchment outgrows its
+   fixed units (sized from its capacity) needs mobile units.
 
 The forecaster knows the history only: its profile is the mean load of each hour of the day
 over the history days (Monday to Friday and weekends apart when the history holds both),
@@ -130,12 +133,16 @@ def patient_flow_stream(
     ids = [str(f) for f in network.facilities]
     load = _ingested_load(sim, ids, 24 * (history_days + days)).to_numpy()
     history, evaluated = load[:offset], load[offset:]
-    mean = history.mean(axis=0)
-    per_load = np.where(mean > 0, 1.0 / np.where(mean > 0, mean, 1.0), 0.0)[:, None] * base
-    demand = np.round(evaluated[:, :, None] * per_load[None])
-    profile = _hourly_profile(history, history_days, days)[:, :, None] * per_load[None]
-    expected = _hourly_profile(history, 0, history_days)[:, :, None] * per_load[None]
-    seen = np.round(history[:, :, None] * per_load[None])
+    total = float(history.mean(axis=0).sum())
+    if total <= 0:
+        raise InputError(
+            "the simulated history has no patients; raise visits_per_person_year or history_days."
+        )
+    per_patient = base.sum(axis=0) / total  # units of each type per patient (m,)
+    demand = np.round(evaluated[:, :, None] * per_patient)
+    profile = _hourly_profile(history, history_days, days)[:, :, None] * per_patient
+    expected = _hourly_profile(history, 0, history_days)[:, :, None] * per_patient
+    seen = np.round(history[:, :, None] * per_patient)
     live = expected > 0.5
     dispersion = (
         float(np.mean((seen - expected)[live] ** 2 / expected[live])) if live.any() else 1.0

@@ -1,7 +1,7 @@
 """The operations report: one offline HTML page of a rolling-horizon run.
 
-Allocation heatmaps over time (facility × period, one per resource type: mobile units in
-service, shaded by their share of the facility's demand), the transfers drawn on a map as
+Allocation heatmaps over time (facility × period, two per resource type: the mobile units in
+service, and the share of demand left unmet), the transfers drawn on a map as
 facility-to-facility lines, unmet demand and shadow prices (value of one more unit of each
 pool) over time, the decisions log with its rationale, and optionally the policy comparison
 table. Charts are inline SVG, so the page makes no network request; every string from data
@@ -36,9 +36,12 @@ MAX_COLUMNS = 168
 _PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666")
 
 
-def _heatmap_svg(values: np.ndarray, rows: Sequence[str], title: str) -> str:
-    """``values`` (rows × periods) in 0–1 as coloured cells, light (0) to dark red (1); beyond
-    :data:`MAX_COLUMNS` periods each cell is the mean of a run of periods."""
+def _heatmap_svg(
+    values: np.ndarray, rows: Sequence[str], title: str, *, colour: str, legend: str
+) -> str:
+    """``values`` (rows × periods) in 0–1 as cells from white (0) to ``colour`` (1, ``"red"``
+    or ``"blue"``); beyond :data:`MAX_COLUMNS` periods each cell is the mean of a run of
+    periods; ``legend`` says what the darkest cell means."""
     total = values.shape[1]
     size = max(-(-total // MAX_COLUMNS), 1)
     if size > 1:
@@ -54,21 +57,23 @@ def _heatmap_svg(values: np.ndarray, rows: Sequence[str], title: str) -> str:
         f'<text x="{left}" y="12" font-size="11">{esc(title)}</text>',
     ]
     v = np.clip(np.nan_to_num(values, nan=0.0), 0.0, 1.0)
+    end = (200, 30, 30) if colour == "red" else (30, 90, 170)
     for i in range(n):
         parts.append(
             f'<text x="{left - 4}" y="{top + ch * i + 8}" font-size="8" '
             f'text-anchor="end">{esc(rows[i])}</text>'
         )
         for t in range(p):
-            shade = round(235 - 190 * float(v[i, t]))
+            w = float(v[i, t])
+            rgb = ",".join(str(round(250 - (250 - c) * w)) for c in end)
             parts.append(
                 f'<rect x="{left + cw * t:.1f}" y="{top + ch * i:.1f}" width="{cw:.1f}" '
-                f'height="{ch}" fill="rgb(245,{shade},{shade})"/>'
+                f'height="{ch}" fill="rgb({rgb})"/>'
             )
     parts.append(
         f'<text x="{left}" y="{height - 6:.0f}" font-size="9">period 0 … {total - 1}'
         + (f", {size} periods a cell" if size > 1 else "")
-        + "; darker = a larger share of demand met by mobile units</text></svg>"
+        + f"; white = 0, darkest = {esc(legend)}</text></svg>"
     )
     return "".join(parts)
 
@@ -236,15 +241,31 @@ def operations_report(
     if comparison is not None:
         parts.append("<h2>Policies side by side</h2>" + _table(comparison))
     parts.append("<h2>Allocation over time</h2>")
-    need = np.maximum(result.demand - net.fixed[None], 0.0)
+    parts.append(
+        '<p class="note">Blue: mobile units in service at each facility (rows) in each period; '
+        "red: the share of the facility's demand left unmet. Fixed units are not drawn.</p>"
+    )
     for j, name in enumerate(names):
-        share = np.where(
-            need[:, :, j] > 0,
-            result.mobile[:, :, j] / np.where(need[:, :, j] > 0, need[:, :, j], 1.0),
-            1.0,
-        )
+        most = float(result.mobile[:, :, j].max())
         parts.append(
-            _heatmap_svg(share.T, ids, f"{name}: mobile units / demand beyond fixed units")
+            _heatmap_svg(
+                result.mobile[:, :, j].T / max(most, 1e-9),
+                ids,
+                f"{name}: mobile units in service",
+                colour="blue",
+                legend=f"{most:,.3g} units",
+            )
+        )
+        dem = result.demand[:, :, j]
+        unmet_share = np.where(dem > 0, result.unmet[:, :, j] / np.where(dem > 0, dem, 1.0), 0.0)
+        parts.append(
+            _heatmap_svg(
+                unmet_share.T,
+                ids,
+                f"{name}: share of demand unmet",
+                colour="red",
+                legend="all of the demand unmet",
+            )
         )
     parts.append("<h2>Transfers on the map</h2>")
     parts.append(

@@ -210,9 +210,19 @@ class OperationsRun:
             + ", ".join(str(self.network.facilities[i]) for i in s.facilities)
             for s in stream.surges
         )
-        return (
-            f"Simulated demand (seed {self.config['scenario']['seed']}), surges: {hits or 'none'}."
+        ops = self.config["operations"]
+        source = (
+            "patient flows (simulated events through the flows database)"
+            if ops["stream"] == "patient_flows"
+            else "Poisson demand around the mean"
         )
+        shown = (
+            f"The cards, heatmaps, map, charts and decisions show the {ops['policy']} policy on "
+            f"the stream of seed {self.config['scenario']['seed']}"
+        )
+        if ops["compare"]:
+            shown += f"; the table compares every policy over {ops['seeds']} stream(s)"
+        return f"{shown}. Demand: {source}; surges: {hits or 'none'}."
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The CSV outputs as tables."""

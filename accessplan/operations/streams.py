@@ -15,10 +15,12 @@ three members (a patient-flow simulator and its forecasts) can take its place.
 quarter), 1 elsewhere.
 
 **Forecast.** At ``start`` the forecaster knows the daily and weekly profile and the observed
-demand up to ``start - 1``: per facility, the level ``L`` = observed / profile mean over the
-last ``window`` periods (1 before any observation); the point forecast for ``start + k`` is
+demand up to ``start - 1``: per facility, the level ``L`` = (observed + q) / (profile mean +
+q) over the last ``window`` periods, with ``q`` one period's profile mean (at least one unit)
+as a prior at level 1 (1 before any observation); the point forecast for ``start + k`` is
 ``profile × (1 + (L - 1) decay^k)`` (a surge seen persists, then fades), the interval
-``point ± z sqrt(point × dispersion)``. Surges not yet started are not foreseen.
+``point ± z sqrt(max(point, 1) × dispersion)`` (a count's interval is at least one unit's).
+Surges not yet started are not foreseen.
 """
 
 from __future__ import annotations
@@ -99,7 +101,10 @@ class DemandStream:
             return np.ones(self.demand.shape[1])
         seen = self.demand[lo:start].sum(axis=(0, 2))
         mean = self.profile[lo:start].sum(axis=(0, 2))
-        return np.where(mean > 0, seen / np.where(mean > 0, mean, 1.0), 1.0)
+        # one period's expected demand (at least one unit) as a prior at level 1, so that a
+        # facility expecting little does not read one patient as a surge
+        prior = np.maximum(mean / (start - lo), 1.0)
+        return (seen + prior) / (mean + prior)
 
     def forecast(self, start: int, h: int) -> Forecast:
         """Point forecast and upper interval bound for periods ``start .. start + h - 1``."""
@@ -113,7 +118,7 @@ class DemandStream:
         factor = 1.0 + (self.level(start)[None, :] - 1.0) * fade[:, None]
         point = self.profile[idx] * factor[:, :, None]
         z = float(norm.ppf(0.5 + self.interval / 2))
-        upper = point + z * np.sqrt(point * self.dispersion)
+        upper = point + z * np.sqrt(np.maximum(point, 1.0) * self.dispersion)
         return Forecast(point, upper)
 
 
