@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from accessplan.operations import solve as solve_module
 from accessplan.operations.compact import certified, compact
 from accessplan.operations.duals import _objective
 from accessplan.operations.model import build_arrays
@@ -34,7 +35,10 @@ CONTINUOUS = tuple(replace(t, integer=False) for t in default_types())
         ("indivisible units with the band", 6, None, 0.2),
     ],
 )
-def test_the_folded_solve_has_the_optimum_of_the_model_as_built(case, seed, types, gamma):
+def test_the_folded_solve_has_the_optimum_of_the_model_as_built(
+    case, seed, types, gamma, monkeypatch
+):
+    monkeypatch.setattr(solve_module, "FOLD_BAND_MIN_ROWS", 0)  # fold small models with a band
     problem = problem_of(seed, types=types, gamma=gamma)
     folded = solve_operations(problem, gap=1e-9, split=False, fold=True)
     full = solve_operations(problem, gap=1e-9, split=False, fold=False)
@@ -49,7 +53,9 @@ def test_the_folded_solve_has_the_optimum_of_the_model_as_built(case, seed, type
     assert np.all(folded.values <= arrays.col_upper + 1e-9)
 
 
-def test_with_the_band_a_levelled_down_optimum_is_not_certified_and_the_full_model_is_solved():
+def test_with_the_band_a_levelled_down_optimum_is_not_certified_and_the_full_model_is_solved(
+    monkeypatch,
+):
     """Where the full model counts as unmet what fixed units could meet (to lift a facility's
     unmet share to the band's floor) the compact optimum costs more; the certificate refuses it
     and the full model's optimum is returned."""
@@ -63,6 +69,7 @@ def test_with_the_band_a_levelled_down_optimum_is_not_certified_and_the_full_mod
     h = solve_arrays(relaxed, None, None, None, False, fold=False)
     lone = solve_arrays(folded.arrays, None, None, None, False, fold=False)
     assert lone.objective + folded.constant > h.objective + 1e-6  # the fold is a restriction
+    monkeypatch.setattr(solve_module, "FOLD_BAND_MIN_ROWS", 0)  # try the fold: it is refused
     run = solve_arrays(relaxed, None, None, None, False, fold=True)
     assert run.objective == pytest.approx(h.objective, rel=1e-9)
 

@@ -32,6 +32,11 @@ __all__ = [
 #: Rows whose slack is below this (relative to the row's scale) are reported binding.
 BINDING_TOL = 1e-6
 
+#: With the equity band the compact form is tried only from this many rows of the model as
+#: built: its optimum may be refused (see :mod:`accessplan.operations.compact`), and below
+#: this size the second solve would cost more than the fold saves.
+FOLD_BAND_MIN_ROWS = 20_000
+
 
 @dataclass
 class WarmStart:
@@ -489,6 +494,8 @@ def solve_arrays(
 
     t0 = time.perf_counter()
     folded = compact(arrays) if fold else None
+    if folded is not None and not folded.exact and arrays.A.shape[0] < FOLD_BAND_MIN_ROWS:
+        folded = None  # a refused fold costs a second solve: small models are solved in full
     if folded is not None and not folded.exact:
         run = _solve_once(arrays, folded, warm, time_limit, gap, msg, fix_at)
         full = arrays if fix_at is None else with_integers_fixed(arrays, fix_at)
