@@ -44,6 +44,7 @@ def write(tmp_path, text):
         ("days = -1", "days = -1 must be >= 0.05"),
         ("compare = 1", "compare must be bool"),
         ("hysteresis = 1", "hysteresis = 1 must be < 1"),
+        ("period_minutes = 30", "stream = 'patient_flows' needs period_minutes = 60"),
     ],
 )
 def test_a_bad_operations_key_is_an_error_naming_it(tmp_path, line, message):
@@ -92,3 +93,18 @@ def test_a_failing_run_leaves_the_output_folder_untouched(tmp_path, monkeypatch)
     assert main(["operate", str(path), "--out", str(out), "--quiet"]) == 1
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".accessplan-tmp-")]
+
+
+def test_poisson_streams_run_at_any_period_length_and_patient_flows_need_hours(tmp_path, capsys):
+    text = SHORT.replace("seeds = 2", "seeds = 1\ncompare = false")
+    poisson = text + 'stream = "poisson"\nperiod_minutes = 30\n'
+    out = tmp_path / "poisson"
+    assert main(["operate", str(write(tmp_path, poisson)), "--out", str(out), "--quiet"]) == 0
+    assert "over 12 periods of 30 min" in capsys.readouterr().out
+    page = (out / "operations.html").read_text()
+    assert "Demand: Poisson demand around the mean" in page
+    flows = text + "period_minutes = 30\n"  # refused before anything is computed
+    assert main(["operate", str(write(tmp_path, flows)), "--out", str(tmp_path / "f")]) == 1
+    err = capsys.readouterr().err
+    assert "[operations]: stream = 'patient_flows' needs period_minutes = 60" in err
+    assert not (tmp_path / "f").exists()

@@ -114,6 +114,11 @@ def validate_operations(given: Any, source: str) -> dict[str, Any]:
     full = {name: out.get(name, key.default) for name, key in OPERATIONS_KEYS.items()}
     if full["hysteresis"] >= 1:
         raise ScenarioError(f"{where}: hysteresis = {full['hysteresis']!r} must be < 1.")
+    if full["stream"] == "patient_flows" and float(full["period_minutes"]) != 60.0:
+        raise ScenarioError(
+            f"{where}: stream = 'patient_flows' needs period_minutes = 60 (hourly), got "
+            f"{full['period_minutes']!r}; set period_minutes = 60 or stream = 'poisson'."
+        )
     return full
 
 
@@ -347,11 +352,6 @@ def _flow_streams(
     from accessplan.flows.catchments import region_catchments
     from accessplan.operations.flow_stream import patient_flow_stream, random_outbreaks
 
-    if float(ops["period_minutes"]) != 60.0:
-        raise ScenarioError(
-            f"[operations] stream = 'patient_flows' needs period_minutes = 60 (hourly), got "
-            f"{ops['period_minutes']!r}; set period_minutes = 60 or stream = 'poisson'."
-        )
     days = max(math.ceil(periods / 24), 1)
     _, catchment = region_catchments(region)
     ids = [str(f) for f in network.facilities]
