@@ -144,15 +144,15 @@ class Compaction:
         return out
 
     def basis_from_full(
-        self, values: np.ndarray, row_status: np.ndarray
+        self, values: np.ndarray, col_status: np.ndarray, row_status: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Compact column and row statuses of a full basis at full ``values``."""
-        v = self.from_full(values)
-        col = np.full(v.size, -1, dtype=np.int8)
-        col[self.u] = _segment_status(v[self.u], self.arrays.col_lower[self.u], self.first)
-        col[self.y] = _segment_status(v[self.y], np.zeros(self.y.size), self.second)
+        """Compact column and row statuses of a full basis, at the compact ``values``
+        (:meth:`from_full`); columns outside the cells keep their status."""
+        col = np.asarray(col_status, dtype=np.int8).copy()
+        col[self.u] = _segment_status(values[self.u], self.arrays.col_lower[self.u], self.first)
+        col[self.y] = _segment_status(values[self.y], np.zeros(self.y.size), self.second)
         col[self.x] = _segment_status(
-            v[self.x], np.zeros(self.x.size), np.full(self.x.size, np.inf)
+            values[self.x], np.zeros(self.x.size), np.full(self.x.size, np.inf)
         )
         return col, np.asarray(row_status, dtype=np.int8)[self.rows]
 

@@ -14,17 +14,19 @@ band (per percentage point: ``-dual / 100``).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from accessplan.errors import SolverError
 from accessplan.operations.model import Arrays, OperationsProblem, build_arrays
-from accessplan.operations.solve import with_integers_fixed
-
-if TYPE_CHECKING:
-    from accessplan.operations.solve import WarmStart
+from accessplan.operations.solve import (
+    WarmStart,
+    highs_arrays,
+    solve_arrays,
+    with_integers_fixed,
+)
 
 __all__ = ["finite_difference_duals", "fixed_integer_duals", "pool_value_table"]
 
@@ -42,8 +44,6 @@ def fixed_integer_duals(
     (:mod:`accessplan.operations.compact`) where it applies."""
     import highspy
 
-    from accessplan.operations.solve import solve_arrays
-
     run = solve_arrays(arrays, start, time_limit, None, False, fold=fold, fix_at=values)
     if run.status != highspy.HighsModelStatus.kOptimal or run.row_dual is None:
         raise SolverError(
@@ -56,8 +56,6 @@ def fixed_integer_duals(
 def _objective(arrays: Arrays) -> float:
     """Optimal objective, ``inf`` when the perturbed LP is infeasible."""
     import highspy
-
-    from accessplan.operations.solve import highs_arrays
 
     h = highs_arrays(arrays)
     h.run()

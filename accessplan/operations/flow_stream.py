@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,6 @@ def patient_flow_stream(
     DemandStream
         ``demand`` and ``profile`` of the ``days × 24`` periods evaluated.
     """
-    from dataclasses import replace
-
     from accessplan.flows.catchments import region_catchments
     from accessplan.flows.simulator import simulate
 

@@ -557,9 +557,7 @@ def _folded_start(folded: Any, warm: WarmStart) -> WarmStart:
         return WarmStart(values)
     if warm.row_status.shape != (folded.full.A.shape[0],):
         return WarmStart(values)
-    col, row = folded.basis_from_full(warm.col_value, warm.row_status)
-    keep = col < 0  # columns outside the cells keep their status
-    col[keep] = warm.col_status[keep]
+    col, row = folded.basis_from_full(values, warm.col_status, warm.row_status)
     return WarmStart(values, col, row)
 
 
