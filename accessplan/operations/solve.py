@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from accessplan.errors import InfeasibleError, SolverError
+from accessplan.operations.compact import Compaction, certified, compact
 from accessplan.operations.model import Arrays, OperationsProblem, build_arrays
 from accessplan.optimize._solve import new_highs, relative_gap
 
@@ -490,8 +491,6 @@ def solve_arrays(
     column fixed there."""
     import highspy
 
-    from accessplan.operations.compact import certified, compact
-
     t0 = time.perf_counter()
     folded = compact(arrays) if fold else None
     if folded is not None and not folded.exact and arrays.A.shape[0] < FOLD_BAND_MIN_ROWS:
@@ -515,7 +514,7 @@ def solve_arrays(
 
 def _solve_once(
     arrays: Arrays,
-    folded: Any,
+    folded: Compaction | None,
     warm: WarmStart | None,
     time_limit: float | None,
     gap: float | None,
@@ -548,7 +547,7 @@ def with_integers_fixed(arrays: Arrays, values: np.ndarray) -> Arrays:
     )
 
 
-def _folded_start(folded: Any, warm: WarmStart) -> WarmStart:
+def _folded_start(folded: Compaction, warm: WarmStart) -> WarmStart:
     """A start of the model as built moved onto its compact form."""
     if warm.col_value.shape != (folded.full.A.shape[1],):
         return warm
@@ -561,7 +560,7 @@ def _folded_start(folded: Any, warm: WarmStart) -> WarmStart:
     return WarmStart(values, col, row)
 
 
-def _read(h: Any, target: Arrays, folded: Any) -> ArraysSolution:
+def _read(h: Any, target: Arrays, folded: Compaction | None) -> ArraysSolution:
     import highspy
 
     info = h.getInfo()
